@@ -1,0 +1,90 @@
+//! Reading the artifact files a `.pipe` file names: weights (safetensors), statistics and
+//! vocabularies (JSON). Errors are typed here and become diagnostics in `lower`.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("cannot read `{path}`: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("`{path}` is not a valid {format} file: {reason}")]
+    Invalid { path: PathBuf, format: &'static str, reason: String },
+}
+
+impl ArtifactError {
+    fn invalid(path: &Path, format: &'static str, reason: impl Into<String>) -> Self {
+        ArtifactError::Invalid { path: path.to_path_buf(), format, reason: reason.into() }
+    }
+}
+
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ArtifactError> {
+    std::fs::read(path).map_err(|source| ArtifactError::Unreadable { path: path.to_path_buf(), source })
+}
+
+/// A 1- or 2-dimensional f32 tensor read from a weight file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WeightTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// All tensors of a safetensors file, by name (F32 and F64 are accepted; F64 is rounded).
+pub fn read_safetensors(path: &Path) -> Result<std::collections::BTreeMap<String, WeightTensor>, ArtifactError> {
+    let bytes = read_bytes(path)?;
+    let file = safetensors::SafeTensors::deserialize(&bytes)
+        .map_err(|e| ArtifactError::invalid(path, "safetensors", e.to_string()))?;
+    let mut tensors = std::collections::BTreeMap::new();
+    for (name, view) in file.tensors() {
+        let data = match view.dtype() {
+            safetensors::Dtype::F32 => view
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+            safetensors::Dtype::F64 => view
+                .data()
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) as f32)
+                .collect(),
+            other => {
+                return Err(ArtifactError::invalid(
+                    path,
+                    "safetensors",
+                    format!("tensor `{name}` has dtype {other:?}; pipec reads F32 and F64"),
+                ));
+            }
+        };
+        tensors.insert(name, WeightTensor { shape: view.shape().to_vec(), data });
+    }
+    Ok(tensors)
+}
+
+/// Reads a JSON object of named f32 lists, e.g. `{"mean": [...], "std": [...]}`, and returns
+/// the lists named in `keys`, in that order.
+pub fn read_stats(path: &Path, keys: &[&str]) -> Result<Vec<Vec<f32>>, ArtifactError> {
+    let bytes = read_bytes(path)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::invalid(path, "JSON", e.to_string()))?;
+    keys.iter()
+        .map(|key| {
+            let list = value
+                .get(key)
+                .and_then(|v| v.as_array())
+                .ok_or_else(|| ArtifactError::invalid(path, "statistics", format!("no list `{key}`")))?;
+            list.iter()
+                .map(|v| {
+                    v.as_f64().map(|f| f as f32).ok_or_else(|| {
+                        ArtifactError::invalid(path, "statistics", format!("`{key}` holds a non-number: {v}"))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Reads a vocabulary: a JSON array of strings.
+pub fn read_vocab(path: &Path) -> Result<Vec<String>, ArtifactError> {
+    let bytes = read_bytes(path)?;
+    serde_json::from_slice::<Vec<String>>(&bytes)
+        .map_err(|e| ArtifactError::invalid(path, "vocabulary (a JSON array of strings)", e.to_string()))
+}

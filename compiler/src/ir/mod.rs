@@ -1,0 +1,381 @@
+//! The typed dataflow IR.
+//!
+//! A [`Graph`] is an arena of [`Node`]s addressed by [`NodeId`] handles. Nodes are kept in
+//! topological order: every operand of a node has a smaller id than the node. Every value is a
+//! batch of rows; its [`Ty`] gives the per-row shape (a scalar is a vector of width 1). Source
+//! spans sit in a side table (`Graph::spans`), so passes carry them without looking at them.
+//!
+//! Semantics of each [`Op`] are documented on the variant; the reference implementation is
+//! [`crate::interp`], and code generation must agree with it.
+
+mod display;
+mod dot;
+
+pub use display::{describe as display_op, render_text};
+pub use dot::render_dot;
+
+use pipec_dsl::Span;
+
+/// A handle to a node of one [`Graph`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl std::fmt::Display for NodeId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+/// The per-row type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Ty {
+    /// `width` f32 values per row; a missing input value is NaN until imputed.
+    F32(u32),
+    /// `width` booleans per row.
+    Bool(u32),
+    /// One category index per row, in `0..categories`, or `categories` for an unknown value.
+    Index { categories: u32 },
+}
+
+impl Ty {
+    pub fn width(self) -> u32 {
+        match self {
+            Ty::F32(w) | Ty::Bool(w) => w,
+            Ty::Index { .. } => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for Ty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ty::F32(1) => write!(f, "f32"),
+            Ty::F32(w) => write!(f, "f32[{w}]"),
+            Ty::Bool(1) => write!(f, "bool"),
+            Ty::Bool(w) => write!(f, "bool[{w}]"),
+            Ty::Index { categories } => write!(f, "index<{categories}>"),
+        }
+    }
+}
+
+/// How a string input becomes a category index.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CategoryMap {
+    /// Position in the vocabulary; an unknown string gets `vocab.len()`.
+    Vocab(Vec<String>),
+    /// FNV-1a 64 of the UTF-8 bytes, modulo `buckets`.
+    Hash { buckets: u32 },
+}
+
+impl CategoryMap {
+    pub fn categories(&self) -> u32 {
+        match self {
+            CategoryMap::Vocab(v) => v.len() as u32,
+            CategoryMap::Hash { buckets } => *buckets,
+        }
+    }
+}
+
+/// A dense row-major matrix of f32.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix {
+    pub rows: u32,
+    pub cols: u32,
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    pub fn get(&self, r: u32, c: u32) -> f32 {
+        self.data[(r * self.cols + c) as usize]
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryFn {
+    Neg,
+    Log,
+    Log1p,
+    Exp,
+    Sqrt,
+    Abs,
+    Sigmoid,
+    Relu,
+    Tanh,
+    /// Boolean negation.
+    Not,
+    /// Whether an f32 value is missing (NaN); gives bool.
+    IsMissing,
+}
+
+impl UnaryFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryFn::Neg => "neg",
+            UnaryFn::Log => "log",
+            UnaryFn::Log1p => "log1p",
+            UnaryFn::Exp => "exp",
+            UnaryFn::Sqrt => "sqrt",
+            UnaryFn::Abs => "abs",
+            UnaryFn::Sigmoid => "sigmoid",
+            UnaryFn::Relu => "relu",
+            UnaryFn::Tanh => "tanh",
+            UnaryFn::Not => "not",
+            UnaryFn::IsMissing => "is_missing",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryFn {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+    And,
+    Or,
+}
+
+impl BinaryFn {
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryFn::Add => "add",
+            BinaryFn::Sub => "sub",
+            BinaryFn::Mul => "mul",
+            BinaryFn::Div => "div",
+            BinaryFn::Min => "min",
+            BinaryFn::Max => "max",
+            BinaryFn::Lt => "lt",
+            BinaryFn::Le => "le",
+            BinaryFn::Gt => "gt",
+            BinaryFn::Ge => "ge",
+            BinaryFn::Eq => "eq",
+            BinaryFn::Ne => "ne",
+            BinaryFn::And => "and",
+            BinaryFn::Or => "or",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryFn::Lt | BinaryFn::Le | BinaryFn::Gt | BinaryFn::Ge | BinaryFn::Eq | BinaryFn::Ne
+        )
+    }
+
+    pub fn is_logical(self) -> bool {
+        matches!(self, BinaryFn::And | BinaryFn::Or)
+    }
+}
+
+/// One operation. Operands are [`NodeId`]s of earlier nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Op {
+    /// Numeric or boolean input number `input` (index into [`Graph::inputs`]).
+    Input { input: u32 },
+    /// A string input turned into a category index; a missing string becomes `missing` first
+    /// (or, without one, counts as unknown).
+    Category { input: u32, map: CategoryMap, missing: Option<String> },
+    /// A constant row, broadcast over the batch (`Ty::Bool` constants hold 0.0 or 1.0).
+    Const { values: Vec<f32> },
+    Unary { op: UnaryFn, x: NodeId },
+    /// Elementwise; an operand of width 1 is broadcast to the other's width.
+    Binary { op: BinaryFn, a: NodeId, b: NodeId },
+    /// Softmax over the row's vector.
+    Softmax { x: NodeId },
+    /// Elementwise `cond ? a : b`, width-1 operands broadcast.
+    Where { cond: NodeId, a: NodeId, b: NodeId },
+    /// The row vectors of `parts`, joined in order.
+    Concat { parts: Vec<NodeId> },
+    /// Elements `start..start + len` of the row vector.
+    Slice { x: NodeId, start: u32, len: u32 },
+    /// `x * scale + shift`, elementwise with per-element constants.
+    Affine { x: NodeId, scale: Vec<f32>, shift: Vec<f32> },
+    /// Missing (NaN) elements replaced by `value`.
+    Impute { x: NodeId, value: f32 },
+    /// The category index as a one-hot f32 vector of width `categories` (unknown: all zero).
+    OneHot { index: NodeId },
+    /// Row `index` of `table` (`categories x out`); an unknown index gives zeros.
+    Gather { index: NodeId, table: Matrix },
+    /// `x · weight + bias`, with `weight` stored `in x out`.
+    Dense { x: NodeId, weight: Matrix, bias: Vec<f32> },
+    /// Number of `boundaries` that are `<= x`, as f32 (x of width 1).
+    Bucketize { x: NodeId, boundaries: Vec<f32> },
+}
+
+impl Op {
+    /// The operands, in order.
+    pub fn operands(&self) -> Vec<NodeId> {
+        match self {
+            Op::Input { .. } | Op::Category { .. } | Op::Const { .. } => Vec::new(),
+            Op::Unary { x, .. }
+            | Op::Softmax { x }
+            | Op::Slice { x, .. }
+            | Op::Affine { x, .. }
+            | Op::Impute { x, .. }
+            | Op::Dense { x, .. }
+            | Op::Bucketize { x, .. } => vec![*x],
+            Op::OneHot { index } | Op::Gather { index, .. } => vec![*index],
+            Op::Binary { a, b, .. } => vec![*a, *b],
+            Op::Where { cond, a, b } => vec![*cond, *a, *b],
+            Op::Concat { parts } => parts.clone(),
+        }
+    }
+
+    /// The same op with every operand passed through `f`.
+    pub fn map_operands(&self, mut f: impl FnMut(NodeId) -> NodeId) -> Op {
+        let mut op = self.clone();
+        match &mut op {
+            Op::Input { .. } | Op::Category { .. } | Op::Const { .. } => {}
+            Op::Unary { x, .. }
+            | Op::Softmax { x }
+            | Op::Slice { x, .. }
+            | Op::Affine { x, .. }
+            | Op::Impute { x, .. }
+            | Op::Dense { x, .. }
+            | Op::Bucketize { x, .. } => *x = f(*x),
+            Op::OneHot { index } | Op::Gather { index, .. } => *index = f(*index),
+            Op::Binary { a, b, .. } => {
+                *a = f(*a);
+                *b = f(*b);
+            }
+            Op::Where { cond, a, b } => {
+                *cond = f(*cond);
+                *a = f(*a);
+                *b = f(*b);
+            }
+            Op::Concat { parts } => parts.iter_mut().for_each(|p| *p = f(*p)),
+        }
+        op
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub op: Op,
+    pub ty: Ty,
+}
+
+/// The element type of an input as declared, before conversion to the IR's f32.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InputKind {
+    F32,
+    F64,
+    I64,
+    Bool,
+    Str,
+}
+
+impl InputKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            InputKind::F32 => "f32",
+            InputKind::F64 => "f64",
+            InputKind::I64 => "i64",
+            InputKind::Bool => "bool",
+            InputKind::Str => "str",
+        }
+    }
+}
+
+/// A declared input of the pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputSpec {
+    pub name: String,
+    pub kind: InputKind,
+    /// Elements per row (1 for a scalar).
+    pub width: u32,
+    /// Declared as a fixed-length vector `T[n]` (even `T[1]`).
+    pub is_vector: bool,
+    pub nullable: bool,
+}
+
+/// A named output of the pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputSpec {
+    pub name: String,
+    pub node: NodeId,
+}
+
+/// A whole pipeline as one dataflow graph.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Graph {
+    pub name: String,
+    pub version: String,
+    pub inputs: Vec<InputSpec>,
+    pub nodes: Vec<Node>,
+    /// Source span of each node (side table, same length as `nodes`).
+    pub spans: Vec<Span>,
+    /// The feature or output name a node was bound to in the source, if any (side table).
+    pub labels: Vec<Option<String>>,
+    pub outputs: Vec<OutputSpec>,
+}
+
+impl Graph {
+    /// An empty graph with the metadata of `self` (name, version, inputs).
+    pub fn empty_like(&self) -> Graph {
+        Graph {
+            name: self.name.clone(),
+            version: self.version.clone(),
+            inputs: self.inputs.clone(),
+            ..Graph::default()
+        }
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id.index()]
+    }
+
+    pub fn ty(&self, id: NodeId) -> Ty {
+        self.nodes[id.index()].ty
+    }
+
+    /// Appends a node; operands must already exist.
+    pub fn push(&mut self, op: Op, ty: Ty, span: Span) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        debug_assert!(op.operands().iter().all(|o| o.0 < id.0), "operands precede their node");
+        self.nodes.push(Node { op, ty });
+        self.spans.push(span);
+        self.labels.push(None);
+        id
+    }
+
+    pub fn ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + use<> {
+        (0..self.nodes.len() as u32).map(NodeId)
+    }
+
+    /// How many times each node is used as an operand or an output.
+    pub fn use_counts(&self) -> Vec<u32> {
+        let mut counts = vec![0u32; self.nodes.len()];
+        for node in &self.nodes {
+            for operand in node.op.operands() {
+                counts[operand.index()] += 1;
+            }
+        }
+        for output in &self.outputs {
+            counts[output.node.index()] += 1;
+        }
+        counts
+    }
+
+    /// The constant values of `id`, if it is a constant.
+    pub fn const_values(&self, id: NodeId) -> Option<&[f32]> {
+        match &self.node(id).op {
+            Op::Const { values } => Some(values),
+            _ => None,
+        }
+    }
+}

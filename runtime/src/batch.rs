@@ -1,0 +1,93 @@
+//! A batch of input rows, stored by column, and its conversion into tensors.
+
+use crate::error::RuntimeError;
+use crate::spec::{InputKind, PipelineSpec};
+use burn::tensor::{Bool, Device, Tensor, TensorData};
+
+/// One input column. Numeric inputs of every declared kind (f32, f64, i64) arrive as f32,
+/// `rows * width` values row-major, NaN marking a missing value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Column {
+    F32(Vec<f32>),
+    Bool(Vec<bool>),
+    Str(Vec<Option<String>>),
+}
+
+/// Rows to score, one [`Column`] per declared input, checked against the spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Batch {
+    rows: usize,
+    columns: Vec<Column>,
+}
+
+impl Batch {
+    /// Checks the columns against `spec`: count, kinds, lengths, and no missing value in an
+    /// input that is not nullable.
+    pub fn new(spec: &PipelineSpec, rows: usize, columns: Vec<Column>) -> Result<Batch, RuntimeError> {
+        if columns.len() != spec.inputs.len() {
+            return Err(RuntimeError::ColumnCount { expected: spec.inputs.len(), got: columns.len() });
+        }
+        for (input, column) in spec.inputs.iter().zip(&columns) {
+            let n = rows * input.width;
+            let bad = |expected: String| RuntimeError::BadColumn { name: input.name.to_string(), expected };
+            match (input.kind, column) {
+                (InputKind::Str, Column::Str(v)) => {
+                    if v.len() != rows {
+                        return Err(bad(format!("{rows} strings, found {}", v.len())));
+                    }
+                    if let Some(row) = v.iter().position(Option::is_none).filter(|_| !input.nullable) {
+                        return Err(RuntimeError::Missing { name: input.name.to_string(), row });
+                    }
+                }
+                (InputKind::Bool, Column::Bool(v)) if v.len() != n => {
+                    return Err(bad(format!("{n} booleans, found {}", v.len())));
+                }
+                (InputKind::Bool, Column::Bool(_)) => {}
+                (InputKind::F32 | InputKind::F64 | InputKind::I64, Column::F32(v)) => {
+                    if v.len() != n {
+                        return Err(bad(format!("{n} numbers, found {}", v.len())));
+                    }
+                    if let Some(i) = v.iter().position(|x| x.is_nan()).filter(|_| !input.nullable) {
+                        return Err(RuntimeError::Missing { name: input.name.to_string(), row: i / input.width });
+                    }
+                }
+                (kind, _) => return Err(bad(format!("a column of {kind:?} values"))),
+            }
+        }
+        Ok(Batch { rows, columns })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn columns(&self) -> &[Column] {
+        &self.columns
+    }
+
+    /// Numeric input `index` as a `[rows, width]` tensor.
+    pub fn f32_tensor(&self, index: usize, width: usize, device: &Device) -> Tensor<2> {
+        let values = match &self.columns[index] {
+            Column::F32(v) => v.clone(),
+            _ => vec![0.0; self.rows * width],
+        };
+        Tensor::from_data(TensorData::new(values, [self.rows, width]), device)
+    }
+
+    /// Boolean input `index` as a `[rows, width]` tensor.
+    pub fn bool_tensor(&self, index: usize, width: usize, device: &Device) -> Tensor<2, Bool> {
+        let values = match &self.columns[index] {
+            Column::Bool(v) => v.clone(),
+            _ => vec![false; self.rows * width],
+        };
+        Tensor::from_data(TensorData::new(values, [self.rows, width]), device)
+    }
+
+    /// String input `index`, one optional string per row.
+    pub fn strings(&self, index: usize) -> &[Option<String>] {
+        match &self.columns[index] {
+            Column::Str(v) => v,
+            _ => &[],
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! The runtime that pipec's generated crates link.
+//!
+//! Everything that does not depend on a particular pipeline lives here, not in generated
+//! code: the columnar [`Batch`] of input rows and its validation against a pipeline's
+//! [`PipelineSpec`], category lookup (vocabularies and hash buckets) on the host, loading the
+//! weight blob a generated crate embeds into burn tensors on a [`Device`], reading outputs
+//! back, and device choice. Generated code implements [`CompiledPipeline`].
+//!
+//! This crate depends on none of pipec's compiler crates.
+
+mod batch;
+mod category;
+mod device;
+mod error;
+mod output;
+mod spec;
+mod weights;
+
+pub use batch::{Batch, Column};
+pub use category::{fnv1a64, CategoryTable};
+pub use device::DeviceChoice;
+pub use error::RuntimeError;
+pub use output::{bool_output, f32_output, OutputColumn};
+pub use spec::{InputKind, InputSpec, OutputKind, OutputSpec, PipelineSpec};
+pub use weights::Weights;
+
+/// burn's tensor API as generated code uses it.
+pub mod burn_api {
+    pub use burn::tensor::activation;
+    pub use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+}
+
+/// What every generated pipeline implements.
+pub trait CompiledPipeline: Sized {
+    /// Names, kinds and shapes of the inputs and outputs.
+    fn spec() -> &'static PipelineSpec;
+    /// Loads the embedded weights onto `device`.
+    fn load(device: &burn::tensor::Device) -> Result<Self, RuntimeError>;
+    /// Scores a batch of rows; one output column per declared output, in order.
+    fn forward(&self, batch: &Batch) -> Result<Vec<OutputColumn>, RuntimeError>;
+}

@@ -1,0 +1,32 @@
+//! Reading outputs back from the device.
+
+use crate::error::RuntimeError;
+use burn::tensor::{Bool, Tensor};
+
+/// One output, `rows * width` values row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutputColumn {
+    F32 { width: usize, values: Vec<f32> },
+    Bool { width: usize, values: Vec<bool> },
+}
+
+/// Reads a `[rows or 1, width]` tensor back as `rows` rows (a constant row is repeated).
+pub fn f32_output(name: &str, tensor: Tensor<2>, rows: usize) -> Result<OutputColumn, RuntimeError> {
+    let [n, width] = tensor.dims();
+    let tensor = if n == rows { tensor } else { tensor.expand([rows, width]) };
+    let values = tensor
+        .into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| RuntimeError::Readback { name: name.to_string(), reason: format!("{e:?}") })?;
+    Ok(OutputColumn::F32 { width, values })
+}
+
+pub fn bool_output(name: &str, tensor: Tensor<2, Bool>, rows: usize) -> Result<OutputColumn, RuntimeError> {
+    let [n, width] = tensor.dims();
+    let tensor = if n == rows { tensor } else { tensor.expand([rows, width]) };
+    let values = tensor
+        .into_data()
+        .try_to_vec::<bool>()
+        .map_err(|e| RuntimeError::Readback { name: name.to_string(), reason: format!("{e:?}") })?;
+    Ok(OutputColumn::Bool { width, values })
+}

@@ -1,0 +1,31 @@
+//! The weight blob a generated crate embeds: little-endian f32 values at offsets that the
+//! generated code names.
+
+use crate::error::RuntimeError;
+use burn::tensor::{Device, Tensor, TensorData};
+
+pub struct Weights<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Weights<'a> {
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Weights { bytes }
+    }
+
+    fn values(&self, offset: usize, count: usize) -> Result<Vec<f32>, RuntimeError> {
+        let start = offset * 4;
+        let end = start + count * 4;
+        let bytes = self
+            .bytes
+            .get(start..end)
+            .ok_or(RuntimeError::WeightsTooShort { len: self.bytes.len(), needed: end })?;
+        Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    }
+
+    /// A `[rows, cols]` tensor from `rows * cols` values starting at f32 index `offset`.
+    pub fn tensor(&self, offset: usize, rows: usize, cols: usize, device: &Device) -> Result<Tensor<2>, RuntimeError> {
+        let values = self.values(offset, rows * cols)?;
+        Ok(Tensor::from_data(TensorData::new(values, [rows, cols]), device))
+    }
+}
