@@ -31,7 +31,9 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
     let inits = &emitter.inits;
     let doc = format!(" The `{}` pipeline, version {}, compiled by pipec.", graph.name, graph.version);
     let tokens = quote! {
+        #[allow(unused_imports)]
         use pipec_runtime::burn_api::{activation, Bool, Device, Tensor};
+        #[allow(unused_imports)]
         use pipec_runtime::{
             bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind, InputSpec,
             OutputColumn, OutputKind, OutputSpec, PipelineSpec, RuntimeError, Weights,
@@ -91,7 +93,7 @@ struct Gen<'a> {
 
 fn lit_f32(v: f32) -> TokenStream {
     let lit = proc_macro2::Literal::f32_suffixed(v);
-    if v.is_sign_negative() { quote!((#lit)) } else { quote!(#lit) }
+    quote!(#lit)
 }
 
 impl Gen<'_> {
@@ -309,6 +311,9 @@ impl Gen<'_> {
 
     fn binary(&mut self, full: &Op, op: BinaryFn, a: NodeId, b: NodeId, ty: Ty) -> TokenStream {
         if let Some((tensor, c, op)) = self.scalar_operand(full) {
+            // The constant is inlined: count its use without emitting it.
+            let constant = if tensor == a { b } else { a };
+            let _ = self.take(constant);
             let x = self.take(tensor);
             let c = lit_f32(c);
             return match op {

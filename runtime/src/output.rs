@@ -24,9 +24,11 @@ pub fn f32_output(name: &str, tensor: Tensor<2>, rows: usize) -> Result<OutputCo
 pub fn bool_output(name: &str, tensor: Tensor<2, Bool>, rows: usize) -> Result<OutputColumn, RuntimeError> {
     let [n, width] = tensor.dims();
     let tensor = if n == rows { tensor } else { tensor.expand([rows, width]) };
-    let values = tensor
-        .into_data()
-        .try_to_vec::<bool>()
-        .map_err(|e| RuntimeError::Readback { name: name.to_string(), reason: format!("{e:?}") })?;
+    // Backends store booleans differently (wgpu as u32), so read them back as integers.
+    let data = tensor.int().into_data();
+    let values: Vec<bool> = data.iter::<i64>().map(|v| v != 0).collect();
+    if values.len() != rows * width {
+        return Err(RuntimeError::Readback { name: name.to_string(), reason: format!("{} values", values.len()) });
+    }
     Ok(OutputColumn::Bool { width, values })
 }

@@ -1,1 +1,138 @@
-//! placeholder
+//! Shared helpers of pipec's end-to-end tests (the tests themselves are in `tests/`).
+//!
+//! They load an example's `reference.json` into a runtime [`Batch`] and into the IR
+//! interpreter's columns, run a generated pipeline on a device, and compare outputs within
+//! a stated tolerance.
+
+use pipec_compiler::interp;
+use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, OutputColumn, PipelineSpec};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Checks a `.pipe` file, panicking with rendered diagnostics if it has errors.
+pub fn check_file(path: &Path) -> pipec_compiler::Checked {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let outcome = pipec_compiler::check_source(&text, path.parent().unwrap_or(Path::new(".")));
+    match outcome.checked {
+        Some(c) => c,
+        None => panic!("{}", pipec_dsl::render(&outcome.diagnostics, &path.display().to_string(), &text, false)),
+    }
+}
+
+/// An example's reference: held-out inputs and the outputs scikit-learn computed for them.
+pub struct Reference {
+    pub rows: usize,
+    pub inputs: serde_json::Map<String, Value>,
+    pub outputs: serde_json::Map<String, Value>,
+}
+
+impl Reference {
+    pub fn load(path: &Path) -> Reference {
+        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let json: Value = serde_json::from_str(&text).expect("reference.json is JSON");
+        let inputs = json["inputs"].as_object().expect("inputs").clone();
+        let outputs = json["outputs"].as_object().expect("outputs").clone();
+        let rows = inputs.values().next().and_then(Value::as_array).map_or(0, Vec::len);
+        Reference { rows, inputs, outputs }
+    }
+
+    /// The inputs as runtime columns in the order of `spec`.
+    pub fn batch(&self, spec: &PipelineSpec) -> Batch {
+        let columns = spec.inputs.iter().map(|input| json_column(&self.inputs[input.name], input.kind)).collect();
+        Batch::new(spec, self.rows, columns).expect("reference inputs fit the spec")
+    }
+
+    /// The inputs as interpreter columns in the order of the graph's inputs.
+    pub fn interp_columns(&self, graph: &pipec_compiler::ir::Graph) -> Vec<interp::Column> {
+        graph
+            .inputs
+            .iter()
+            .map(|input| {
+                let kind = match input.kind {
+                    pipec_compiler::ir::InputKind::Str => InputKind::Str,
+                    pipec_compiler::ir::InputKind::Bool => InputKind::Bool,
+                    _ => InputKind::F32,
+                };
+                match json_column(&self.inputs[&input.name], kind) {
+                    Column::F32(v) => interp::Column::F32(v),
+                    Column::Bool(v) => interp::Column::Bool(v),
+                    Column::Str(v) => interp::Column::Str(v),
+                }
+            })
+            .collect()
+    }
+
+    /// A reference output as f32 values (booleans as 0/1), row-major.
+    pub fn output(&self, name: &str) -> Vec<f64> {
+        let list = self.outputs[name].as_array().unwrap_or_else(|| panic!("output {name}"));
+        list.iter().flat_map(|v| flatten(v)).collect()
+    }
+}
+
+fn flatten(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(flatten).collect(),
+        Value::Bool(b) => vec![f64::from(u8::from(*b))],
+        other => vec![other.as_f64().unwrap_or(f64::NAN)],
+    }
+}
+
+fn json_column(values: &Value, kind: InputKind) -> Column {
+    let list = values.as_array().expect("an input is a list");
+    match kind {
+        InputKind::Str => Column::Str(list.iter().map(|v| v.as_str().map(str::to_string)).collect()),
+        InputKind::Bool => Column::Bool(list.iter().flat_map(flatten).map(|v| v != 0.0).collect()),
+        _ => Column::F32(list.iter().flat_map(flatten).map(|v| v as f32).collect()),
+    }
+}
+
+/// Runs pipeline `P` on `device`, returning each output as f64 values (booleans as 0/1).
+pub fn run<P: CompiledPipeline>(device: &pipec_runtime::burn_api::Device, batch: &Batch) -> Vec<Vec<f64>> {
+    let pipeline = P::load(device).expect("weights load");
+    let outputs = pipeline.forward(batch).expect("forward runs");
+    outputs
+        .into_iter()
+        .map(|o| match o {
+            OutputColumn::F32 { values, .. } => values.into_iter().map(f64::from).collect(),
+            OutputColumn::Bool { values, .. } => values.into_iter().map(|b| f64::from(u8::from(b))).collect(),
+        })
+        .collect()
+}
+
+/// Asserts `actual` matches `expected` within `tol`: absolute for values of magnitude up to 1
+/// (probabilities), relative above. Booleans must match exactly, except where the reference
+/// probability behind them is within `tol` of the threshold (reported by the caller).
+pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], tol: f64) {
+    assert_eq!(actual.len(), expected.len(), "{what}: {} values, expected {}", actual.len(), expected.len());
+    let mut worst = (0.0f64, 0usize);
+    for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
+        let err = if a.is_nan() && e.is_nan() { 0.0 } else { (a - e).abs() / e.abs().max(1.0) };
+        if !(err <= tol) {
+            panic!("{what}[{i}]: got {a}, expected {e} (error {err:e} > {tol:e})");
+        }
+        if err > worst.0 {
+            worst = (err, i);
+        }
+    }
+    eprintln!("{what}: {} values, worst error {:e} at {}", actual.len(), worst.0, worst.1);
+}
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
+    }
+}

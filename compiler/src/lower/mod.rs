@@ -81,10 +81,13 @@ pub fn lower(ast: &ast::Pipeline, base_dir: &Path) -> Result<(Graph, Vec<Diagnos
         );
     }
     lower_inputs(&mut lowerer);
-    for decl in &ast.models {
+    for (index, decl) in ast.models.iter().enumerate() {
         let model = models::load(&mut lowerer, decl);
         lowerer.models.push(model);
-        lowerer.env.insert(decl.name.name.clone(), Val::Model(lowerer.models.len() - 1));
+        // A duplicate name was reported by the scope; the first declaration keeps the name.
+        if lowerer.scope.get(&decl.name.name) == Some(&Decl::Model(index)) {
+            lowerer.env.insert(decl.name.name.clone(), Val::Model(lowerer.models.len() - 1));
+        }
     }
     let order = order::binding_order(&lowerer.scope, &mut lowerer.diagnostics);
     for binding in order {
@@ -159,7 +162,10 @@ fn lower_inputs(lowerer: &mut Lowerer) {
 pub const MAX_WIDTH: u32 = 1 << 20;
 
 fn lower_outputs(lowerer: &mut Lowerer) {
-    for binding in &lowerer.ast.outputs {
+    for (index, binding) in lowerer.ast.outputs.iter().enumerate() {
+        if lowerer.scope.get(&binding.name.name) != Some(&Decl::Output(index)) {
+            continue; // a duplicate name, already reported
+        }
         let Some(val) = lowerer.env.get(&binding.name.name).cloned() else { continue };
         let span = binding.value.span;
         match val {

@@ -65,7 +65,11 @@ fn try_load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<ModelDef, Diagnostic>
     let path = literal_str(path_expr, "weight file")?;
     let file = lowerer.base_dir.join(path);
     let tensors = read_safetensors(&file).map_err(|e| {
-        Diagnostic::error("E0301", e.to_string())
+        let code = match e {
+            crate::artifacts::ArtifactError::Unreadable { .. } => "E0301",
+            crate::artifacts::ArtifactError::Invalid { .. } => "E0302",
+        };
+        Diagnostic::error(code, e.to_string())
             .with_primary(path_expr.span, "this weight file")
             .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
     })?;

@@ -1,73 +1,49 @@
-//! Source text to AST: pest does the recognition, the `parse_*` files build the AST.
+//! Source text to AST: pest recognises the text (`src/pipe.pest`), the `parse_*` files build
+//! the AST from pest's tree, one construct each.
 //!
-//! Guarantees: no panic on any input; every error is a [`Diagnostic`] whose spans lie inside
-//! the source on char boundaries; nesting and expression size are bounded before anything
-//! recursive runs, so no input can exhaust the stack.
+//! Guarantees: no panic on any input; every error is a [`Diagnostic`] with a primary label
+//! whose span lies inside the source on char boundaries; nesting depth and expression size are
+//! bounded before anything recursive runs, so no input can exhaust the stack.
 
-mod errors;
-mod parse_decl;
+mod builder;
+mod parse_args;
+mod parse_binding;
 mod parse_expr;
+mod parse_input;
 mod parse_literal;
+mod parse_model;
+mod parse_operand;
 mod parse_pipeline;
+mod prescan;
+mod rule_names;
+mod syntax_error;
+mod syntax_hints;
 
 use crate::ast::Pipeline;
 use crate::diagnostic::Diagnostic;
-use crate::span::Span;
 use pest::Parser;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "pipe.pest"]
 pub(crate) struct PipeParser;
 
-/// Deepest nesting of brackets and parentheses accepted.
+/// Deepest nesting of `(`, `[` and `{` accepted (the pipeline's and a section's braces count).
 pub const MAX_NESTING: usize = 64;
-/// Most nodes in one expression.
+/// Most nodes in one expression (a binding's value, or a model declaration's arguments).
 pub const MAX_EXPR_NODES: usize = 2048;
 
-/// Parses one `.pipe` file.
+/// Parses one `.pipe` file into its AST, or gives the diagnostics of everything wrong with it.
+///
+/// Never panics. On a syntax error pest stops at the first one, so the result holds that one
+/// (with an E0003 before it for an unterminated string earlier in the file); when the text is
+/// well-formed, all the errors the AST builder finds are reported, in source order.
 pub fn parse(source: &str) -> Result<Pipeline, Vec<Diagnostic>> {
-    if let Some(d) = check_nesting(source) {
-        return Err(vec![d]);
+    let scan = prescan::scan(source);
+    if let Some(too_deep) = scan.too_deep {
+        return Err(vec![too_deep]);
     }
-    let pairs = PipeParser::parse(Rule::file, source).map_err(|e| vec![errors::from_pest(&e, source)])?;
-    parse_pipeline::build(pairs, source)
-}
-
-/// Rejects inputs nested deeper than [`MAX_NESTING`] (outside strings and comments).
-fn check_nesting(source: &str) -> Option<Diagnostic> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut in_comment = false;
-    let mut escaped = false;
-    for (i, c) in source.char_indices() {
-        if in_comment {
-            in_comment = c != '\n';
-            continue;
-        }
-        if in_string {
-            match (escaped, c) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"' | '\n') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match c {
-            '#' => in_comment = true,
-            '"' => in_string = true,
-            '(' | '[' | '{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(
-                        Diagnostic::error("E0008", "nesting too deep")
-                            .with_primary(Span::new(i, i + 1), format!("more than {MAX_NESTING} levels of brackets")),
-                    );
-                }
-            }
-            ')' | ']' | '}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
+    match PipeParser::parse(Rule::file, source) {
+        Ok(pairs) => parse_pipeline::build(pairs, source),
+        Err(error) => Err(syntax_error::from_pest(&error, source, &scan)),
     }
-    None
 }

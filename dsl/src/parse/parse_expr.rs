@@ -1,187 +1,226 @@
-//! Expressions, built from pest's tree with a node budget so that no expression can grow
-//! deep enough to exhaust the stack of the phases that walk it.
+//! Operators and their precedence. The grammar gives an expression as a flat row of prefix
+//! operators, operands and infix operators; this file builds the tree with an operator stack
+//! (no recursion per operator, so long chains cannot exhaust the stack).
+//!
+//! Lowest to highest: `or`; `and`; `not` (prefix); `< <= > >= == !=` (non-associative);
+//! `+ -`; `* /`; `-` (prefix); then the postfix `[i]` of an operand (parse_operand.rs).
 
-use super::parse_literal::{ident, number, string, unterminated};
-use super::{Rule, MAX_EXPR_NODES};
-use crate::ast::{Arg, BinaryOp, Expr, ExprKind, UnaryOp};
+use super::Rule;
+use super::builder::Builder;
+use super::parse_operand::operand;
+use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use pest::iterators::Pair;
 
-type Result<T> = std::result::Result<T, Diagnostic>;
-
-pub(super) fn expr(pair: Pair<'_, Rule>) -> Result<Expr> {
-    Builder { nodes: 0 }.expr(pair)
+#[derive(Clone, Copy)]
+enum Op {
+    Prefix(UnaryOp),
+    Infix(BinaryOp),
 }
 
-pub(super) fn args(pair: Pair<'_, Rule>) -> Result<Vec<Arg>> {
-    Builder { nodes: 0 }.args(pair)
-}
-
-struct Builder {
-    nodes: usize,
-}
-
-impl Builder {
-    fn node(&mut self, kind: ExprKind, span: Span) -> Result<Expr> {
-        self.nodes += 1;
-        if self.nodes > MAX_EXPR_NODES {
-            return Err(Diagnostic::error("E0008", "expression too large")
-                .with_primary(span, format!("more than {MAX_EXPR_NODES} operations in one expression"))
-                .with_note("split it into several features"));
+impl Op {
+    fn precedence(self) -> u8 {
+        match self {
+            Op::Infix(BinaryOp::Or) => 1,
+            Op::Infix(BinaryOp::And) => 2,
+            Op::Prefix(UnaryOp::Not) => 3,
+            Op::Infix(op) if op.is_comparison() => 4,
+            Op::Infix(BinaryOp::Add | BinaryOp::Sub) => 5,
+            Op::Infix(_) => 6,
+            Op::Prefix(UnaryOp::Neg) => 7,
         }
-        Ok(Expr { kind, span })
     }
 
-    fn expr(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
-        let span = Span::from(pair.as_span());
-        match pair.as_rule() {
-            Rule::expr | Rule::paren => {
-                let inner = first(pair, span)?;
-                let mut e = self.expr(inner)?;
-                // A parenthesised expression covers its parentheses.
-                e.span = e.span.join(span);
-                Ok(e)
+    fn text(self) -> &'static str {
+        match self {
+            Op::Prefix(UnaryOp::Neg) => "-",
+            Op::Prefix(UnaryOp::Not) => "not",
+            Op::Infix(op) => op.symbol(),
+        }
+    }
+}
+
+/// An `expr` pair as a tree, or `None` after reporting what is wrong.
+pub(super) fn expr(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Expr> {
+    let whole = Span::from(pair.as_span());
+    let mut operands: Vec<Expr> = Vec::new();
+    let mut ops: Vec<(Op, Span)> = Vec::new();
+    // The operator just before the current position (`None` after an operand), to place `not`.
+    let mut previous: Option<Op> = None;
+    // False once something was wrong (and reported): nothing more is built, but the operands
+    // after it are still read for their own errors.
+    let mut ok = true;
+    for part in pair.into_inner() {
+        let span = Span::from(part.as_span());
+        let op = match part.as_rule() {
+            Rule::operand => {
+                match operand(part, b) {
+                    Some(e) if ok => operands.push(e),
+                    _ => ok = false,
+                }
+                previous = None;
+                continue;
             }
-            Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::mul_expr | Rule::cmp_expr => self.chain(pair),
-            Rule::not_expr | Rule::neg_expr => self.prefixed(pair),
-            Rule::postfix_expr => self.postfix(pair),
-            Rule::number => {
-                let v = number(pair)?;
-                self.node(ExprKind::Number(v), span)
-            }
-            Rule::boolean => self.node(ExprKind::Bool(pair.as_str() == "true"), span),
-            Rule::string => {
-                let mut errors = Vec::new();
-                let lit = string(pair, &mut errors);
-                match errors.into_iter().next() {
-                    Some(d) => Err(d),
-                    None => self.node(ExprKind::Str(lit.value), span),
+            Rule::prefix_op if part.as_str() == "-" => Op::Prefix(UnaryOp::Neg),
+            Rule::prefix_op => Op::Prefix(UnaryOp::Not),
+            Rule::infix_op => match infix(part.as_str()) {
+                Some(op) => Op::Infix(op),
+                None => {
+                    b.malformed(span);
+                    ok = false;
+                    continue;
+                }
+            },
+            _ => continue,
+        };
+        let before = previous.replace(op);
+        if !ok {
+            continue;
+        }
+        match op {
+            Op::Prefix(UnaryOp::Not) => {
+                if let Some(before) = before.filter(|p| p.precedence() > op.precedence()) {
+                    b.report(misplaced_not(span, before, ops.last().map(|(_, s)| *s)));
+                    ok = false;
+                    continue;
                 }
             }
-            Rule::unterminated_string => Err(unterminated(pair)),
-            Rule::list => {
-                let mut items = Vec::new();
-                for item in pair.into_inner() {
-                    items.push(self.expr(item)?);
+            Op::Prefix(UnaryOp::Neg) => {}
+            Op::Infix(new) => {
+                while let Some(&(top, top_span)) = ops.last() {
+                    if top.precedence() < op.precedence() {
+                        break;
+                    }
+                    if let Op::Infix(t) = top
+                        && t.is_comparison()
+                        && new.is_comparison()
+                    {
+                        b.report(chained_comparison(span, new, top_span, t));
+                        ok = false;
+                        break;
+                    }
+                    ops.pop();
+                    if reduce(top, top_span, &mut operands, b).is_none() {
+                        ok = false;
+                        break;
+                    }
                 }
-                self.node(ExprKind::List(items), span)
             }
-            Rule::call => {
-                let mut inner = pair.into_inner();
-                let callee = ident(inner.next().ok_or_else(|| malformed(span))?);
-                let args = match inner.next() {
-                    Some(a) => self.args(a)?,
-                    None => Vec::new(),
-                };
-                self.node(ExprKind::Call { callee, args }, span)
-            }
-            Rule::ident => {
-                let name = ident(pair);
-                self.node(ExprKind::Name(name), span)
-            }
-            _ => Err(malformed(span)),
         }
+        ops.push((op, span));
     }
-
-    fn args(&mut self, pair: Pair<'_, Rule>) -> Result<Vec<Arg>> {
-        let mut out = Vec::new();
-        for arg in pair.into_inner() {
-            let span = Span::from(arg.as_span());
-            let inner = first(arg, span)?;
-            if inner.as_rule() == Rule::named_arg {
-                let mut parts = inner.into_inner();
-                let name = ident(parts.next().ok_or_else(|| malformed(span))?);
-                let value = self.expr(parts.next().ok_or_else(|| malformed(span))?)?;
-                out.push(Arg { name: Some(name), value, span });
-            } else {
-                let value = self.expr(inner)?;
-                out.push(Arg { name: None, value, span });
-            }
-        }
-        Ok(out)
+    if !ok {
+        return None;
     }
-
-    /// `a op b op c`, left associative (comparisons take at most one operator).
-    fn chain(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
-        let span = Span::from(pair.as_span());
-        let mut inner = pair.into_inner();
-        let mut lhs = self.expr(inner.next().ok_or_else(|| malformed(span))?)?;
-        while let Some(op_pair) = inner.next() {
-            let op = binary_op(op_pair.as_str()).ok_or_else(|| malformed(span))?;
-            let rhs = self.expr(inner.next().ok_or_else(|| malformed(span))?)?;
-            let joined = lhs.span.join(rhs.span);
-            lhs = self.node(ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, joined)?;
-        }
-        Ok(lhs)
+    while let Some((op, op_span)) = ops.pop() {
+        reduce(op, op_span, &mut operands, b)?;
     }
-
-    /// `not not x`, `- - x`: prefix operators applied right to left.
-    fn prefixed(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
-        let span = Span::from(pair.as_span());
-        let mut ops = Vec::new();
-        let mut operand = None;
-        for p in pair.into_inner() {
-            match p.as_rule() {
-                Rule::op_not => ops.push((UnaryOp::Not, Span::from(p.as_span()))),
-                Rule::op_neg => ops.push((UnaryOp::Neg, Span::from(p.as_span()))),
-                _ => operand = Some(self.expr(p)?),
-            }
+    match (operands.pop(), operands.is_empty()) {
+        (Some(e), true) => Some(e),
+        _ => {
+            b.malformed(whole);
+            None
         }
-        let mut e = operand.ok_or_else(|| malformed(span))?;
-        for (op, op_span) in ops.into_iter().rev() {
-            let joined = op_span.join(e.span);
-            e = self.node(ExprKind::Unary { op, operand: Box::new(e) }, joined)?;
-        }
-        Ok(e)
-    }
-
-    /// `base[0][1]`.
-    fn postfix(&mut self, pair: Pair<'_, Rule>) -> Result<Expr> {
-        let span = Span::from(pair.as_span());
-        let mut inner = pair.into_inner();
-        let mut e = self.expr(inner.next().ok_or_else(|| malformed(span))?)?;
-        for suffix in inner {
-            let suffix_span = Span::from(suffix.as_span());
-            let index_expr = self.expr(first(suffix, suffix_span)?)?;
-            let index = match index_expr.kind {
-                ExprKind::Number(v) if v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) => v as u32,
-                _ => {
-                    return Err(Diagnostic::error("E0006", "an index must be a non-negative integer literal")
-                        .with_primary(index_expr.span, "expected an integer such as 0 or 3"));
-                }
-            };
-            let joined = e.span.join(suffix_span);
-            e = self.node(ExprKind::Index { base: Box::new(e), index, index_span: index_expr.span }, joined)?;
-        }
-        Ok(e)
     }
 }
 
-fn first(pair: Pair<'_, Rule>, span: Span) -> Result<Pair<'_, Rule>> {
-    pair.into_inner().next().ok_or_else(|| malformed(span))
-}
-
-/// A parse tree that does not have the shape the grammar promises: a bug in this crate,
-/// reported as a diagnostic rather than a panic.
-fn malformed(span: Span) -> Diagnostic {
-    Diagnostic::error("E0001", "internal error: unexpected syntax tree").with_primary(span, "while reading this")
-}
-
-fn binary_op(text: &str) -> Option<BinaryOp> {
+fn infix(text: &str) -> Option<BinaryOp> {
     Some(match text {
-        "+" => BinaryOp::Add,
-        "-" => BinaryOp::Sub,
-        "*" => BinaryOp::Mul,
-        "/" => BinaryOp::Div,
+        "or" => BinaryOp::Or,
+        "and" => BinaryOp::And,
         "<" => BinaryOp::Lt,
         "<=" => BinaryOp::Le,
         ">" => BinaryOp::Gt,
         ">=" => BinaryOp::Ge,
         "==" => BinaryOp::Eq,
         "!=" => BinaryOp::Ne,
-        "and" => BinaryOp::And,
-        "or" => BinaryOp::Or,
+        "+" => BinaryOp::Add,
+        "-" => BinaryOp::Sub,
+        "*" => BinaryOp::Mul,
+        "/" => BinaryOp::Div,
         _ => return None,
     })
+}
+
+/// Applies `op` (at `op_span`) to the operand(s) on top of the stack. The new node covers
+/// its operands, and a prefix operator.
+fn reduce(op: Op, op_span: Span, operands: &mut Vec<Expr>, b: &mut Builder) -> Option<()> {
+    let last = operands.pop();
+    let node = match (op, last) {
+        (Op::Prefix(unary), Some(operand)) => {
+            let span = op_span.join(operand.span);
+            b.node(
+                ExprKind::Unary {
+                    op: unary,
+                    operand: Box::new(operand),
+                },
+                span,
+            )?
+        }
+        (Op::Infix(binary), Some(rhs)) => {
+            let Some(lhs) = operands.pop() else {
+                b.malformed(op_span);
+                return None;
+            };
+            let span = lhs.span.join(rhs.span);
+            b.node(
+                ExprKind::Binary {
+                    op: binary,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                span,
+            )?
+        }
+        (_, None) => {
+            b.malformed(op_span);
+            return None;
+        }
+    };
+    operands.push(node);
+    Some(())
+}
+
+/// `a + not b`: `not` binds more loosely than the operator before it.
+fn misplaced_not(not_span: Span, before: Op, before_span: Option<Span>) -> Diagnostic {
+    let mut d = Diagnostic::error(
+        "E0001",
+        format!(
+            "`not` cannot follow `{}` without parentheses",
+            before.text()
+        ),
+    )
+    .with_primary(
+        not_span,
+        "expected an operand here; put `not ...` in parentheses",
+    );
+    if let Some(s) = before_span {
+        d = d.with_secondary(
+            s,
+            format!("`{}` binds more tightly than `not`", before.text()),
+        );
+    }
+    d.with_note(format!("write `a {} (not b)`", before.text()))
+}
+
+/// `a < b < c`: comparisons do not chain.
+fn chained_comparison(span: Span, op: BinaryOp, first_span: Span, first: BinaryOp) -> Diagnostic {
+    Diagnostic::error("E0001", "comparison operators cannot be chained")
+        .with_primary(
+            span,
+            format!(
+                "expected `and`, `or` or the end of the expression before this `{}`",
+                op.symbol()
+            ),
+        )
+        .with_secondary(
+            first_span,
+            format!("the comparison `{}` is here", first.symbol()),
+        )
+        .with_note(format!(
+            "write `a {} b and b {} c`, or use parentheses",
+            first.symbol(),
+            op.symbol()
+        ))
 }

@@ -1,22 +1,44 @@
-//! The file and its sections.
+//! The file: `pipeline NAME { ... }`, its `version` and its sections.
 
-use super::parse_decl::{binding, input_decl, model_decl};
-use super::parse_literal::{ident, string};
 use super::Rule;
-use crate::ast::{Pipeline, SectionKind};
+use super::builder::{Builder, tight_span};
+use super::parse_binding::binding;
+use super::parse_input::input_decl;
+use super::parse_literal::{ident, string, unterminated};
+use super::parse_model::model_decl;
+use crate::ast::{Pipeline, SectionKind, StrLit};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use pest::iterators::{Pair, Pairs};
 
-pub(super) fn build(mut pairs: Pairs<'_, Rule>, source: &str) -> Result<Pipeline, Vec<Diagnostic>> {
-    let mut diagnostics = Vec::new();
-    let file = pairs.next().ok_or_else(|| vec![empty(source)])?;
-    let pipeline_pair = file.into_inner().find(|p| p.as_rule() == Rule::pipeline).ok_or_else(|| vec![empty(source)])?;
-    let span = Span::from(pipeline_pair.as_span());
-    let mut inner = pipeline_pair.into_inner().filter(|p| p.as_rule() != Rule::kw_pipeline);
-    let name = inner.next().map(ident).ok_or_else(|| vec![empty(source)])?;
-    let mut pipeline = Pipeline {
-        name,
+const SECTIONS: [&str; 4] = ["input", "features", "models", "output"];
+
+pub(super) fn build(pairs: Pairs<'_, Rule>, source: &str) -> Result<Pipeline, Vec<Diagnostic>> {
+    let mut b = Builder::new();
+    let pipeline = pairs
+        .flatten()
+        .find(|p| p.as_rule() == Rule::pipeline)
+        .and_then(|p| pipeline(p, &mut b));
+    match pipeline {
+        Some(p) if b.diagnostics.is_empty() => Ok(p),
+        _ => {
+            if b.diagnostics.is_empty() {
+                b.malformed(Span::new(0, source.len()));
+            }
+            Err(b.diagnostics)
+        }
+    }
+}
+
+fn pipeline(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Pipeline> {
+    let span = tight_span(&pair);
+    let mut name = None;
+    let mut version: Option<(StrLit, Span)> = None;
+    let mut p = Pipeline {
+        name: crate::ast::Ident {
+            name: String::new(),
+            span,
+        },
         version: None,
         inputs: Vec::new(),
         features: Vec::new(),
@@ -25,80 +47,159 @@ pub(super) fn build(mut pairs: Pairs<'_, Rule>, source: &str) -> Result<Pipeline
         sections: Vec::new(),
         span,
     };
-    for item in inner {
-        let item_span = Span::from(item.as_span());
+    for item in pair.into_inner() {
         match item.as_rule() {
-            Rule::version_decl => {
-                let Some(lit) = item.into_inner().find(|p| p.as_rule() == Rule::string) else { continue };
-                let lit = string(lit, &mut diagnostics);
-                if let Some(first) = &pipeline.version {
-                    diagnostics.push(
-                        Diagnostic::error("E0004", "`version` is given twice")
-                            .with_primary(item_span, "second version here")
-                            .with_secondary(first.span, "first version here"),
-                    );
-                } else {
-                    pipeline.version = Some(lit);
-                }
-            }
-            Rule::input_section => section(&mut pipeline, SectionKind::Input, item, &mut diagnostics),
-            Rule::features_section => section(&mut pipeline, SectionKind::Features, item, &mut diagnostics),
-            Rule::models_section => section(&mut pipeline, SectionKind::Models, item, &mut diagnostics),
-            Rule::output_section => section(&mut pipeline, SectionKind::Output, item, &mut diagnostics),
-            Rule::unknown_section => {
-                let name = item.into_inner().next().map(ident);
-                let (text, name_span) = name.map_or((String::new(), item_span), |n| (n.name, n.span));
-                diagnostics.push(
-                    Diagnostic::error("E0005", format!("unknown section `{text}`"))
-                        .with_primary(name_span, "expected one of: input, features, models, output"),
-                );
-            }
+            Rule::pipeline_name => name = Some(ident(&item)),
+            Rule::version_decl => version_decl(item, &mut version, b),
+            Rule::input_section => section(SectionKind::Input, item, &mut p, b),
+            Rule::features_section => section(SectionKind::Features, item, &mut p, b),
+            Rule::models_section => section(SectionKind::Models, item, &mut p, b),
+            Rule::output_section => section(SectionKind::Output, item, &mut p, b),
+            Rule::unknown_section => unknown_section(&item, b),
             _ => {}
         }
     }
-    if diagnostics.is_empty() { Ok(pipeline) } else { Err(diagnostics) }
+    p.name = name?;
+    p.version = version.map(|(lit, _)| lit);
+    Some(p)
 }
 
-fn empty(source: &str) -> Diagnostic {
-    Diagnostic::error("E0001", "expected a pipeline").with_primary(Span::new(0, source.len().min(1)), "expected `pipeline NAME { ... }`")
+/// `version "x.y.z"`, at most once.
+fn version_decl(pair: Pair<'_, Rule>, first: &mut Option<(StrLit, Span)>, b: &mut Builder) {
+    let mut keyword = Span::from(pair.as_span());
+    let mut lit = None;
+    for part in pair.into_inner().flatten() {
+        match part.as_rule() {
+            Rule::kw_version => keyword = part.as_span().into(),
+            Rule::string => lit = Some(string(&part, b)),
+            Rule::unterminated_string => b.report(unterminated(part.as_span().into())),
+            _ => {}
+        }
+    }
+    if let Some((_, first_keyword)) = first {
+        b.report(
+            Diagnostic::error("E0004", "`version` is given twice")
+                .with_primary(keyword, "expected at most one `version`")
+                .with_secondary(*first_keyword, "first `version` here"),
+        );
+    } else if let Some(lit) = lit {
+        *first = Some((lit, keyword));
+    }
 }
 
-fn section(pipeline: &mut Pipeline, kind: SectionKind, pair: Pair<'_, Rule>, diagnostics: &mut Vec<Diagnostic>) {
+/// One section; each kind at most once. The entries of a repeated section are still read, so
+/// that their own errors are reported, but they are not added.
+fn section(kind: SectionKind, pair: Pair<'_, Rule>, p: &mut Pipeline, b: &mut Builder) {
     let mut inner = pair.into_inner();
     let Some(keyword) = inner.next() else { return };
     let keyword_span = Span::from(keyword.as_span());
-    if let Some((_, first)) = pipeline.sections.iter().find(|(k, _)| *k == kind) {
-        diagnostics.push(
-            Diagnostic::error("E0004", format!("section `{}` appears twice", keyword.as_str()))
-                .with_primary(keyword_span, "second occurrence")
-                .with_secondary(*first, "first occurrence")
-                .with_note("each section may appear at most once"),
+    let repeated = p.sections.iter().find(|(k, _)| *k == kind).map(|(_, s)| *s);
+    if let Some(first) = repeated {
+        let name = keyword.as_str();
+        b.report(
+            Diagnostic::error("E0004", format!("section `{name}` appears twice"))
+                .with_primary(
+                    keyword_span,
+                    format!("expected at most one `{name}` section"),
+                )
+                .with_secondary(first, format!("first `{name}` section here"))
+                .with_note("each section may appear at most once: merge the two"),
         );
-        return;
+    } else {
+        p.sections.push((kind, keyword_span));
     }
-    pipeline.sections.push((kind, keyword_span));
+    let keep = repeated.is_none();
     for entry in inner {
-        match kind {
-            SectionKind::Input => {
-                if let Some(d) = input_decl(entry, diagnostics) {
-                    pipeline.inputs.push(d);
-                }
+        let before = b.diagnostics.len();
+        let entry_span = tight_span(&entry);
+        let added = match (entry.as_rule(), kind) {
+            (Rule::input_decl, _) => input_decl(entry, b).map(|d| keep && push(&mut p.inputs, d)),
+            (Rule::binding, SectionKind::Features) => {
+                binding(entry, b).map(|x| keep && push(&mut p.features, x))
             }
-            SectionKind::Features => {
-                if let Some(b) = binding(entry, diagnostics) {
-                    pipeline.features.push(b);
-                }
-            }
-            SectionKind::Models => {
-                if let Some(m) = model_decl(entry, diagnostics) {
-                    pipeline.models.push(m);
-                }
-            }
-            SectionKind::Output => {
-                if let Some(b) = binding(entry, diagnostics) {
-                    pipeline.outputs.push(b);
-                }
-            }
+            (Rule::binding, _) => binding(entry, b).map(|x| keep && push(&mut p.outputs, x)),
+            (Rule::model_decl, _) => model_decl(entry, b).map(|m| keep && push(&mut p.models, m)),
+            _ => Some(false),
+        };
+        // An entry is dropped only with a diagnostic that says why.
+        if added.is_none() && b.diagnostics.len() == before {
+            b.malformed(entry_span);
         }
+    }
+}
+
+fn push<T>(list: &mut Vec<T>, item: T) -> bool {
+    list.push(item);
+    true
+}
+
+/// `name { ... }` where `name` is not a section: E0005.
+fn unknown_section(pair: &Pair<'_, Rule>, b: &mut Builder) {
+    let Some(name) = pair
+        .clone()
+        .into_inner()
+        .find(|p| p.as_rule() == Rule::ident)
+    else {
+        b.malformed(pair.as_span().into());
+        return;
+    };
+    let text = name.as_str();
+    let mut d = Diagnostic::error("E0005", format!("unknown section `{text}`")).with_primary(
+        name.as_span().into(),
+        "expected one of the sections `input`, `features`, `models`, `output`",
+    );
+    if let Some(similar) = similar_section(text) {
+        d = d.with_note(format!("did you mean `{similar}`?"));
+    }
+    b.report(d);
+}
+
+/// A section name close to `text`: the same but for case or a plural `s`, or at most two
+/// edits away.
+fn similar_section(text: &str) -> Option<&'static str> {
+    if text.len() > 40 {
+        return None;
+    }
+    let lower = text.to_ascii_lowercase();
+    SECTIONS.iter().copied().find(|s| {
+        lower == *s
+            || lower.trim_end_matches('s') == s.trim_end_matches('s')
+            || edit_distance(&lower, s) <= 2
+    })
+}
+
+/// Levenshtein distance, for "did you mean" notes (the texts here are short).
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(prev.len());
+        cur.push(i + 1);
+        for (j, &cb) in b.iter().enumerate() {
+            let left = cur.last().map_or(usize::MAX, |l| l + 1);
+            let up = prev.get(j + 1).map_or(usize::MAX, |u| u + 1);
+            let diagonal = prev
+                .get(j)
+                .map_or(usize::MAX, |d| d + usize::from(ca != cb));
+            cur.push(left.min(up).min(diagonal));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{edit_distance, similar_section};
+
+    #[test]
+    fn distances_and_suggestions() {
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("input", "input"), 0);
+        assert_eq!(similar_section("inptu"), Some("input"));
+        assert_eq!(similar_section("feature"), Some("features"));
+        assert_eq!(similar_section("OUTPUTS"), Some("output"));
+        assert_eq!(similar_section("params"), None);
     }
 }

@@ -1,0 +1,139 @@
+//! The subcommands.
+
+use anyhow::{bail, Context, Result};
+use pipec_compiler::{Checked, Pass};
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Auto => std::io::stderr().is_terminal(),
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
+/// Reads and checks a file, printing its diagnostics to stderr.
+fn load(file: &Path, color: ColorChoice) -> Result<Option<Checked>> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let name = file.display().to_string();
+    let (source, diagnostics, checked) = match std::str::from_utf8(&bytes) {
+        Ok(text) => {
+            let base = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let outcome = pipec_compiler::check_source(text, base);
+            (text.to_string(), outcome.diagnostics, outcome.checked)
+        }
+        Err(e) => {
+            let at = e.valid_up_to();
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let start = text.char_indices().map(|(i, _)| i).nth(String::from_utf8_lossy(&bytes[..at]).chars().count()).unwrap_or(text.len());
+            let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
+            let d = pipec_dsl::Diagnostic::error("E0000", "the file is not valid UTF-8")
+                .with_primary(pipec_dsl::Span::new(start, end), "expected UTF-8 text here");
+            (text, vec![d], None)
+        }
+    };
+    if !diagnostics.is_empty() {
+        eprint!("{}", pipec_dsl::render(&diagnostics, &name, &source, color.enabled()));
+    }
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        eprintln!("error: `{name}` has {errors} error(s)");
+    }
+    Ok(checked)
+}
+
+fn passes(names: &[String]) -> Result<Vec<Pass>> {
+    names
+        .iter()
+        .map(|n| {
+            Pass::from_name(n).with_context(|| {
+                let all: Vec<&str> = Pass::ALL.iter().map(|p| p.name()).collect();
+                format!("unknown pass `{n}`; expected one of: {}", all.join(", "))
+            })
+        })
+        .collect()
+}
+
+pub fn check(file: &Path, color: ColorChoice) -> Result<ExitCode> {
+    Ok(match load(file, color)? {
+        Some(checked) => {
+            let g = checked.graph();
+            println!("ok: pipeline `{}` {} ({} inputs, {} outputs)", g.name, g.version, g.inputs.len(), g.outputs.len());
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::FAILURE,
+    })
+}
+
+pub fn explain(file: &Path, dot: Option<&Path>, disabled: &[String], color: ColorChoice) -> Result<ExitCode> {
+    let disabled = passes(disabled)?;
+    let Some(checked) = load(file, color)? else { return Ok(ExitCode::FAILURE) };
+    let optimised = checked.optimised(&disabled);
+    match dot {
+        Some(path) if path == Path::new("-") => print!("{}", pipec_compiler::ir::render_dot(optimised.graph())),
+        Some(path) => {
+            std::fs::write(path, pipec_compiler::ir::render_dot(optimised.graph()))
+                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => {
+            let before = checked.graph();
+            let after = optimised.graph();
+            println!("== before optimisation ({} nodes)", before.nodes.len());
+            print!("{}", pipec_compiler::ir::render_text(before));
+            println!("\n== after optimisation ({} nodes)", after.nodes.len());
+            print!("{}", pipec_compiler::ir::render_text(after));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where and how to write a generated crate.
+pub struct CrateTarget<'a> {
+    pub dir: &'a Path,
+    pub runtime: Option<&'a Path>,
+    pub in_workspace: bool,
+}
+
+pub fn build(file: &Path, target: &CrateTarget, disabled: &[String], color: ColorChoice) -> Result<ExitCode> {
+    let disabled = passes(disabled)?;
+    let Some(checked) = load(file, color)? else { return Ok(ExitCode::FAILURE) };
+    let runtime_path = match target.runtime {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runtime");
+            std::fs::canonicalize(&default)
+                .with_context(|| format!("the runtime crate is not at `{}`; pass --runtime-path", default.display()))?
+        }
+    };
+    std::fs::create_dir_all(target.dir).with_context(|| format!("cannot create `{}`", target.dir.display()))?;
+    if !target.dir.join(&runtime_path).join("Cargo.toml").is_file() {
+        bail!("`{}` is not the pipec-runtime crate (no Cargo.toml there, seen from `{}`)", runtime_path.display(), target.dir.display());
+    }
+    let options = pipec_codegen::CrateOptions {
+        runtime_path: runtime_path.display().to_string(),
+        standalone: !target.in_workspace,
+        source_name: file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    };
+    let generated = pipec_codegen::generate(&checked.optimised(&disabled), &options);
+    let written = pipec_codegen::write_crate(target.dir, &generated)
+        .with_context(|| format!("cannot write into `{}`", target.dir.display()))?;
+    eprintln!(
+        "generated crate `{}` in {} ({} file(s) changed)",
+        pipec_codegen::package_name(&checked.graph().name),
+        target.dir.display(),
+        written.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
