@@ -12,7 +12,14 @@ use quote::{format_ident, quote};
 
 /// The whole `src/lib.rs`, formatted.
 pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String {
-    let mut emitter = Gen { graph, blob, fields: Vec::new(), inits: Vec::new(), remaining: graph.use_counts() };
+    let mut emitter = Gen {
+        graph,
+        blob,
+        fields: Vec::new(),
+        inits: Vec::new(),
+        remaining: graph.use_counts(),
+        batched: batched_nodes(graph),
+    };
     let body: Vec<TokenStream> = graph.ids().map(|id| emitter.node(id)).collect();
     let outputs: Vec<TokenStream> = graph
         .outputs
@@ -89,6 +96,21 @@ struct Gen<'a> {
     inits: Vec<TokenStream>,
     /// Uses of each node not yet emitted; the last use moves, earlier ones clone.
     remaining: Vec<u32>,
+    /// Per node: whether it depends on an input (one row per batch row).
+    batched: Vec<bool>,
+}
+
+/// For each node in topological order, whether it depends on an input.
+fn batched_nodes(graph: &Graph) -> Vec<bool> {
+    let mut batched = Vec::with_capacity(graph.nodes.len());
+    for node in &graph.nodes {
+        let b = match &node.op {
+            Op::Input { .. } | Op::Category { .. } => true,
+            op => op.operands().iter().any(|o| batched[o.index()]),
+        };
+        batched.push(b);
+    }
+    batched
 }
 
 fn lit_f32(v: f32) -> TokenStream {
@@ -107,19 +129,7 @@ impl Gen<'_> {
 
     /// Whether `id` has one row per batch row (else it is a constant `[1, width]` row).
     fn batched(&self, id: NodeId) -> bool {
-        let graph = self.graph;
-        let mut stack = vec![id];
-        let mut seen = std::collections::HashSet::new();
-        while let Some(n) = stack.pop() {
-            if !seen.insert(n) {
-                continue;
-            }
-            match &graph.node(n).op {
-                Op::Input { .. } | Op::Category { .. } => return true,
-                op => stack.extend(op.operands()),
-            }
-        }
-        false
+        self.batched[id.index()]
     }
 
     /// A weight-blob tensor field of shape `[rows, cols]`, returning its name.

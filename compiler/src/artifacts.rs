@@ -12,6 +12,14 @@ pub enum ArtifactError {
 }
 
 impl ArtifactError {
+    /// The diagnostic code: E0301 for a file that cannot be read, E0302 for bad content.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ArtifactError::Unreadable { .. } => "E0301",
+            ArtifactError::Invalid { .. } => "E0302",
+        }
+    }
+
     fn invalid(path: &Path, format: &'static str, reason: impl Into<String>) -> Self {
         ArtifactError::Invalid { path: path.to_path_buf(), format, reason: reason.into() }
     }

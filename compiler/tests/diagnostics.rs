@@ -68,12 +68,6 @@ fn parse_expectations(name: &str, source: &str) -> Vec<Expect> {
         .collect()
 }
 
-fn mentions(d: &Diagnostic, text: &str) -> bool {
-    d.message.contains(text)
-        || d.labels.iter().any(|l| l.message.contains(text))
-        || d.notes.iter().any(|n| n.contains(text))
-}
-
 /// Checks one case; returns a description of what went wrong.
 fn run_case(path: &Path) -> Result<usize, String> {
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -93,7 +87,7 @@ fn run_case(path: &Path) -> Result<usize, String> {
         if pos != Some((e.line, e.col)) {
             problems.push(format!("#{}: position {:?} instead of {}:{}", i + 1, pos, e.line, e.col));
         }
-        if !mentions(d, &e.text) {
+        if !d.mentions(&e.text) {
             problems.push(format!("#{}: `{}` not in message, labels or notes", i + 1, e.text));
         }
         let severity = if e.code.starts_with('W') { Severity::Warning } else { Severity::Error };

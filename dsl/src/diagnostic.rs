@@ -69,6 +69,13 @@ impl Diagnostic {
         self.severity == Severity::Error
     }
 
+    /// Whether `text` occurs in the message, a label or a note.
+    pub fn mentions(&self, text: &str) -> bool {
+        self.message.contains(text)
+            || self.labels.iter().any(|l| l.message.contains(text))
+            || self.notes.iter().any(|n| n.contains(text))
+    }
+
     /// The span of the primary label, if any.
     pub fn primary_span(&self) -> Option<Span> {
         self.labels.iter().find(|l| l.primary).map(|l| l.span)

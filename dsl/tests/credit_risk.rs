@@ -4,40 +4,7 @@
 use pipec_dsl::ast::{Arg, BinaryOp, Expr, ExprKind, Pipeline, ScalarType, SectionKind, UnaryOp};
 use pipec_dsl::{Span, parse};
 
-const SOURCE: &str = r#"# comments run from '#' to end of line
-pipeline credit_risk {
-  version "2.3.0"
-
-  input {
-    age: f32
-    income: f32?                      # nullable: may be missing
-    employment: str                   # categorical
-    emb: f32[8]                       # fixed-length f32 vector
-    flags: bool
-    n: i64
-    x64: f64
-  }
-
-  features {
-    income_f = impute(income, 42000.0)
-    num      = standardize([age, log1p(income_f), n], stats: "stats.json")
-    emp      = one_hot(employment, vocab: ["salaried", "self", "retired", "none"])
-    big      = where(age > 65 and not flags, 1, 0.5 * -age)
-    first    = emb[0]
-    x        = concat(num, emp, emb)
-  }
-
-  models {
-    risk = mlp("risk_mlp.safetensors", activation: relu, output: sigmoid)
-    lin  = linear("lin.safetensors")
-  }
-
-  output {
-    p_default = sigmoid(0.5 * risk(x)[0] + 0.5 * lin(x))
-    decision  = p_default > 0.2
-  }
-}
-"#;
+const SOURCE: &str = include_str!("data/credit_risk.pipe");
 
 fn pipeline() -> Pipeline {
     parse(SOURCE).unwrap_or_else(|d| {

@@ -56,12 +56,6 @@ fn expectations(path: &Path, source: &str) -> Vec<Expect> {
         .collect()
 }
 
-fn mentions(d: &Diagnostic, text: &str) -> bool {
-    d.message.contains(text)
-        || d.labels.iter().any(|l| l.message.contains(text))
-        || d.notes.iter().any(|n| n.contains(text))
-}
-
 fn check(path: &Path) -> Result<usize, String> {
     let source = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let expected = expectations(path, &source);
@@ -83,7 +77,7 @@ fn check(path: &Path) -> Result<usize, String> {
     }
     for (i, (d, e)) in diagnostics.iter().zip(&expected).enumerate() {
         let at = d.line_col(&source);
-        if d.code != e.code || at != Some((e.line, e.col)) || !mentions(d, &e.text) {
+        if d.code != e.code || at != Some((e.line, e.col)) || !d.mentions(&e.text) {
             return Err(format!(
                 "diagnostic {}: expected {} {}:{} `{}`, got {} {:?}:\n{}",
                 i + 1,

@@ -193,11 +193,7 @@ fn affine_call(lw: &mut Lowerer, name: &str, args: &[Arg], span: Span, (k1, k2):
             let path = literal_str(path_expr, "stats")?;
             let file = lw.base_dir.join(path);
             let mut lists = read_stats(&file, &[k1, k2]).map_err(|e| {
-                let code = match e {
-                    crate::artifacts::ArtifactError::Unreadable { .. } => "E0301",
-                    crate::artifacts::ArtifactError::Invalid { .. } => "E0302",
-                };
-                Diagnostic::error(code, e.to_string()).with_primary(path_expr.span, "this statistics file")
+                Diagnostic::error(e.code(), e.to_string()).with_primary(path_expr.span, "this statistics file")
             })?;
             let second = lists.pop().unwrap_or_default();
             let first = lists.pop().unwrap_or_default();
@@ -259,11 +255,7 @@ fn vocabulary(lw: &Lowerer, expr: &Expr) -> Result<Vec<String>, Option<Diagnosti
         pipec_dsl::ast::ExprKind::Str(path) => {
             let file = lw.base_dir.join(path);
             read_vocab(&file).map_err(|e| {
-                let code = match e {
-                    crate::artifacts::ArtifactError::Unreadable { .. } => "E0301",
-                    crate::artifacts::ArtifactError::Invalid { .. } => "E0302",
-                };
-                Diagnostic::error(code, e.to_string()).with_primary(expr.span, "this vocabulary file")
+                Diagnostic::error(e.code(), e.to_string()).with_primary(expr.span, "this vocabulary file")
             })?
         }
         pipec_dsl::ast::ExprKind::List(items) => items

@@ -65,11 +65,7 @@ fn try_load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<ModelDef, Diagnostic>
     let path = literal_str(path_expr, "weight file")?;
     let file = lowerer.base_dir.join(path);
     let tensors = read_safetensors(&file).map_err(|e| {
-        let code = match e {
-            crate::artifacts::ArtifactError::Unreadable { .. } => "E0301",
-            crate::artifacts::ArtifactError::Invalid { .. } => "E0302",
-        };
-        Diagnostic::error(code, e.to_string())
+        Diagnostic::error(e.code(), e.to_string())
             .with_primary(path_expr.span, "this weight file")
             .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
     })?;
