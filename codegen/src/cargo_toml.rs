@@ -13,11 +13,19 @@ pub fn render(graph: &Graph, options: &CrateOptions) -> String {
          edition = \"2024\"\n\
          publish = false\n\
          \n\
+         [lib]\n\
+         path = \"src/lib.rs\"\n\
+         \n\
+         [[bin]]\n\
+         name = \"{bin}\"\n\
+         path = \"src/main.rs\"\n\
+         \n\
          [dependencies]\n\
          pipec-runtime = {{ path = \"{runtime}\" }}\n{workspace}",
         pipec = env!("CARGO_PKG_VERSION"),
         source = options.source_name,
         name = crate::package_name(&graph.name),
+        bin = crate::server_bin_name(&graph.name),
         version = cargo_version(&graph.version),
         runtime = options.runtime_path.replace('\\', "/"),
     )

@@ -9,7 +9,7 @@
 //! (`Diagnostic::line_col`), and a text that must occur in the message, a label or a note.
 //! The file must give exactly the diagnostics listed, no more.
 
-use pipec_dsl::{Diagnostic, parse, render};
+use pipec_dsl::{parse, render};
 use std::path::{Path, PathBuf};
 
 struct Expect {

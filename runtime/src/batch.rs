@@ -57,6 +57,27 @@ impl Batch {
         Ok(Batch { rows, columns })
     }
 
+    /// Joins batches of the same pipeline, rows in order, as the server does when it merges
+    /// concurrent requests. Each part was checked by [`Batch::new`], so the result is valid.
+    pub fn concat(parts: Vec<Batch>) -> Batch {
+        let mut parts = parts.into_iter();
+        let Some(mut joined) = parts.next() else {
+            return Batch { rows: 0, columns: Vec::new() };
+        };
+        for part in parts {
+            joined.rows += part.rows;
+            for (into, from) in joined.columns.iter_mut().zip(part.columns) {
+                match (into, from) {
+                    (Column::F32(a), Column::F32(b)) => a.extend(b),
+                    (Column::Bool(a), Column::Bool(b)) => a.extend(b),
+                    (Column::Str(a), Column::Str(b)) => a.extend(b),
+                    _ => unreachable!("batches of one pipeline have the same column kinds"),
+                }
+            }
+        }
+        joined
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }

@@ -14,4 +14,6 @@ pub enum RuntimeError {
     Readback { name: String, reason: String },
     #[error("device `{0}` is not known; expected cpu or wgpu")]
     UnknownDevice(String),
+    #[error("the wgpu device could not be opened: {0}")]
+    DeviceInit(String),
 }

@@ -6,6 +6,9 @@
 //! weight blob a generated crate embeds into burn tensors on a [`Device`], reading outputs
 //! back, and device choice. Generated code implements [`CompiledPipeline`].
 //!
+//! [`server`] is the inference server a generated crate's binary runs (Open Inference
+//! Protocol over HTTP, batching, metrics, shutdown).
+//!
 //! This crate depends on none of pipec's compiler crates.
 
 mod batch;
@@ -13,12 +16,13 @@ mod category;
 mod device;
 mod error;
 mod output;
+pub mod server;
 mod spec;
 mod weights;
 
 pub use batch::{Batch, Column};
 pub use category::{fnv1a64, CategoryTable};
-pub use device::DeviceChoice;
+pub use device::{open_wgpu, DeviceChoice, WgpuDevice};
 pub use error::RuntimeError;
 pub use output::{bool_output, f32_output, OutputColumn};
 pub use spec::{InputKind, InputSpec, OutputKind, OutputSpec, PipelineSpec};

@@ -10,6 +10,26 @@ pub enum OutputColumn {
     Bool { width: usize, values: Vec<bool> },
 }
 
+impl OutputColumn {
+    pub fn width(&self) -> usize {
+        match self {
+            OutputColumn::F32 { width, .. } | OutputColumn::Bool { width, .. } => *width,
+        }
+    }
+
+    /// Rows `start..end` of this output, as the server splits a merged batch's results.
+    pub fn rows(&self, start: usize, end: usize) -> OutputColumn {
+        match self {
+            OutputColumn::F32 { width, values } => {
+                OutputColumn::F32 { width: *width, values: values[start * width..end * width].to_vec() }
+            }
+            OutputColumn::Bool { width, values } => {
+                OutputColumn::Bool { width: *width, values: values[start * width..end * width].to_vec() }
+            }
+        }
+    }
+}
+
 /// Reads a `[rows or 1, width]` tensor back as `rows` rows (a constant row is repeated).
 pub fn f32_output(name: &str, tensor: Tensor<2>, rows: usize) -> Result<OutputColumn, RuntimeError> {
     let [n, width] = tensor.dims();

@@ -1,6 +1,6 @@
 //! The subcommands.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use pipec_compiler::{Checked, Pass};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -14,7 +14,7 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    fn enabled(self) -> bool {
+    pub fn enabled(self) -> bool {
         match self {
             ColorChoice::Auto => std::io::stderr().is_terminal(),
             ColorChoice::Always => true,
@@ -24,7 +24,7 @@ impl ColorChoice {
 }
 
 /// Reads and checks a file, printing its diagnostics to stderr.
-fn load(file: &Path, color: ColorChoice) -> Result<Option<Checked>> {
+pub fn load(file: &Path, color: ColorChoice) -> Result<Option<Checked>> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
     let name = file.display().to_string();
     let (source, diagnostics, checked) = match std::str::from_utf8(&bytes) {
@@ -53,7 +53,7 @@ fn load(file: &Path, color: ColorChoice) -> Result<Option<Checked>> {
     Ok(checked)
 }
 
-fn passes(names: &[String]) -> Result<Vec<Pass>> {
+pub fn passes(names: &[String]) -> Result<Vec<Pass>> {
     names
         .iter()
         .map(|n| {
@@ -99,41 +99,3 @@ pub fn explain(file: &Path, dot: Option<&Path>, disabled: &[String], color: Colo
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where and how to write a generated crate.
-pub struct CrateTarget<'a> {
-    pub dir: &'a Path,
-    pub runtime: Option<&'a Path>,
-    pub in_workspace: bool,
-}
-
-pub fn build(file: &Path, target: &CrateTarget, disabled: &[String], color: ColorChoice) -> Result<ExitCode> {
-    let disabled = passes(disabled)?;
-    let Some(checked) = load(file, color)? else { return Ok(ExitCode::FAILURE) };
-    let runtime_path = match target.runtime {
-        Some(p) => p.to_path_buf(),
-        None => {
-            let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../runtime");
-            std::fs::canonicalize(&default)
-                .with_context(|| format!("the runtime crate is not at `{}`; pass --runtime-path", default.display()))?
-        }
-    };
-    std::fs::create_dir_all(target.dir).with_context(|| format!("cannot create `{}`", target.dir.display()))?;
-    if !target.dir.join(&runtime_path).join("Cargo.toml").is_file() {
-        bail!("`{}` is not the pipec-runtime crate (no Cargo.toml there, seen from `{}`)", runtime_path.display(), target.dir.display());
-    }
-    let options = pipec_codegen::CrateOptions {
-        runtime_path: runtime_path.display().to_string(),
-        standalone: !target.in_workspace,
-        source_name: file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
-    };
-    let generated = pipec_codegen::generate(&checked.optimised(&disabled), &options);
-    let written = pipec_codegen::write_crate(target.dir, &generated)
-        .with_context(|| format!("cannot write into `{}`", target.dir.display()))?;
-    eprintln!(
-        "generated crate `{}` in {} ({} file(s) changed)",
-        pipec_codegen::package_name(&checked.graph().name),
-        target.dir.display(),
-        written.len()
-    );
-    Ok(ExitCode::SUCCESS)
-}

@@ -1,10 +1,12 @@
 //! `pipec`: the command line of the pipec compiler.
 //!
 //! `check` reports diagnostics, `explain` prints the IR before and after optimisation (or
-//! Graphviz), `build --emit-crate` writes the generated Rust crate. The work runs on a thread
+//! Graphviz), `build --emit-crate` writes the generated Rust crate, `build -o` compiles it into
+//! a server binary with cargo, `serve` builds and runs that server. The work runs on a thread
 //! with a large stack, so that even pathological inputs end in a diagnostic.
 
 mod commands;
+mod server_build;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,18 +39,21 @@ enum Command {
         #[arg(long = "disable-pass", value_name = "PASS")]
         disable_pass: Vec<String>,
     },
-    /// Generate the Rust crate for a pipeline.
+    /// Build a pipeline's server binary (`-o`), or only write its generated crate
+    /// (`--emit-crate` without `-o`).
     Build {
         file: PathBuf,
+        /// Where to put the server binary. Default: `<pipeline>-server` in the current folder,
+        /// unless only --emit-crate is given.
+        #[arg(short = 'o', long = "output", value_name = "BIN")]
+        output: Option<PathBuf>,
         /// Folder to write the generated crate into (created if missing; unchanged files are
-        /// not rewritten).
+        /// not rewritten). With -o, the binary is built from this crate; without it, the crate
+        /// goes under the target directory.
         #[arg(long = "emit-crate", value_name = "DIR")]
-        emit_crate: PathBuf,
-        /// Path of the pipec-runtime crate the generated crate depends on, written into its
-        /// Cargo.toml as given (relative paths are relative to DIR). Default: the absolute
-        /// path of the runtime next to this pipec's sources.
-        #[arg(long, env = "PIPEC_RUNTIME_PATH")]
-        runtime_path: Option<PathBuf>,
+        emit_crate: Option<PathBuf>,
+        #[command(flatten)]
+        cargo: CargoArgs,
         /// The crate is a member of an enclosing workspace (no `[workspace]` table of its own).
         #[arg(long)]
         in_workspace: bool,
@@ -56,6 +61,33 @@ enum Command {
         #[arg(long = "disable-pass", value_name = "PASS")]
         disable_pass: Vec<String>,
     },
+    /// Build a pipeline's server (as `build -o` does, into the target directory) and run it.
+    /// Arguments after the file go to the server; `pipec serve FILE -- --help` lists them.
+    Serve {
+        file: PathBuf,
+        #[command(flatten)]
+        cargo: CargoArgs,
+        /// Switch a pass off (repeatable).
+        #[arg(long = "disable-pass", value_name = "PASS")]
+        disable_pass: Vec<String>,
+        /// Flags for the server, for example `--port 8000 --device wgpu`.
+        #[arg(last = true, value_name = "SERVER_ARGS")]
+        server_args: Vec<String>,
+    },
+}
+
+/// How generated crates are compiled.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CargoArgs {
+    /// Cargo target directory shared by every generated crate, so that burn is compiled once.
+    /// Default: `$CARGO_TARGET_DIR`, else the `target` folder of pipec's own sources.
+    #[arg(long, env = "PIPEC_TARGET_DIR", value_name = "DIR")]
+    target_dir: Option<PathBuf>,
+    /// Path of the pipec-runtime crate the generated crate depends on, written into its
+    /// Cargo.toml as given (relative paths are relative to the crate's folder). Default: the
+    /// absolute path of the runtime next to this pipec's sources.
+    #[arg(long, env = "PIPEC_RUNTIME_PATH", value_name = "PATH")]
+    runtime_path: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -74,9 +106,28 @@ fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { file } => commands::check(&file, cli.color),
         Command::Explain { file, dot, disable_pass } => commands::explain(&file, dot.as_deref(), &disable_pass, cli.color),
-        Command::Build { file, emit_crate, runtime_path, in_workspace, disable_pass } => {
-            let target = commands::CrateTarget { dir: &emit_crate, runtime: runtime_path.as_deref(), in_workspace };
-            commands::build(&file, &target, &disable_pass, cli.color)
+        Command::Build { file, output, emit_crate, cargo, in_workspace, disable_pass } => {
+            let options = server_build::Options {
+                target_dir: cargo.target_dir,
+                runtime: cargo.runtime_path,
+                in_workspace,
+                disabled: disable_pass,
+                color: cli.color,
+            };
+            match (output, emit_crate) {
+                (None, Some(dir)) => server_build::emit_crate(&file, &dir, &options),
+                (output, dir) => server_build::build(&file, output, dir, &options),
+            }
+        }
+        Command::Serve { file, cargo, disable_pass, server_args } => {
+            let options = server_build::Options {
+                target_dir: cargo.target_dir,
+                runtime: cargo.runtime_path,
+                in_workspace: false,
+                disabled: disable_pass,
+                color: cli.color,
+            };
+            server_build::serve(&file, &options, &server_args)
         }
     };
     match result {

@@ -1,0 +1,182 @@
+//! `pipec build` and `pipec serve`: check a pipeline, write its generated crate, compile it
+//! with cargo into a server binary, and run that binary.
+//!
+//! Every generated crate is built in one shared cargo target directory, so burn and the
+//! runtime are compiled once and a rebuild after editing a `.pipe` file compiles only the
+//! generated crate. Crates built standalone start from the Cargo.lock pipec itself was
+//! tested with, so they get the same dependency versions.
+
+use crate::commands::{load, passes, ColorChoice};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+/// The lock file of pipec's workspace, written into standalone generated crates.
+const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
+
+pub struct Options {
+    pub target_dir: Option<PathBuf>,
+    pub runtime: Option<PathBuf>,
+    pub in_workspace: bool,
+    pub disabled: Vec<String>,
+    pub color: ColorChoice,
+}
+
+/// pipec's own source tree, where the runtime crate and the default target directory are.
+fn sources_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn target_dir(options: &Options) -> PathBuf {
+    options
+        .target_dir
+        .clone()
+        .or_else(|| std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| sources_root().join("target"))
+}
+
+fn runtime_path(options: &Options) -> Result<PathBuf> {
+    match &options.runtime {
+        Some(path) => Ok(path.clone()),
+        None => {
+            let default = sources_root().join("runtime");
+            std::fs::canonicalize(&default)
+                .with_context(|| format!("the runtime crate is not at `{}`; pass --runtime-path", default.display()))
+        }
+    }
+}
+
+/// Where a built server binary goes.
+enum Place {
+    Given(PathBuf),
+    /// `<pipeline>-server` in the current folder.
+    CurrentFolder,
+    /// `pipec/bin/<pipeline>-server` under the target directory.
+    TargetDir,
+}
+
+/// Checks `file` and writes its crate into `dir` (by default `pipec/crates/<package>` under
+/// the target directory). Returns the crate's folder and the pipeline's name, or `None` when
+/// the file has errors (they have been printed).
+fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, String)>> {
+    let started = Instant::now();
+    let disabled = passes(&options.disabled)?;
+    let Some(checked) = load(file, options.color)? else { return Ok(None) };
+    let pipeline = checked.graph().name.clone();
+    let package = pipec_codegen::package_name(&pipeline);
+    let dir = dir.map_or_else(|| target_dir(options).join("pipec").join("crates").join(&package), Path::to_path_buf);
+    let runtime = runtime_path(options)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    if !dir.join(&runtime).join("Cargo.toml").is_file() {
+        bail!(
+            "`{}` is not the pipec-runtime crate (no Cargo.toml there, seen from `{}`)",
+            runtime.display(),
+            dir.display()
+        );
+    }
+    let crate_options = pipec_codegen::CrateOptions {
+        runtime_path: runtime.display().to_string(),
+        standalone: !options.in_workspace,
+        source_name: file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+    };
+    let generated = pipec_codegen::generate(&checked.optimised(&disabled), &crate_options);
+    let written = pipec_codegen::write_crate(&dir, &generated)
+        .with_context(|| format!("cannot write into `{}`", dir.display()))?;
+    let lock = dir.join("Cargo.lock");
+    if crate_options.standalone && !lock.exists() {
+        std::fs::write(&lock, WORKSPACE_LOCK).with_context(|| format!("cannot write `{}`", lock.display()))?;
+    }
+    eprintln!(
+        "checked `{}` and generated crate `{package}` in {} ({} file(s) changed, {} ms)",
+        file.display(),
+        dir.display(),
+        written.len(),
+        started.elapsed().as_millis()
+    );
+    Ok(Some((dir, pipeline)))
+}
+
+/// `pipec build FILE --emit-crate DIR`: the crate only.
+pub fn emit_crate(file: &Path, dir: &Path, options: &Options) -> Result<ExitCode> {
+    Ok(match write_crate(file, Some(dir), options)? {
+        Some(_) => ExitCode::SUCCESS,
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// `pipec build FILE [-o BIN] [--emit-crate DIR]`: the server binary.
+pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
+    let place = output.map_or(Place::CurrentFolder, Place::Given);
+    Ok(match build_binary(file, place, dir.as_deref(), options)? {
+        Some(_) => ExitCode::SUCCESS,
+        None => ExitCode::FAILURE,
+    })
+}
+
+/// `pipec serve FILE [-- SERVER_ARGS]`: build into the target directory, then become the
+/// server, so that signals reach it directly.
+pub fn serve(file: &Path, options: &Options, server_args: &[String]) -> Result<ExitCode> {
+    let Some(binary) = build_binary(file, Place::TargetDir, None, options)? else { return Ok(ExitCode::FAILURE) };
+    eprintln!("starting {} {}", binary.display(), server_args.join(" "));
+    let error = std::os::unix::process::CommandExt::exec(Command::new(&binary).args(server_args));
+    Err(error).with_context(|| format!("cannot start `{}`", binary.display()))
+}
+
+fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options) -> Result<Option<PathBuf>> {
+    let started = Instant::now();
+    let target = target_dir(options);
+    let Some((dir, pipeline)) = write_crate(file, dir, options)? else { return Ok(None) };
+    let bin = pipec_codegen::server_bin_name(&pipeline);
+    let output = match place {
+        Place::Given(path) => path,
+        Place::CurrentFolder => PathBuf::from(&bin),
+        Place::TargetDir => target.join("pipec").join("bin").join(&bin),
+    };
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!(
+        "compiling `{bin}` with cargo in release mode (target directory {}; the first build compiles burn, \
+         about 15 minutes on 2 cores; later builds take seconds)",
+        target.display()
+    );
+    let compile_started = Instant::now();
+    let status = Command::new(&cargo)
+        .arg("build")
+        .arg("--release")
+        .arg("--bin")
+        .arg(&bin)
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .with_context(|| format!("cannot run `{}`", Path::new(&cargo).display()))?;
+    if !status.success() {
+        bail!("cargo could not build `{bin}` ({status}); its messages are above");
+    }
+    install(&target.join("release").join(&bin), &output)?;
+    let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "built {} ({:.1} MiB) in {:.1} s, of which cargo {:.1} s",
+        output.display(),
+        size as f64 / (1 << 20) as f64,
+        started.elapsed().as_secs_f64(),
+        compile_started.elapsed().as_secs_f64()
+    );
+    Ok(Some(output))
+}
+
+/// Copies the binary into place through a temporary file, so that a running copy of an older
+/// build is not disturbed.
+fn install(compiled: &Path, output: &Path) -> Result<()> {
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| format!("cannot create `{}`", parent.display()))?;
+    }
+    let mut staging = output.as_os_str().to_owned();
+    staging.push(".partial");
+    let staging = PathBuf::from(staging);
+    std::fs::copy(compiled, &staging)
+        .with_context(|| format!("cannot copy `{}` to `{}`", compiled.display(), staging.display()))?;
+    std::fs::rename(&staging, output).with_context(|| format!("cannot move the binary to `{}`", output.display()))?;
+    Ok(())
+}

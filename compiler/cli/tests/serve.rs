@@ -1,0 +1,640 @@
+//! End to end: `pipec build -o` builds the titanic example's server; each test starts it on a
+//! free loopback port and talks to it over HTTP as Open Inference Protocol clients do, checking
+//! answers against the example's scikit-learn reference.
+
+use pipec_tests::{assert_close, repo_root, Reference};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// scikit-learn computes in f64, the server in f32.
+const TOLERANCE: f64 = 1e-5;
+
+/// The cargo target directory these tests were built in (`<target>/release/deps/serve-*`),
+/// shared with the server build so that burn is not compiled again.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.ancestors().nth(3).expect("target directory").to_path_buf()
+}
+
+/// Builds the titanic server once for all tests in this file.
+fn server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let out = target_dir().join("pipec-e2e").join("titanic-server");
+        let status = Command::new(env!("CARGO_BIN_EXE_pipec"))
+            .arg("build")
+            .arg(repo_root().join("examples/titanic/titanic.pipe"))
+            .arg("-o")
+            .arg(&out)
+            .arg("--target-dir")
+            .arg(target_dir())
+            .status()
+            .expect("pipec runs");
+        assert!(status.success(), "pipec build -o failed: {status}");
+        out
+    })
+}
+
+fn reference() -> Reference {
+    Reference::load(&repo_root().join("examples/titanic/reference.json"))
+}
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(server_binary())
+            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the server starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (address_tx, address_rx) = mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                    if event["message"] == "listening" {
+                        let _ = address_tx.send(event["address"].as_str().unwrap_or_default().to_string());
+                    }
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let address = address_rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| {
+            panic!("the server did not report its address; log:\n{}", log.lock().unwrap().join("\n"))
+        });
+        Server { child, base: format!("http://{address}"), log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn address(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill runs");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop after SIGTERM; log:\n{}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+fn get(url: &str) -> (u16, Value) {
+    let mut response = agent().get(url).call().expect("GET answered");
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn post(url: &str, body: &[u8], headers: &[(&str, String)]) -> (u16, Option<usize>, Vec<u8>) {
+    let mut request = agent().post(url).header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let mut response = request.send(body).expect("POST answered");
+    let status = response.status().as_u16();
+    let json_length = response
+        .headers()
+        .get("inference-header-content-length")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let bytes = response.body_mut().with_config().limit(1 << 30).read_to_vec().expect("body");
+    (status, json_length, bytes)
+}
+
+fn infer(server: &Server, request: &Value) -> (u16, Value) {
+    let (status, _, body) = post(&server.url("/v2/models/titanic/infer"), &serde_json::to_vec(request).unwrap(), &[]);
+    (status, serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into())))
+}
+
+fn datatype(name: &str) -> &'static str {
+    if matches!(name, "sex" | "pclass") { "BYTES" } else { "FP32" }
+}
+
+/// An inference request for reference rows `rows`, as JSON.
+fn json_request(reference: &Reference, rows: std::ops::Range<usize>) -> Value {
+    let inputs: Vec<Value> = ["age", "sibsp", "parch", "sex", "pclass"]
+        .iter()
+        .map(|&name| {
+            let data = &reference.inputs[name].as_array().unwrap()[rows.clone()];
+            json!({ "name": name, "shape": [rows.len()], "datatype": datatype(name), "data": data })
+        })
+        .collect();
+    json!({ "id": format!("rows-{}-{}", rows.start, rows.end), "inputs": inputs })
+}
+
+fn f32_data(output: &Value) -> Vec<f64> {
+    output["data"].as_array().expect("data").iter().map(|v| v.as_f64().expect("number")).collect()
+}
+
+fn output<'a>(response: &'a Value, name: &str) -> &'a Value {
+    response["outputs"].as_array().expect("outputs").iter().find(|o| o["name"] == name).expect("output present")
+}
+
+#[test]
+fn serves_the_protocol_and_scores_reference_rows_as_scikit_learn_does() {
+    let server = Server::start(&[]);
+    let (status, meta) = get(&server.url("/v2"));
+    assert_eq!(status, 200);
+    assert_eq!(meta["name"], "pipec");
+    assert!(meta["extensions"].as_array().unwrap().contains(&json!("binary_tensor_data")));
+    assert_eq!(get(&server.url("/v2/health/live")).0, 200);
+    assert_eq!(get(&server.url("/v2/health/ready")).0, 200);
+    assert_eq!(get(&server.url("/v2/models/titanic/ready")).0, 200);
+    assert_eq!(get(&server.url("/v2/models/titanic/versions/1.0.0/ready")).0, 200);
+    for path in ["/v2/models/titanic", "/v2/models/titanic/versions/1.0.0"] {
+        let (status, model) = get(&server.url(path));
+        assert_eq!(status, 200, "{path}: {model}");
+        assert_eq!(model["name"], "titanic");
+        assert_eq!(model["versions"], json!(["1.0.0"]));
+        assert_eq!(
+            model["inputs"],
+            json!([
+                { "name": "age", "datatype": "FP32", "shape": [-1] },
+                { "name": "sibsp", "datatype": "FP32", "shape": [-1] },
+                { "name": "parch", "datatype": "FP32", "shape": [-1] },
+                { "name": "sex", "datatype": "BYTES", "shape": [-1] },
+                { "name": "pclass", "datatype": "BYTES", "shape": [-1] },
+            ])
+        );
+        assert_eq!(
+            model["outputs"],
+            json!([
+                { "name": "p_survived", "datatype": "FP32", "shape": [-1] },
+                { "name": "survived", "datatype": "BOOL", "shape": [-1] },
+            ])
+        );
+    }
+
+    let reference = reference();
+    let request = json_request(&reference, 0..reference.rows);
+    for path in ["/v2/models/titanic/infer", "/v2/models/titanic/versions/1.0.0/infer"] {
+        let (status, _, body) = post(&server.url(path), &serde_json::to_vec(&request).unwrap(), &[]);
+        let response: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(status, 200, "{response}");
+        assert_eq!(response["model_name"], "titanic");
+        assert_eq!(response["model_version"], "1.0.0");
+        assert_eq!(response["id"], format!("rows-0-{}", reference.rows));
+        let p = output(&response, "p_survived");
+        assert_eq!(p["datatype"], "FP32");
+        assert_eq!(p["shape"], json!([reference.rows]));
+        assert_close("served p_survived", &f32_data(p), &reference.output("p_survived"), TOLERANCE);
+        let survived = output(&response, "survived");
+        assert_eq!(survived["datatype"], "BOOL");
+        let served: Vec<bool> = survived["data"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
+        let expected = reference.output("p_survived");
+        for (row, (&s, &p)) in served.iter().zip(&expected).enumerate() {
+            if (p - 0.5).abs() > TOLERANCE {
+                assert_eq!(s, p > 0.5, "survived[{row}] with reference probability {p}");
+            }
+        }
+    }
+
+    // Only the outputs asked for, in the order asked.
+    let mut only = request.clone();
+    only["outputs"] = json!([{ "name": "survived" }]);
+    let (status, response) = infer(&server, &only);
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(response["outputs"].as_array().unwrap().len(), 1);
+    assert_eq!(response["outputs"][0]["name"], "survived");
+
+    let (status, metrics) = get(&server.url("/metrics"));
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().expect("text").to_string();
+    for name in ["pipec_http_requests_total", "pipec_http_request_duration_seconds_bucket", "pipec_batch_rows_bucket"] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    assert!(metrics.contains(r#"pipec_http_requests_total{endpoint="/v2/models/{name}/infer",code="200"} 2"#), "{metrics}");
+}
+
+/// Reads a metric's value from the Prometheus text.
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+}
+
+#[test]
+fn concurrent_requests_are_merged_and_each_gets_exactly_its_own_rows() {
+    let server = Server::start(&["--max-batch-delay-us", "20000", "--max-batch-rows", "64"]);
+    let reference = reference();
+    // Each row alone, one request at a time: the answers merged requests must reproduce.
+    let alone: Vec<Value> = (0..reference.rows)
+        .map(|row| {
+            let (status, response) = infer(&server, &json_request(&reference, row..row + 1));
+            assert_eq!(status, 200, "{response}");
+            response["outputs"].clone()
+        })
+        .collect();
+    let (_, before) = get(&server.url("/metrics"));
+    let batches_before = metric(before.as_str().unwrap(), r#"pipec_batch_rows_count{device="cpu"}"#);
+
+    let reference = Arc::new(reference);
+    let threads: Vec<_> = (0..reference.rows)
+        .map(|row| {
+            let reference = reference.clone();
+            let url = server.url("/v2/models/titanic/infer");
+            std::thread::spawn(move || {
+                let request = json_request(&reference, row..row + 1);
+                let (status, _, body) = post(&url, &serde_json::to_vec(&request).unwrap(), &[]);
+                (row, status, serde_json::from_slice::<Value>(&body).unwrap())
+            })
+        })
+        .collect();
+    for thread in threads {
+        let (row, status, response) = thread.join().unwrap();
+        assert_eq!(status, 200, "{response}");
+        assert_eq!(response["id"], format!("rows-{row}-{}", row + 1));
+        assert_eq!(response["outputs"], alone[row], "row {row} batched differs from row {row} alone");
+    }
+    let (_, after) = get(&server.url("/metrics"));
+    let after = after.as_str().unwrap().to_string();
+    let batches = metric(&after, r#"pipec_batch_rows_count{device="cpu"}"#) - batches_before;
+    assert!(
+        batches < reference.rows as f64 / 2.0,
+        "{} concurrent one-row requests ran in {batches} batches; expected them merged",
+        reference.rows
+    );
+}
+
+/// `len` as a little-endian u32, then the bytes: the protocol's binary BYTES element.
+fn bytes_element(text: &str, into: &mut Vec<u8>) {
+    into.extend((text.len() as u32).to_le_bytes());
+    into.extend(text.as_bytes());
+}
+
+#[test]
+fn binary_tensor_data_matches_json_bit_for_bit() {
+    let server = Server::start(&[]);
+    let reference = reference();
+    let n = reference.rows;
+    let (status, json_answer) = infer(&server, &json_request(&reference, 0..n));
+    assert_eq!(status, 200);
+
+    let mut binary = Vec::new();
+    let mut inputs = Vec::new();
+    for name in ["age", "sibsp", "parch", "sex", "pclass"] {
+        let before = binary.len();
+        for value in reference.inputs[name].as_array().unwrap() {
+            match value {
+                Value::String(s) => bytes_element(s, &mut binary),
+                // A missing age travels as NaN.
+                Value::Null => binary.extend(f32::NAN.to_le_bytes()),
+                v => binary.extend((v.as_f64().unwrap() as f32).to_le_bytes()),
+            }
+        }
+        let size = binary.len() - before;
+        inputs.push(json!({ "name": name, "shape": [n], "datatype": datatype(name), "parameters": { "binary_data_size": size } }));
+    }
+    let header = serde_json::to_vec(&json!({ "inputs": inputs, "parameters": { "binary_data_output": true } })).unwrap();
+    let mut body = header.clone();
+    body.extend(&binary);
+    let (status, json_length, answer) = post(
+        &server.url("/v2/models/titanic/infer"),
+        &body,
+        &[("inference-header-content-length", header.len().to_string())],
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let json_length = json_length.expect("Inference-Header-Content-Length in the answer");
+    let head: Value = serde_json::from_slice(&answer[..json_length]).unwrap();
+    let mut at = json_length;
+    for output in head["outputs"].as_array().unwrap() {
+        let size = output["parameters"]["binary_data_size"].as_u64().expect("binary_data_size") as usize;
+        let bytes = &answer[at..at + size];
+        at += size;
+        let expected = &output_of(&json_answer, output["name"].as_str().unwrap())["data"];
+        match output["datatype"].as_str().unwrap() {
+            "FP32" => {
+                let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+                let from_json: Vec<f32> = expected.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+                assert_eq!(values, from_json, "binary FP32 answer differs from JSON");
+            }
+            "BOOL" => {
+                let values: Vec<bool> = bytes.iter().map(|&b| b != 0).collect();
+                let from_json: Vec<bool> = expected.as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
+                assert_eq!(values, from_json, "binary BOOL answer differs from JSON");
+            }
+            other => panic!("unexpected datatype {other}"),
+        }
+    }
+    assert_eq!(at, answer.len(), "binary section length");
+}
+
+fn output_of<'a>(response: &'a Value, name: &str) -> &'a Value {
+    output(response, name)
+}
+
+#[test]
+fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
+    let server = Server::start(&["--max-body-bytes", "65536", "--body-timeout-ms", "500", "--header-timeout-ms", "500"]);
+    let reference = reference();
+    let good = json_request(&reference, 0..3);
+    let with = |edit: &dyn Fn(&mut Value)| {
+        let mut request = good.clone();
+        edit(&mut request);
+        serde_json::to_vec(&request).unwrap()
+    };
+    let url = server.url("/v2/models/titanic/infer");
+    let cases: Vec<(&str, String, Vec<u8>, u16, &str)> = vec![
+        ("malformed JSON", url.clone(), b"{\"inputs\": [".to_vec(), 400, "not a valid inference request"),
+        ("not an object", url.clone(), b"[1, 2]".to_vec(), 400, "not a valid inference request"),
+        ("unknown input", url.clone(), with(&|r| r["inputs"][0]["name"] = json!("agee")), 400, "unknown input `agee`"),
+        ("missing input", url.clone(), with(&|r| { r["inputs"].as_array_mut().unwrap().pop(); }), 400, "input `pclass` is missing"),
+        ("input twice", url.clone(), with(&|r| { let first = r["inputs"][1].clone(); r["inputs"].as_array_mut().unwrap().push(first); }), 400, "input `sibsp` is sent twice"),
+        ("wrong datatype", url.clone(), with(&|r| r["inputs"][0]["datatype"] = json!("BYTES")), 400, "input `age`: datatype BYTES"),
+        ("bytes as FP32", url.clone(), with(&|r| r["inputs"][3]["datatype"] = json!("FP32")), 400, "input `sex`: datatype FP32"),
+        ("wrong shape", url.clone(), with(&|r| r["inputs"][1]["shape"] = json!([3, 2])), 400, "input `sibsp`: shape [3, 2]"),
+        ("rows disagree", url.clone(), with(&|r| { r["inputs"][2]["shape"] = json!([2]); r["inputs"][2]["data"] = json!([0, 1]); }), 400, "disagree on the number of rows"),
+        ("too few values", url.clone(), with(&|r| r["inputs"][1]["data"] = json!([0, 1])), 400, "input `sibsp`: the shape holds 3 values, but 2 were sent"),
+        ("null where not nullable", url.clone(), with(&|r| r["inputs"][1]["data"][1] = Value::Null), 400, "input `sibsp`: row 1: null, but the input is not nullable"),
+        ("string for a number", url.clone(), with(&|r| r["inputs"][1]["data"][2] = json!("two")), 400, "input `sibsp`: row 2: \"two\" is not a number"),
+        ("number for a string", url.clone(), with(&|r| r["inputs"][3]["data"][0] = json!(1)), 400, "input `sex`: row 0: 1 is not a string"),
+        ("number beyond f32", url.clone(), with(&|r| r["inputs"][1]["data"][0] = json!(1e300)), 400, "is not a finite 32-bit float"),
+        ("fraction as INT64", url.clone(), with(&|r| { r["inputs"][1]["datatype"] = json!("INT64"); r["inputs"][1]["data"] = json!([0.5, 1, 2]); }), 400, "is not an integer"),
+        ("no rows", url.clone(), with(&|r| for i in 0..5 { r["inputs"][i]["shape"] = json!([0]); r["inputs"][i]["data"] = json!([]); }), 400, "has no rows"),
+        ("unknown output", url.clone(), with(&|r| r["outputs"] = json!([{ "name": "p_died" }])), 400, "unknown output `p_died`"),
+        ("unknown model", server.url("/v2/models/lusitania/infer"), with(&|_| {}), 404, "model `lusitania` is not served here"),
+        ("unknown version", server.url("/v2/models/titanic/versions/9.9.9/infer"), with(&|_| {}), 404, "has no version `9.9.9`"),
+        ("body too large", url.clone(), vec![b' '; 70_000], 413, "larger than this server's limit of 65536 bytes"),
+        ("unknown endpoint", server.url("/v1/models/titanic:predict"), with(&|_| {}), 404, "no endpoint"),
+    ];
+    for (what, url, body, status, message) in cases {
+        let (got, _, answer) = post(&url, &body, &[]);
+        let answer: Value = serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("{what}: the answer is not JSON"));
+        let error = answer["error"].as_str().unwrap_or_else(|| panic!("{what}: no error field in {answer}"));
+        assert_eq!(got, status, "{what}: {error}");
+        assert!(error.contains(message), "{what}: `{error}` does not contain `{message}`");
+    }
+
+    // Binary data that does not add up.
+    let header = br#"{"inputs":[{"name":"age","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}}]}"#;
+    let (status, _, answer) = post(&url, header, &[("inference-header-content-length", (header.len() + 10).to_string())]);
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&answer));
+    let mut body = header.to_vec();
+    body.extend([0u8; 2]);
+    let (status, _, answer) = post(&url, &body, &[("inference-header-content-length", header.len().to_string())]);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&answer).contains("only 2 bytes of the binary section are left"));
+
+    // An unknown category is scored as documented: its one-hot columns are all zero.
+    let (status, response) = infer(&server, &serde_json::from_slice(&with(&|r| r["inputs"][4]["data"][0] = json!("4th"))).unwrap());
+    assert_eq!(status, 200, "{response}");
+
+    // A client that sends half a body and stalls gets 408.
+    let mut stream = TcpStream::connect(server.address()).unwrap();
+    write!(stream, "POST /v2/models/titanic/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"inputs\"").unwrap();
+    let mut answer = String::new();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "a stalled body got: {answer}");
+
+    // A client that never finishes its headers is disconnected.
+    let mut stream = TcpStream::connect(server.address()).unwrap();
+    write!(stream, "POST /v2/models/titanic/infer HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(started.elapsed() < Duration::from_secs(20), "a stalled header was not cut off");
+
+    // Still serving, and the rejections were counted.
+    let (status, response) = infer(&server, &good);
+    assert_eq!(status, 200, "{response}");
+    let (_, metrics) = get(&server.url("/metrics"));
+    let errors = metric(metrics.as_str().unwrap(), r#"pipec_http_errors_total{endpoint="/v2/models/{name}/infer",code="400"}"#);
+    assert!(errors >= 17.0, "{errors} 400s counted");
+}
+
+/// A request of `rows` copies of reference row 0, in binary, to keep the worker busy.
+fn big_binary_request(reference: &Reference, rows: usize) -> (Vec<u8>, usize) {
+    let mut binary = Vec::new();
+    let mut inputs = Vec::new();
+    for name in ["age", "sibsp", "parch", "sex", "pclass"] {
+        let before = binary.len();
+        let value = &reference.inputs[name][1];
+        for _ in 0..rows {
+            match value {
+                Value::String(s) => bytes_element(s, &mut binary),
+                v => binary.extend((v.as_f64().unwrap() as f32).to_le_bytes()),
+            }
+        }
+        let size = binary.len() - before;
+        inputs.push(json!({ "name": name, "shape": [rows], "datatype": datatype(name), "parameters": { "binary_data_size": size } }));
+    }
+    let header = serde_json::to_vec(&json!({ "inputs": inputs, "outputs": [{ "name": "survived" }] })).unwrap();
+    let length = header.len();
+    let mut body = header;
+    body.extend(binary);
+    (body, length)
+}
+
+/// Waits until the server has started scoring `rows` more rows than at its start (the
+/// counter rises when a batch begins).
+fn wait_until_scoring(server: &Server, rows: u64) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, metrics) = get(&server.url("/metrics"));
+        if metric(metrics.as_str().unwrap(), "pipec_scored_rows_total") >= rows as f64 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the big request never started; log:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_full_queue_is_answered_429_at_once() {
+    let server = Server::start(&["--queue-capacity", "1", "--max-batch-rows", "1"]);
+    let reference = reference();
+    let (big, length) = big_binary_request(&reference, 2_000_000);
+    let url = server.url("/v2/models/titanic/infer");
+    let busy = {
+        let url = url.clone();
+        std::thread::spawn(move || post(&url, &big, &[("inference-header-content-length", length.to_string())]).0)
+    };
+    wait_until_scoring(&server, 2_000_000);
+    let small = serde_json::to_vec(&json_request(&reference, 0..1)).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            let small = small.clone();
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let (status, _, body) = post(&url, &small, &[]);
+                (status, started.elapsed(), String::from_utf8_lossy(&body).into_owned())
+            })
+        })
+        .collect();
+    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(busy.join().unwrap(), 200);
+    let rejected: Vec<_> = answers.iter().filter(|(status, ..)| *status == 429).collect();
+    assert!(!rejected.is_empty(), "no 429 while the queue was full: {answers:?}");
+    for (_, took, body) in &rejected {
+        assert!(body.contains("at capacity"), "{body}");
+        assert!(*took < Duration::from_secs(2), "a 429 took {took:?}");
+    }
+    assert!(answers.iter().all(|(status, ..)| matches!(status, 200 | 429)), "{answers:?}");
+    assert_eq!(infer(&server, &json_request(&reference, 0..1)).0, 200);
+}
+
+#[test]
+fn sigterm_finishes_in_flight_requests_then_exits_0() {
+    let mut server = Server::start(&[]);
+    let reference = reference();
+    let (big, length) = big_binary_request(&reference, 1_000_000);
+    let url = server.url("/v2/models/titanic/infer");
+    let in_flight = std::thread::spawn(move || post(&url, &big, &[("inference-header-content-length", length.to_string())]));
+    wait_until_scoring(&server, 1_000_000);
+    let status = server.terminate();
+    assert!(status.success(), "exit status after SIGTERM: {status}; log:\n{}", server.log());
+    let (code, _, body) = in_flight.join().unwrap();
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body[..body.len().min(300)]));
+    assert!(server.log().contains("shutting down"), "{}", server.log());
+    assert!(TcpStream::connect(server.address()).is_err(), "still accepting connections after exit");
+}
+
+#[test]
+fn wgpu_scores_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
+    let server = Server::start(&["--device", "wgpu", "--gpu-min-rows", "0"]);
+    let reference = reference();
+    let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
+    assert_eq!(status, 200, "{response}");
+    assert_close("p_survived on wgpu", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
+    let (_, metrics) = get(&server.url("/metrics"));
+    assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="wgpu"}"#) >= 1.0);
+    drop(server);
+
+    let server = Server::start(&["--device", "auto"]);
+    let (status, _) = infer(&server, &json_request(&reference, 0..3));
+    assert_eq!(status, 200);
+    let has_gpu = server.log().contains("wgpu on");
+    let fell_back = server.log().contains("using the CPU");
+    assert!(has_gpu || fell_back, "--device auto chose nothing visible:\n{}", server.log());
+}
+
+/// Features of each package in a `cargo tree` resolution, keyed by `name version`.
+fn resolved_features(dir: &Path, args: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(dir)
+        .args(["tree", "--offline", "--prefix", "none", "--format", "{p} {f}"])
+        .args(args)
+        .output()
+        .expect("cargo tree runs");
+    assert!(output.status.success(), "cargo tree: {}", String::from_utf8_lossy(&output.stderr));
+    let mut features = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        let parts: Vec<&str> = line.trim_end_matches(" (*)").split(' ').collect();
+        if parts.len() < 2 {
+            continue;
+        }
+        let entry = features.entry(format!("{} {}", parts[0], parts[1])).or_default();
+        if let Some(last) = parts.last().filter(|p| parts.len() > 2 && !p.starts_with('(')) {
+            entry.extend(last.split(',').filter(|f| !f.is_empty()).map(str::to_string));
+        }
+    }
+    features
+}
+
+/// If a crate `pipec build` compiles resolved burn's dependencies with other features than
+/// the workspace does, every server build would compile burn again (15 minutes).
+#[test]
+fn a_standalone_server_crate_resolves_the_same_features_as_the_workspace() {
+    server_binary();
+    let standalone = target_dir().join("pipec/crates/pipec-gen-titanic");
+    let alone = resolved_features(&standalone, &["-e", "normal,build"]);
+    let workspace = resolved_features(&repo_root(), &["--workspace", "-e", "normal,build,dev"]);
+    assert!(alone.keys().any(|k| k.starts_with("burn ")), "burn is not in the standalone tree");
+    let differing: Vec<String> = alone
+        .iter()
+        .filter_map(|(package, features)| {
+            let other = workspace.get(package)?;
+            (other != features).then(|| {
+                let extra: Vec<_> = other.difference(features).collect();
+                let missing: Vec<_> = features.difference(other).collect();
+                format!("{package}: the workspace adds {extra:?}, lacks {missing:?}")
+            })
+        })
+        .collect();
+    assert!(differing.is_empty(), "pin these in runtime/Cargo.toml:\n{}", differing.join("\n"));
+}
+
+/// A Python with NVIDIA's Triton HTTP client, in a venv under the target directory (created
+/// on first use with pip).
+fn triton_python() -> PathBuf {
+    let venv = target_dir().join("pipec-e2e").join("venv");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
+        assert!(made.success(), "python3 -m venv failed");
+        let pip = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "tritonclient[http]==2.73.0", "numpy"])
+            .status()
+            .expect("pip runs");
+        assert!(pip.success(), "pip install tritonclient failed");
+    }
+    python
+}
+
+#[test]
+fn the_triton_python_client_works_unchanged() {
+    let python = triton_python();
+    let server = Server::start(&[]);
+    let output = Command::new(python)
+        .arg(repo_root().join("tests/clients/triton_http_client.py"))
+        .arg(server.address())
+        .arg(repo_root().join("examples/titanic/reference.json"))
+        .output()
+        .expect("the client runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the Triton client failed:\n{stdout}\n{}\nserver log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        server.log()
+    );
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(summary["rows"], 150);
+}

@@ -1,0 +1,95 @@
+//! The server's configuration: every setting is a flag and an environment variable.
+
+use clap::{Parser, ValueEnum};
+use std::time::Duration;
+
+/// Where the pipeline runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DeviceFlag {
+    /// burn's CPU backend (`flex`).
+    Cpu,
+    /// wgpu (Vulkan, Metal, DX12); batches under --gpu-min-rows rows still run on the CPU.
+    Wgpu,
+    /// wgpu when a hardware GPU adapter is present, else the CPU.
+    Auto,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Serves one compiled pipeline over the Open Inference Protocol (v2 REST).
+#[derive(Clone, Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[arg(long, env = "PIPEC_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// TCP port to listen on (0 picks a free one; the log line `listening` gives it).
+    #[arg(long, env = "PIPEC_PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// Device to run the pipeline on.
+    #[arg(long, env = "PIPEC_DEVICE", value_enum, default_value_t = DeviceFlag::Cpu)]
+    pub device: DeviceFlag,
+
+    /// On wgpu, batches with fewer rows than this run on the CPU instead: a GPU round trip
+    /// costs about a millisecond, which single rows should not pay. 0 sends every batch to the
+    /// GPU.
+    #[arg(long, env = "PIPEC_GPU_MIN_ROWS", default_value_t = 512)]
+    pub gpu_min_rows: usize,
+
+    /// Most rows merged into one batch. A single request with more rows runs alone, whole.
+    #[arg(long, env = "PIPEC_MAX_BATCH_ROWS", default_value_t = 1024)]
+    pub max_batch_rows: usize,
+
+    /// How long a batch waits for more requests after its first one arrives, in microseconds.
+    /// 0 merges only the requests that queued while the previous batch ran.
+    #[arg(long, env = "PIPEC_MAX_BATCH_DELAY_US", default_value_t = 0)]
+    pub max_batch_delay_us: u64,
+
+    /// Requests that may wait for a batch; beyond this the server answers 429 at once.
+    #[arg(long, env = "PIPEC_QUEUE_CAPACITY", default_value_t = 1024)]
+    pub queue_capacity: usize,
+
+    /// Threads that run batches, each with its own copy of the weights.
+    #[arg(long, env = "PIPEC_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "PIPEC_MAX_BODY_BYTES", default_value_t = 64 << 20)]
+    pub max_body_bytes: usize,
+
+    /// Time a client has to send its request headers, in milliseconds.
+    #[arg(long, env = "PIPEC_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+
+    /// Time a client has to send its request body, in milliseconds; slower ones get 408.
+    #[arg(long, env = "PIPEC_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+
+    /// After SIGTERM or SIGINT, how long in-flight requests may take to finish, in
+    /// milliseconds.
+    #[arg(long, env = "PIPEC_SHUTDOWN_TIMEOUT_MS", default_value_t = 30_000)]
+    pub shutdown_timeout_ms: u64,
+
+    /// Log format.
+    #[arg(long, env = "PIPEC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` EnvFilter syntax (`info`, `debug`, `pipec_runtime=debug`).
+    /// Each request is logged at `debug`; rejected requests at `warn`.
+    #[arg(long = "log", env = "PIPEC_LOG", default_value = "info")]
+    pub log_filter: String,
+}
+
+impl ServerConfig {
+    pub fn max_batch_delay(&self) -> Duration {
+        Duration::from_micros(self.max_batch_delay_us)
+    }
+}

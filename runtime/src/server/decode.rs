@@ -1,0 +1,352 @@
+//! An inference request, JSON and binary parts, checked against the pipeline's inputs and
+//! turned into a [`Batch`]. Every rejection names the input and says what was wrong.
+
+use super::error::ApiError;
+use super::oip::{InferRequest, RequestInput};
+use super::tensors::{input_datatype, is_integer, numeric_size};
+use crate::batch::{Batch, Column};
+use crate::spec::{InputKind, InputSpec, PipelineSpec};
+use serde_json::{Map, Value};
+
+/// A checked request: the rows to score and which outputs to send back.
+#[derive(Debug)]
+pub struct Decoded {
+    pub batch: Batch,
+    pub outputs: Vec<RequestedOutput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestedOutput {
+    /// Position in the pipeline's outputs.
+    pub index: usize,
+    /// Sent in the binary section rather than as JSON.
+    pub binary: bool,
+}
+
+pub fn decode(spec: &PipelineSpec, request: &InferRequest, binary: &[u8]) -> Result<Decoded, ApiError> {
+    let mut decoded: Vec<Option<Column>> = vec![None; spec.inputs.len()];
+    let mut rows: Option<(usize, &str)> = None;
+    let mut cursor = BinaryCursor { bytes: binary, at: 0 };
+    // Binary data is laid out in the order the inputs appear in the request.
+    for input in &request.inputs {
+        let Some(index) = spec.inputs.iter().position(|i| i.name == input.name) else {
+            return Err(ApiError::bad_request(format!(
+                "unknown input `{}`; the pipeline's inputs are {}",
+                input.name,
+                names(spec.inputs.iter().map(|i| i.name))
+            )));
+        };
+        if decoded[index].is_some() {
+            return Err(ApiError::bad_request(format!("input `{}` is sent twice", input.name)));
+        }
+        let declared = &spec.inputs[index];
+        let n = row_count(declared, input)?;
+        match rows {
+            Some((expected, first)) if expected != n => {
+                return Err(ApiError::bad_request(format!(
+                    "inputs disagree on the number of rows: `{first}` has {expected}, `{}` has {n}",
+                    input.name
+                )));
+            }
+            Some(_) => {}
+            None => rows = Some((n, declared.name)),
+        }
+        decoded[index] = Some(decode_input(declared, input, n, &mut cursor)?);
+    }
+    if let Some(missing) = decoded.iter().position(Option::is_none) {
+        return Err(ApiError::bad_request(format!(
+            "input `{}` is missing; every input of the pipeline must be sent",
+            spec.inputs[missing].name
+        )));
+    }
+    if cursor.at != binary.len() {
+        return Err(ApiError::bad_request(format!(
+            "the binary section has {} bytes, but the inputs' binary_data_size parameters account for {}",
+            binary.len(),
+            cursor.at
+        )));
+    }
+    let rows = rows.map_or(0, |(n, _)| n);
+    let columns = decoded.into_iter().flatten().collect();
+    let batch = Batch::new(spec, rows, columns).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    Ok(Decoded { batch, outputs: requested_outputs(spec, request)? })
+}
+
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
+/// Rows in an input, from its shape: `[n]` or `[n, 1]` for a scalar input, `[n, width]` for a
+/// vector.
+fn row_count(declared: &InputSpec, input: &RequestInput) -> Result<usize, ApiError> {
+    let shape = &input.shape;
+    let expected = if declared.is_vector {
+        format!("[n, {}]", declared.width)
+    } else {
+        "[n] or [n, 1]".to_string()
+    };
+    let fits = match shape.as_slice() {
+        [n] => !declared.is_vector && *n >= 0,
+        [n, w] => *n >= 0 && *w == declared.width as i64,
+        _ => false,
+    };
+    if !fits {
+        return Err(ApiError::bad_request(format!(
+            "input `{}`: shape {shape:?} does not fit; expected {expected}, n being the number of rows",
+            input.name
+        )));
+    }
+    let n = shape[0] as usize;
+    if n == 0 {
+        return Err(ApiError::bad_request(format!("input `{}`: shape {shape:?} has no rows", input.name)));
+    }
+    Ok(n)
+}
+
+fn decode_input(
+    declared: &InputSpec,
+    input: &RequestInput,
+    rows: usize,
+    cursor: &mut BinaryCursor,
+) -> Result<Column, ApiError> {
+    let bad = |why: String| ApiError::bad_request(format!("input `{}`: {why}", input.name));
+    let datatype = input.datatype.as_str();
+    let accepted = match declared.kind {
+        InputKind::F32 | InputKind::F64 | InputKind::I64 => numeric_size(datatype).is_some(),
+        InputKind::Bool => datatype == "BOOL",
+        InputKind::Str => datatype == "BYTES",
+    };
+    if !accepted {
+        let expected = match declared.kind {
+            InputKind::Str => "BYTES".to_string(),
+            InputKind::Bool => "BOOL".to_string(),
+            _ => format!("{} (or another FP or INT datatype)", input_datatype(declared)),
+        };
+        return Err(bad(format!("datatype {datatype} does not fit; expected {expected}")));
+    }
+    let count = rows * declared.width;
+    let source = match (binary_size(&input.parameters).map_err(&bad)?, &input.data) {
+        (Some(_), Some(_)) => return Err(bad("has both `data` and a binary_data_size parameter".into())),
+        (Some(size), None) => Source::Binary(cursor.take(size).map_err(&bad)?),
+        (None, Some(data)) => {
+            let mut elements = Vec::with_capacity(count);
+            flatten(data, &mut elements);
+            Source::Json(elements)
+        }
+        (None, None) => return Err(bad("has neither `data` nor a binary_data_size parameter".into())),
+    };
+    let column = match declared.kind {
+        InputKind::Str => Column::Str(strings(declared, source, count).map_err(&bad)?),
+        InputKind::Bool => Column::Bool(booleans(source, count).map_err(&bad)?),
+        _ => Column::F32(numbers(declared, datatype, source, count).map_err(&bad)?),
+    };
+    Ok(column)
+}
+
+enum Source<'a> {
+    Json(Vec<&'a Value>),
+    Binary(&'a [u8]),
+}
+
+/// Nested arrays are the row-major elements they contain.
+fn flatten<'a>(value: &'a Value, into: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| flatten(item, into)),
+        other => into.push(other),
+    }
+}
+
+fn binary_size(parameters: &Map<String, Value>) -> Result<Option<usize>, String> {
+    match parameters.get("binary_data_size") {
+        None => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(|n| Some(n as usize))
+            .ok_or_else(|| format!("binary_data_size must be a non-negative integer, not {v}")),
+    }
+}
+
+struct BinaryCursor<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> BinaryCursor<'a> {
+    fn take(&mut self, size: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(size).filter(|&end| end <= self.bytes.len()).ok_or_else(|| {
+            format!(
+                "binary_data_size is {size}, but only {} bytes of the binary section are left",
+                self.bytes.len() - self.at
+            )
+        })?;
+        let part = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(part)
+    }
+}
+
+fn count_error(count: usize, got: usize) -> String {
+    format!("the shape holds {count} values, but {got} were sent")
+}
+
+fn numbers(declared: &InputSpec, datatype: &str, source: Source, count: usize) -> Result<Vec<f32>, String> {
+    let width = declared.width;
+    let values: Vec<f64> = match source {
+        Source::Json(elements) => {
+            if elements.len() != count {
+                return Err(count_error(count, elements.len()));
+            }
+            let integer = is_integer(datatype);
+            elements
+                .iter()
+                .enumerate()
+                .map(|(i, element)| match element {
+                    Value::Null if declared.nullable => Ok(f64::NAN),
+                    Value::Null => Err(format!("row {}: null, but the input is not nullable", i / width)),
+                    Value::Number(n) if integer && !(n.is_i64() || n.is_u64()) => {
+                        Err(format!("row {}: {n} is not an integer, as datatype {datatype} requires", i / width))
+                    }
+                    Value::Number(n) => n.as_f64().ok_or_else(|| format!("row {}: {n} is not a number", i / width)),
+                    other => Err(format!("row {}: {other} is not a number", i / width)),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Source::Binary(bytes) => {
+            let size = numeric_size(datatype).unwrap_or(4);
+            if bytes.len() != count * size {
+                return Err(format!(
+                    "binary_data_size is {} bytes; {count} values of {datatype} take {}",
+                    bytes.len(),
+                    count * size
+                ));
+            }
+            bytes.chunks_exact(size).map(|b| read_number(datatype, b)).collect()
+        }
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let x = v as f32;
+            if v.is_nan() {
+                if declared.nullable {
+                    Ok(f32::NAN)
+                } else {
+                    Err(format!("row {}: NaN (a missing value), but the input is not nullable", i / width))
+                }
+            } else if !x.is_finite() {
+                Err(format!("row {}: {v} is not a finite 32-bit float", i / width))
+            } else {
+                Ok(x)
+            }
+        })
+        .collect()
+}
+
+fn read_number(datatype: &str, b: &[u8]) -> f64 {
+    let mut buf = [0u8; 8];
+    buf[..b.len()].copy_from_slice(b);
+    match datatype {
+        "FP32" => f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+        "FP64" => f64::from_le_bytes(buf),
+        "INT8" => b[0] as i8 as f64,
+        "UINT8" => b[0] as f64,
+        "INT16" => i16::from_le_bytes([b[0], b[1]]) as f64,
+        "UINT16" => u16::from_le_bytes([b[0], b[1]]) as f64,
+        "INT32" => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+        "UINT32" => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64,
+        "INT64" => i64::from_le_bytes(buf) as f64,
+        _ => u64::from_le_bytes(buf) as f64,
+    }
+}
+
+fn booleans(source: Source, count: usize) -> Result<Vec<bool>, String> {
+    match source {
+        Source::Json(elements) => {
+            if elements.len() != count {
+                return Err(count_error(count, elements.len()));
+            }
+            elements
+                .iter()
+                .enumerate()
+                .map(|(i, e)| e.as_bool().ok_or_else(|| format!("element {i}: {e} is not true or false")))
+                .collect()
+        }
+        Source::Binary(bytes) => {
+            if bytes.len() != count {
+                return Err(format!("binary_data_size is {} bytes; {count} BOOL values take {count}", bytes.len()));
+            }
+            Ok(bytes.iter().map(|&b| b != 0).collect())
+        }
+    }
+}
+
+fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Option<String>>, String> {
+    match source {
+        Source::Json(elements) => {
+            if elements.len() != count {
+                return Err(count_error(count, elements.len()));
+            }
+            elements
+                .iter()
+                .enumerate()
+                .map(|(row, e)| match e {
+                    Value::String(s) => Ok(Some(s.clone())),
+                    Value::Null if declared.nullable => Ok(None),
+                    Value::Null => Err(format!("row {row}: null, but the input is not nullable")),
+                    other => Err(format!("row {row}: {other} is not a string")),
+                })
+                .collect()
+        }
+        Source::Binary(mut bytes) => {
+            // Each element: its length as a little-endian u32, then its bytes.
+            let mut out = Vec::with_capacity(count);
+            while !bytes.is_empty() {
+                let row = out.len();
+                let Some((len, rest)) = bytes.split_first_chunk::<4>() else {
+                    return Err(format!("row {row}: the binary data ends inside a length prefix"));
+                };
+                let len = u32::from_le_bytes(*len) as usize;
+                if rest.len() < len {
+                    return Err(format!("row {row}: a {len}-byte string, but only {} bytes are left", rest.len()));
+                }
+                let text = std::str::from_utf8(&rest[..len]).map_err(|e| format!("row {row}: not UTF-8 ({e})"))?;
+                out.push(Some(text.to_string()));
+                bytes = &rest[len..];
+            }
+            if out.len() != count {
+                return Err(count_error(count, out.len()));
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn requested_outputs(spec: &PipelineSpec, request: &InferRequest) -> Result<Vec<RequestedOutput>, ApiError> {
+    let all_binary = flag(&request.parameters, "binary_data_output")?.unwrap_or(false);
+    let Some(asked) = &request.outputs else {
+        return Ok((0..spec.outputs.len()).map(|index| RequestedOutput { index, binary: all_binary }).collect());
+    };
+    asked
+        .iter()
+        .map(|output| {
+            let index = spec.outputs.iter().position(|o| o.name == output.name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown output `{}`; the pipeline's outputs are {}",
+                    output.name,
+                    names(spec.outputs.iter().map(|o| o.name))
+                ))
+            })?;
+            let binary = flag(&output.parameters, "binary_data")?.unwrap_or(all_binary);
+            Ok(RequestedOutput { index, binary })
+        })
+        .collect()
+}
+
+fn flag(parameters: &Map<String, Value>, name: &str) -> Result<Option<bool>, ApiError> {
+    match parameters.get(name) {
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(ApiError::bad_request(format!("parameter `{name}` must be true or false, not {other}"))),
+    }
+}

@@ -1,0 +1,83 @@
+//! The pipeline loaded on each device a worker uses, and which one runs a batch of a given
+//! size: on wgpu, small batches stay on the CPU, where a row costs microseconds instead of a
+//! GPU round trip of about a millisecond.
+
+use super::config::{DeviceFlag, ServerConfig};
+use crate::batch::{Batch, Column};
+use crate::device::open_wgpu;
+use crate::spec::InputKind;
+use crate::CompiledPipeline;
+use burn::tensor::Device;
+
+pub struct Engines<P> {
+    cpu: P,
+    gpu: Option<Gpu<P>>,
+}
+
+struct Gpu<P> {
+    pipeline: P,
+    adapter: String,
+    is_software: bool,
+    min_rows: usize,
+}
+
+impl<P: CompiledPipeline> Engines<P> {
+    pub fn open(config: &ServerConfig) -> Result<Engines<P>, String> {
+        let cpu = P::load(&Device::flex()).map_err(|e| format!("loading the pipeline on the CPU: {e}"))?;
+        warm_up(&cpu).map_err(|e| format!("a first row on the CPU failed: {e}"))?;
+        let gpu = match config.device {
+            DeviceFlag::Cpu => None,
+            DeviceFlag::Wgpu => Some(open_gpu(config.gpu_min_rows)?),
+            DeviceFlag::Auto => match open_gpu(config.gpu_min_rows) {
+                Ok(gpu) if !gpu.is_software => Some(gpu),
+                Ok(gpu) => {
+                    tracing::info!(adapter = %gpu.adapter, "--device auto: only a software adapter; using the CPU");
+                    None
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "--device auto: no wgpu adapter; using the CPU");
+                    None
+                }
+            },
+        };
+        Ok(Engines { cpu, gpu })
+    }
+
+    /// The device label and pipeline that run a batch of `rows` rows.
+    pub fn route(&self, rows: usize) -> (&'static str, &P) {
+        match &self.gpu {
+            Some(gpu) if rows >= gpu.min_rows => ("wgpu", &gpu.pipeline),
+            _ => ("cpu", &self.cpu),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.gpu {
+            None => "cpu (burn flex)".to_string(),
+            Some(gpu) => format!("wgpu on {} for batches of {}+ rows, cpu below", gpu.adapter, gpu.min_rows),
+        }
+    }
+}
+
+fn open_gpu<P: CompiledPipeline>(min_rows: usize) -> Result<Gpu<P>, String> {
+    let device = open_wgpu().map_err(|e| e.to_string())?;
+    let pipeline = P::load(&device.device).map_err(|e| format!("loading the pipeline on wgpu: {e}"))?;
+    warm_up(&pipeline).map_err(|e| format!("a first row on wgpu failed: {e}"))?;
+    Ok(Gpu { pipeline, adapter: device.adapter, is_software: device.is_software, min_rows })
+}
+
+/// Runs one row of zeros and empty strings, so that the first request does not pay for
+/// kernel compilation.
+fn warm_up<P: CompiledPipeline>(pipeline: &P) -> Result<(), crate::RuntimeError> {
+    let spec = P::spec();
+    let columns = spec
+        .inputs
+        .iter()
+        .map(|input| match input.kind {
+            InputKind::Str => Column::Str(vec![Some(String::new())]),
+            InputKind::Bool => Column::Bool(vec![false; input.width]),
+            _ => Column::F32(vec![0.0; input.width]),
+        })
+        .collect();
+    pipeline.forward(&Batch::new(spec, 1, columns)?).map(|_| ())
+}

@@ -1,0 +1,284 @@
+//! The Open Inference Protocol's REST endpoints, `/metrics`, and the request accounting that
+//! every endpoint shares.
+
+use super::batcher::{Batcher, SubmitError};
+use super::decode::decode;
+use super::encode::{encode, HEADER_LENGTH};
+use super::error::ApiError;
+use super::metrics::Metrics;
+use super::oip::{InferRequest, ModelMetadata, ServerMetadata, TensorMetadata};
+use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
+use crate::spec::PipelineSpec;
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub spec: &'static PipelineSpec,
+    pub batcher: Batcher,
+    pub metrics: Arc<Metrics>,
+    /// False once shutdown begins, so that load balancers stop sending.
+    pub ready: Arc<AtomicBool>,
+    pub max_body_bytes: usize,
+    pub body_timeout: Duration,
+    pub queue_capacity: usize,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v2", get(server_metadata))
+        .route("/v2/health/live", get(live))
+        .route("/v2/health/ready", get(ready))
+        .route("/v2/models/{name}", get(model_metadata))
+        .route("/v2/models/{name}/versions/{version}", get(model_metadata_version))
+        .route("/v2/models/{name}/ready", get(model_ready))
+        .route("/v2/models/{name}/versions/{version}/ready", get(model_ready_version))
+        .route("/v2/models/{name}/infer", post(infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(infer_version))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), account))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// Counts and times every routed request, and logs it: rejected ones at `warn` with the
+/// reason, the rest at `debug`.
+async fn account(State(state): State<AppState>, path: MatchedPath, request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let response = next.run(request).await;
+    let code = response.status().as_u16();
+    let seconds = start.elapsed().as_secs_f64();
+    state.metrics.observe_request(path.as_str(), code, seconds);
+    match response.extensions().get::<ErrorMessage>() {
+        Some(ErrorMessage(reason)) => {
+            tracing::warn!(%method, %uri, code, micros = (seconds * 1e6) as u64, reason = %reason, "rejected");
+        }
+        None => tracing::debug!(%method, %uri, code, micros = (seconds * 1e6) as u64, "answered"),
+    }
+    response
+}
+
+/// The reason an error answer gave, for the request log.
+#[derive(Clone)]
+struct ErrorMessage(String);
+
+fn failure(error: ApiError) -> Response {
+    let message = error.message.clone();
+    let mut response = error.into_response();
+    response.extensions_mut().insert(ErrorMessage(message));
+    response
+}
+
+async fn not_found(State(state): State<AppState>, method: Method, uri: Uri) -> Response {
+    state.metrics.observe_request("unmatched", 404, 0.0);
+    failure(ApiError::new(StatusCode::NOT_FOUND, format!("no endpoint {method} {uri}; see GET /v2")))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    failure(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{uri} does not accept {method}")))
+}
+
+async fn server_metadata() -> Json<ServerMetadata> {
+    Json(ServerMetadata { name: "pipec", version: env!("CARGO_PKG_VERSION"), extensions: vec!["binary_tensor_data"] })
+}
+
+async fn live() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "live": true }))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    readiness(&state)
+}
+
+fn readiness(state: &AppState) -> Response {
+    let ready = state.ready.load(Ordering::Relaxed);
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(serde_json::json!({ "ready": ready }))).into_response()
+}
+
+/// Checks that a request addresses the pipeline this server serves.
+fn check_model(spec: &PipelineSpec, name: &str, version: Option<&str>) -> Result<(), ApiError> {
+    if name != spec.name {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("model `{name}` is not served here; this server serves `{}`", spec.name),
+        ));
+    }
+    match version {
+        Some(version) if version != spec.version => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("model `{name}` has no version `{version}`; this server serves version {}", spec.version),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn metadata(spec: &'static PipelineSpec) -> ModelMetadata {
+    ModelMetadata {
+        name: spec.name,
+        versions: vec![spec.version],
+        platform: "pipec",
+        inputs: spec
+            .inputs
+            .iter()
+            .map(|i| TensorMetadata { name: i.name, datatype: input_datatype(i), shape: input_shape(i) })
+            .collect(),
+        outputs: spec
+            .outputs
+            .iter()
+            .map(|o| TensorMetadata { name: o.name, datatype: output_datatype(o), shape: output_shape(o) })
+            .collect(),
+    }
+}
+
+async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match check_model(state.spec, &name, None) {
+        Ok(()) => Json(metadata(state.spec)).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn model_metadata_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Response {
+    match check_model(state.spec, &name, Some(&version)) {
+        Ok(()) => Json(metadata(state.spec)).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+async fn model_ready(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match check_model(state.spec, &name, None) {
+        Ok(()) => readiness(&state),
+        Err(e) => failure(e),
+    }
+}
+
+async fn model_ready_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Response {
+    match check_model(state.spec, &name, Some(&version)) {
+        Ok(()) => readiness(&state),
+        Err(e) => failure(e),
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    ([(header::CONTENT_TYPE, content_type)], state.metrics.render()).into_response()
+}
+
+async fn infer(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    infer_checked(&state, &name, None, &headers, body).await.unwrap_or_else(failure)
+}
+
+async fn infer_version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    infer_checked(&state, &name, Some(&version), &headers, body).await.unwrap_or_else(failure)
+}
+
+async fn infer_checked(
+    state: &AppState,
+    name: &str,
+    version: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_model(state.spec, name, version)?;
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING).filter(|e| e.as_bytes() != b"identity") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("Content-Encoding {encoding:?} is not supported; send the body uncompressed"),
+        ));
+    }
+    let bytes = read_body(state, headers, body).await?;
+    let (json, binary) = split_binary(headers, &bytes)?;
+    let request: InferRequest = serde_json::from_slice(json)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a valid inference request: {e}")))?;
+    let decoded = decode(state.spec, &request, binary)?;
+    let rows = decoded.batch.rows();
+    let answer = state.batcher.submit(decoded.batch).map_err(|e| match e {
+        SubmitError::Full => {
+            state.metrics.rejected_full.inc();
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("the server is at capacity ({} requests queued); retry later", state.queue_capacity),
+            )
+        }
+        SubmitError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
+    })?;
+    let columns = answer
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped before answering"))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("scoring failed: {e}")))?;
+    let encoded = encode(state.spec, request.id, rows, &decoded.outputs, &columns)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}")))?;
+    Ok(match encoded.binary {
+        None => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], encoded.json).into_response(),
+        Some(binary) => {
+            let json_length = HeaderValue::from(encoded.json.len());
+            let mut body = encoded.json;
+            body.extend_from_slice(&binary);
+            let content_type = HeaderValue::from_static("application/octet-stream");
+            ([(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static(HEADER_LENGTH), json_length)], body)
+                .into_response()
+        }
+    })
+}
+
+/// Reads the body within the size limit and the time limit.
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let limit = state.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than this server's limit of {limit} bytes (--max-body-bytes)"),
+        )
+    };
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!("the body did not arrive within {} ms (--body-timeout-ms)", state.body_timeout.as_millis()),
+        )),
+        Ok(Err(e)) => {
+            let inner = e.into_inner();
+            if inner.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                Err(too_large())
+            } else {
+                Err(ApiError::bad_request(format!("reading the body failed: {inner}")))
+            }
+        }
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// With the binary tensor data extension, `Inference-Header-Content-Length` says how many
+/// leading bytes are JSON; the rest is binary data.
+fn split_binary<'a>(headers: &HeaderMap, body: &'a [u8]) -> Result<(&'a [u8], &'a [u8]), ApiError> {
+    let Some(value) = headers.get(HEADER_LENGTH) else { return Ok((body, &[])) };
+    let length = value.to_str().ok().and_then(|v| v.trim().parse::<usize>().ok()).ok_or_else(|| {
+        ApiError::bad_request(format!("Inference-Header-Content-Length must be a number of bytes, not {value:?}"))
+    })?;
+    if length > body.len() {
+        return Err(ApiError::bad_request(format!(
+            "Inference-Header-Content-Length is {length}, but the body has only {} bytes",
+            body.len()
+        )));
+    }
+    Ok(body.split_at(length))
+}

@@ -1,0 +1,77 @@
+//! The Open Inference Protocol (v2 REST) messages, as JSON.
+//!
+//! Unknown fields are ignored, as the protocol allows extensions to add them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /v2/models/{name}/infer`.
+#[derive(Debug, Deserialize)]
+pub struct InferRequest {
+    pub id: Option<String>,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    pub inputs: Vec<RequestInput>,
+    pub outputs: Option<Vec<RequestOutput>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RequestInput {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub datatype: String,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RequestOutput {
+    pub name: String,
+    #[serde(default)]
+    pub parameters: Map<String, Value>,
+}
+
+/// The head of an answer; `outputs` with their data are added by `encode`.
+#[derive(Debug, Serialize)]
+pub struct InferResponse {
+    pub model_name: &'static str,
+    pub model_version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// One output's description; its data is added by `encode`.
+#[derive(Debug, Serialize)]
+pub struct ResponseOutput {
+    pub name: &'static str,
+    pub datatype: &'static str,
+    pub shape: Vec<usize>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub parameters: Map<String, Value>,
+}
+
+/// `GET /v2`.
+#[derive(Debug, Serialize)]
+pub struct ServerMetadata {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub extensions: Vec<&'static str>,
+}
+
+/// `GET /v2/models/{name}`.
+#[derive(Debug, Serialize)]
+pub struct ModelMetadata {
+    pub name: &'static str,
+    pub versions: Vec<&'static str>,
+    pub platform: &'static str,
+    pub inputs: Vec<TensorMetadata>,
+    pub outputs: Vec<TensorMetadata>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TensorMetadata {
+    pub name: &'static str,
+    pub datatype: &'static str,
+    pub shape: Vec<i64>,
+}
