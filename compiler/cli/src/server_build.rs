@@ -25,7 +25,8 @@ pub struct Options {
 
 /// pipec's own source tree, where the runtime crate and the default target directory are.
 fn sources_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::canonicalize(&root).unwrap_or(root)
 }
 
 fn target_dir(options: &Options) -> PathBuf {

@@ -638,3 +638,26 @@ fn the_triton_python_client_works_unchanged() {
     let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
     assert_eq!(summary["rows"], 150);
 }
+
+#[test]
+fn build_stops_at_diagnostics_without_running_cargo() {
+    let dir = target_dir().join("pipec-e2e").join("broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("broken.pipe");
+    std::fs::write(&file, "pipeline broken {\n  input { x: f32 }\n  output { y = x + z }\n}\n").unwrap();
+    let out = dir.join("broken-server");
+    let output = Command::new(env!("CARGO_BIN_EXE_pipec"))
+        .arg("--color")
+        .arg("never")
+        .arg("build")
+        .arg(&file)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .expect("pipec runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("broken.pipe:3:"), "no located diagnostic:\n{stderr}");
+    assert!(!stderr.contains("compiling"), "cargo ran on a broken pipeline:\n{stderr}");
+    assert!(!out.exists());
+}

@@ -350,3 +350,109 @@ fn flag(parameters: &Map<String, Value>, name: &str) -> Result<Option<bool>, Api
         Some(other) => Err(ApiError::bad_request(format!("parameter `{name}` must be true or false, not {other}"))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{OutputKind, OutputSpec};
+
+    static SPEC: PipelineSpec = PipelineSpec {
+        name: "t",
+        version: "1",
+        inputs: &[
+            InputSpec { name: "x", kind: InputKind::F32, width: 2, is_vector: true, nullable: false },
+            InputSpec { name: "n", kind: InputKind::I64, width: 1, is_vector: false, nullable: true },
+            InputSpec { name: "s", kind: InputKind::Str, width: 1, is_vector: false, nullable: true },
+        ],
+        outputs: &[
+            OutputSpec { name: "a", kind: OutputKind::F32, width: 1 },
+            OutputSpec { name: "b", kind: OutputKind::Bool, width: 1 },
+        ],
+    };
+
+    fn request(json: Value) -> InferRequest {
+        serde_json::from_value(json).expect("a request")
+    }
+
+    #[test]
+    fn nested_json_vectors_nulls_and_selected_outputs() {
+        let r = request(serde_json::json!({
+            "inputs": [
+                { "name": "s", "shape": [2], "datatype": "BYTES", "data": ["é", null] },
+                { "name": "x", "shape": [2, 2], "datatype": "FP64", "data": [[1, 2.5], [3, 4]] },
+                { "name": "n", "shape": [2, 1], "datatype": "INT64", "data": [[7], [null]] },
+            ],
+            "outputs": [{ "name": "b", "parameters": { "binary_data": true } }, { "name": "a" }],
+        }));
+        let decoded = decode(&SPEC, &r, &[]).expect("valid");
+        assert_eq!(decoded.batch.rows(), 2);
+        let columns = decoded.batch.columns();
+        assert_eq!(columns[0], Column::F32(vec![1.0, 2.5, 3.0, 4.0]));
+        match &columns[1] {
+            Column::F32(v) => assert!(v[0] == 7.0 && v[1].is_nan()),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(columns[2], Column::Str(vec![Some("é".into()), None]));
+        assert_eq!(
+            decoded.outputs,
+            vec![RequestedOutput { index: 1, binary: true }, RequestedOutput { index: 0, binary: false }]
+        );
+    }
+
+    #[test]
+    fn binary_sections_are_read_in_request_order() {
+        let mut binary = Vec::new();
+        for s in ["ab", "ü"] {
+            binary.extend((s.len() as u32).to_le_bytes());
+            binary.extend(s.as_bytes());
+        }
+        let strings = binary.len();
+        for v in [1i64, -2] {
+            binary.extend(v.to_le_bytes());
+        }
+        for v in [0.5f32, 1.0, 1.5, 2.0] {
+            binary.extend(v.to_le_bytes());
+        }
+        let r = request(serde_json::json!({
+            "inputs": [
+                { "name": "s", "shape": [2], "datatype": "BYTES", "parameters": { "binary_data_size": strings } },
+                { "name": "n", "shape": [2], "datatype": "INT64", "parameters": { "binary_data_size": 16 } },
+                { "name": "x", "shape": [2, 2], "datatype": "FP32", "parameters": { "binary_data_size": 16 } },
+            ],
+            "parameters": { "binary_data_output": true },
+        }));
+        let decoded = decode(&SPEC, &r, &binary).expect("valid");
+        let columns = decoded.batch.columns();
+        assert_eq!(columns[0], Column::F32(vec![0.5, 1.0, 1.5, 2.0]));
+        assert_eq!(columns[1], Column::F32(vec![1.0, -2.0]));
+        assert_eq!(columns[2], Column::Str(vec![Some("ab".into()), Some("ü".into())]));
+        assert!(decoded.outputs.iter().all(|o| o.binary));
+    }
+
+    #[test]
+    fn bad_binary_strings_and_infinities_are_named() {
+        let mut binary = 2u32.to_le_bytes().to_vec();
+        binary.extend([0xff, 0xfe]);
+        let r = request(serde_json::json!({
+            "inputs": [
+                { "name": "s", "shape": [1], "datatype": "BYTES", "parameters": { "binary_data_size": 6 } },
+                { "name": "n", "shape": [1], "datatype": "INT64", "data": [1] },
+                { "name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2] },
+            ],
+        }));
+        let error = decode(&SPEC, &r, &binary).expect_err("invalid UTF-8");
+        assert!(error.message.contains("input `s`: row 0: not UTF-8"), "{}", error.message);
+
+        let mut binary = f32::INFINITY.to_le_bytes().to_vec();
+        binary.extend(1f32.to_le_bytes());
+        let r = request(serde_json::json!({
+            "inputs": [
+                { "name": "s", "shape": [1], "datatype": "BYTES", "data": ["a"] },
+                { "name": "n", "shape": [1], "datatype": "INT64", "data": [1] },
+                { "name": "x", "shape": [1, 2], "datatype": "FP32", "parameters": { "binary_data_size": 8 } },
+            ],
+        }));
+        let error = decode(&SPEC, &r, &binary).expect_err("infinity");
+        assert!(error.message.contains("input `x`: row 0: inf is not a finite 32-bit float"), "{}", error.message);
+    }
+}

@@ -67,7 +67,8 @@ pub fn main<P: CompiledPipeline + 'static>() -> ExitCode {
 fn init_logging(config: &ServerConfig) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .map_err(|e| format!("--log {:?}: {e}", config.log_filter))?;
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour);
     let installed = match config.log_format {
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
         LogFormat::Text => builder.try_init(),
