@@ -46,6 +46,8 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
             OutputColumn, OutputKind, OutputSpec, PipelineSpec, RuntimeError, Weights,
         };
 
+        pub mod native;
+
         /// Every constant of the pipeline (weights, statistics), little-endian f32.
         pub static WEIGHTS: &[u8] = include_bytes!("../weights.bin");
 
@@ -58,6 +60,8 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
         }
 
         impl CompiledPipeline for Pipeline {
+            type Rows = native::NativePipeline;
+
             fn spec() -> &'static PipelineSpec {
                 &SPEC
             }

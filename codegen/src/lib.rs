@@ -2,7 +2,8 @@
 //!
 //! [`generate`] turns a [`Checked`] graph (only the compiler can make one, so nothing
 //! unvalidated gets here) into the files of a crate: `Cargo.toml`, `src/main.rs` (the server
-//! binary, one call into `pipec_runtime::server`), `src/lib.rs` (burn tensor
+//! binary, one call into `pipec_runtime::server`), `src/native.rs` (the one-row path:
+//! straight-line Rust over fixed-size arrays), `src/lib.rs` (burn tensor
 //! code over a batch of rows, built with quote and formatted by prettyplease, marked
 //! `@generated`) and `weights.bin` (every constant the code reads, little-endian f32, embedded
 //! with `include_bytes!`). The same input gives the same bytes. [`write_crate`] writes the
@@ -11,6 +12,7 @@
 mod blob;
 mod cargo_toml;
 mod forward;
+mod native;
 mod spec;
 
 use pipec_compiler::Checked;
@@ -47,11 +49,13 @@ pub fn generate(checked: &Checked, options: &CrateOptions) -> GeneratedCrate {
     let graph = checked.graph();
     let mut blob = blob::Blob::default();
     let lib = forward::generate_lib(graph, &mut blob, &options.source_name);
+    let native = native::generate_native(graph, &mut blob, &options.source_name);
     GeneratedCrate {
         files: vec![
             (PathBuf::from("Cargo.toml"), cargo_toml::render(graph, options).into_bytes()),
             (PathBuf::from("src/lib.rs"), lib.into_bytes()),
             (PathBuf::from("src/main.rs"), server_main(graph, &options.source_name).into_bytes()),
+            (PathBuf::from("src/native.rs"), native.into_bytes()),
             (PathBuf::from("weights.bin"), blob.into_bytes()),
         ],
     }

@@ -86,6 +86,34 @@ impl Batch {
         &self.columns
     }
 
+    /// Numeric input `index`, `rows * width` values row-major.
+    pub fn f32_column(&self, index: usize) -> Result<&[f32], RuntimeError> {
+        match self.columns.get(index) {
+            Some(Column::F32(v)) => Ok(v),
+            _ => Err(self.kind_error(index, "numbers")),
+        }
+    }
+
+    /// Boolean input `index`, `rows * width` values row-major.
+    pub fn bool_column(&self, index: usize) -> Result<&[bool], RuntimeError> {
+        match self.columns.get(index) {
+            Some(Column::Bool(v)) => Ok(v),
+            _ => Err(self.kind_error(index, "booleans")),
+        }
+    }
+
+    /// String input `index`, one per row.
+    pub fn str_column(&self, index: usize) -> Result<&[Option<String>], RuntimeError> {
+        match self.columns.get(index) {
+            Some(Column::Str(v)) => Ok(v),
+            _ => Err(self.kind_error(index, "strings")),
+        }
+    }
+
+    fn kind_error(&self, index: usize, expected: &str) -> RuntimeError {
+        RuntimeError::BadColumn { name: format!("#{index}"), expected: format!("a column of {expected}") }
+    }
+
     /// Numeric input `index` as a `[rows, width]` tensor.
     pub fn f32_tensor(&self, index: usize, width: usize, device: &Device) -> Tensor<2> {
         let values = match &self.columns[index] {

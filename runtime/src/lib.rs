@@ -34,12 +34,23 @@ pub mod burn_api {
     pub use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 }
 
-/// What every generated pipeline implements.
+/// What every generated pipeline implements: the batch path over burn tensors.
 pub trait CompiledPipeline: Sized {
+    /// The same pipeline's native one-row path.
+    type Rows: RowPipeline;
     /// Names, kinds and shapes of the inputs and outputs.
     fn spec() -> &'static PipelineSpec;
     /// Loads the embedded weights onto `device`.
     fn load(device: &burn::tensor::Device) -> Result<Self, RuntimeError>;
     /// Scores a batch of rows; one output column per declared output, in order.
     fn forward(&self, batch: &Batch) -> Result<Vec<OutputColumn>, RuntimeError>;
+}
+
+/// A generated pipeline's native one-row path: straight-line Rust over fixed-size arrays, no
+/// allocation per row, on the CPU. The server uses it for small batches.
+pub trait RowPipeline: Sized {
+    /// Loads the embedded weights into host arrays.
+    fn load() -> Result<Self, RuntimeError>;
+    /// Scores a batch row by row; one output column per declared output, in order.
+    fn forward_rows(&self, batch: &Batch) -> Result<Vec<OutputColumn>, RuntimeError>;
 }

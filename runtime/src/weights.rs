@@ -23,6 +23,21 @@ impl<'a> Weights<'a> {
         Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
+    /// `N` values from f32 index `offset`, as a boxed array (the native path's constants).
+    pub fn array<const N: usize>(&self, offset: usize) -> Result<Box<[f32; N]>, RuntimeError> {
+        let values = self.values(offset, N)?.into_boxed_slice();
+        values.try_into().map_err(|_| RuntimeError::WeightsTooShort { len: self.bytes.len(), needed: (offset + N) * 4 })
+    }
+
+    /// A row-major `R x C` matrix from f32 index `offset`, as boxed rows.
+    pub fn matrix<const R: usize, const C: usize>(&self, offset: usize) -> Result<Box<[[f32; C]; R]>, RuntimeError> {
+        let values = self.values(offset, R * C)?;
+        let rows: Vec<[f32; C]> =
+            values.chunks_exact(C.max(1)).map(|row| std::array::from_fn(|i| row.get(i).copied().unwrap_or(0.0))).collect();
+        let needed = (offset + R * C) * 4;
+        rows.into_boxed_slice().try_into().map_err(|_| RuntimeError::WeightsTooShort { len: self.bytes.len(), needed })
+    }
+
     /// A `[rows, cols]` tensor from `rows * cols` values starting at f32 index `offset`.
     pub fn tensor(&self, offset: usize, rows: usize, cols: usize, device: &Device) -> Result<Tensor<2>, RuntimeError> {
         let values = self.values(offset, rows * cols)?;

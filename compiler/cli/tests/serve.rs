@@ -269,7 +269,7 @@ fn concurrent_requests_are_merged_and_each_gets_exactly_its_own_rows() {
         })
         .collect();
     let (_, before) = get(&server.url("/metrics"));
-    let batches_before = metric(before.as_str().unwrap(), r#"pipec_batch_rows_count{device="cpu"}"#);
+    let batches_before = metric(before.as_str().unwrap(), r#"pipec_batch_rows_count{device="native"}"#);
 
     let reference = Arc::new(reference);
     let threads: Vec<_> = (0..reference.rows)
@@ -291,7 +291,7 @@ fn concurrent_requests_are_merged_and_each_gets_exactly_its_own_rows() {
     }
     let (_, after) = get(&server.url("/metrics"));
     let after = after.as_str().unwrap().to_string();
-    let batches = metric(&after, r#"pipec_batch_rows_count{device="cpu"}"#) - batches_before;
+    let batches = metric(&after, r#"pipec_batch_rows_count{device="native"}"#) - batches_before;
     assert!(
         batches < reference.rows as f64 / 2.0,
         "{} concurrent one-row requests ran in {batches} batches; expected them merged",

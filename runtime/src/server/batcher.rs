@@ -87,6 +87,8 @@ pub fn start<P: CompiledPipeline + 'static>(
         let config = config.clone();
         let handle = std::thread::Builder::new()
             .name(format!("pipec-worker-{worker}"))
+            // The native path keeps a row's values in fixed-size arrays on the stack.
+            .stack_size(64 << 20)
             .spawn(move || {
                 let engines = match Engines::<P>::open(&config) {
                     Ok(engines) => engines,
@@ -183,10 +185,10 @@ fn run<P: CompiledPipeline>(engines: &Engines<P>, jobs: Vec<Job>, metrics: &Metr
         jobs.into_iter().map(|job| (job.batch, job.reply)).unzip();
     let merged = Batch::concat(batches);
     let rows = merged.rows();
-    let (device, pipeline) = engines.route(rows);
+    let (device, route) = engines.route(rows);
     metrics.batch_rows.get_or_create(&DeviceLabels { device }).observe(rows as f64);
     metrics.rows.inc_by(rows as u64);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| pipeline.forward(&merged)))
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| route.forward(&merged)))
         .map_err(|_| "the pipeline panicked; see the server log".to_string())
         .and_then(|result| result.map_err(|e| e.to_string()));
     match result {

@@ -1,20 +1,38 @@
 //! The pipeline loaded on each device a worker uses, and which one runs a batch of a given
-//! size: on wgpu, small batches stay on the CPU, where a row costs microseconds instead of a
+//! size: batches of up to `--native-max-rows` rows take the native one-row path; on wgpu,
+//! batches under `--gpu-min-rows` stay on the CPU, where a row costs microseconds instead of a
 //! GPU round trip of about a millisecond.
 
 use super::config::{DeviceFlag, ServerConfig};
 use crate::batch::{Batch, Column};
 use crate::device::open_wgpu;
 use crate::spec::InputKind;
-use crate::CompiledPipeline;
+use crate::{CompiledPipeline, RowPipeline};
 use burn::tensor::Device;
 
-pub struct Engines<P> {
+pub struct Engines<P: CompiledPipeline> {
+    native: P::Rows,
+    native_max_rows: usize,
     cpu: P,
     gpu: Option<Gpu<P>>,
 }
 
-struct Gpu<P> {
+/// What runs a batch.
+pub enum Route<'a, P: CompiledPipeline> {
+    Native(&'a P::Rows),
+    Burn(&'a P),
+}
+
+impl<P: CompiledPipeline> Route<'_, P> {
+    pub fn forward(&self, batch: &Batch) -> Result<Vec<crate::OutputColumn>, crate::RuntimeError> {
+        match self {
+            Route::Native(rows) => rows.forward_rows(batch),
+            Route::Burn(pipeline) => pipeline.forward(batch),
+        }
+    }
+}
+
+struct Gpu<P: CompiledPipeline> {
     pipeline: P,
     adapter: String,
     is_software: bool,
@@ -23,6 +41,7 @@ struct Gpu<P> {
 
 impl<P: CompiledPipeline> Engines<P> {
     pub fn open(config: &ServerConfig) -> Result<Engines<P>, String> {
+        let native = P::Rows::load().map_err(|e| format!("loading the native pipeline: {e}"))?;
         let cpu = P::load(&Device::flex()).map_err(|e| format!("loading the pipeline on the CPU: {e}"))?;
         warm_up(&cpu).map_err(|e| format!("a first row on the CPU failed: {e}"))?;
         let gpu = match config.device {
@@ -40,21 +59,23 @@ impl<P: CompiledPipeline> Engines<P> {
                 }
             },
         };
-        Ok(Engines { cpu, gpu })
+        Ok(Engines { native, native_max_rows: config.native_max_rows, cpu, gpu })
     }
 
-    /// The device label and pipeline that run a batch of `rows` rows.
-    pub fn route(&self, rows: usize) -> (&'static str, &P) {
+    /// The label and the code that run a batch of `rows` rows.
+    pub fn route(&self, rows: usize) -> (&'static str, Route<'_, P>) {
         match &self.gpu {
-            Some(gpu) if rows >= gpu.min_rows => ("wgpu", &gpu.pipeline),
-            _ => ("cpu", &self.cpu),
+            Some(gpu) if rows >= gpu.min_rows => ("wgpu", Route::Burn(&gpu.pipeline)),
+            _ if rows <= self.native_max_rows => ("native", Route::Native(&self.native)),
+            _ => ("cpu", Route::Burn(&self.cpu)),
         }
     }
 
     pub fn describe(&self) -> String {
+        let cpu = format!("native one-row path up to {} rows, burn flex above", self.native_max_rows);
         match &self.gpu {
-            None => "cpu (burn flex)".to_string(),
-            Some(gpu) => format!("wgpu on {} for batches of {}+ rows, cpu below", gpu.adapter, gpu.min_rows),
+            None => cpu,
+            Some(gpu) => format!("wgpu on {} for batches of {}+ rows; below: {cpu}", gpu.adapter, gpu.min_rows),
         }
     }
 }

@@ -6,6 +6,7 @@ use pipec_runtime::{
     bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind,
     InputSpec, OutputColumn, OutputKind, OutputSpec, PipelineSpec, RuntimeError, Weights,
 };
+pub mod native;
 /// Every constant of the pipeline (weights, statistics), little-endian f32.
 pub static WEIGHTS: &[u8] = include_bytes!("../weights.bin");
 /// The pipeline's inputs and outputs, as the server and clients see them.
@@ -67,6 +68,7 @@ pub struct Pipeline {
     b13: Tensor<2>,
 }
 impl CompiledPipeline for Pipeline {
+    type Rows = native::NativePipeline;
     fn spec() -> &'static PipelineSpec {
         &SPEC
     }
