@@ -1,0 +1,152 @@
+//! pipec's benchmark harness (the Rust side of `bench/run.sh`): timing, batches cycled from an
+//! example's reference rows, and one JSON line per measurement. `hand_port` holds the
+//! hand-written Rust versions of the examples, the stand-in for a hand-port to C++.
+//!
+//! Timings are medians of several rounds in one process; compare ratios, not absolute
+//! figures, on shared machines.
+
+pub mod hand_port;
+
+use pipec_runtime::burn_api::Device;
+use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, PipelineSpec, RowPipeline};
+use serde_json::{json, Value};
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Median seconds per call of `f`, over 5 rounds sized to take about `budget` in all.
+pub fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let mut calls = 1u64;
+    loop {
+        let start = Instant::now();
+        (0..calls).for_each(|_| f());
+        let took = start.elapsed();
+        if took >= budget / 20 || calls >= 1 << 32 {
+            let per_round = ((budget.as_secs_f64() / 5.0) / (took.as_secs_f64() / calls as f64)).max(1.0) as u64;
+            let mut rounds: Vec<f64> = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    (0..per_round).for_each(|_| f());
+                    start.elapsed().as_secs_f64() / per_round as f64
+                })
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            return rounds[2];
+        }
+        calls *= 2;
+    }
+}
+
+/// The reference rows of an example (`examples/<name>/reference.json`), as JSON columns.
+pub fn reference_inputs(example_dir: &Path) -> Result<serde_json::Map<String, Value>, String> {
+    let path = example_dir.join("reference.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    json["inputs"].as_object().cloned().ok_or_else(|| format!("{}: no inputs", path.display()))
+}
+
+/// `rows` rows for `spec`, cycling through the reference rows.
+pub fn cycled_batch(spec: &PipelineSpec, inputs: &serde_json::Map<String, Value>, rows: usize) -> Result<Batch, String> {
+    let columns = spec
+        .inputs
+        .iter()
+        .map(|input| {
+            let values = inputs[input.name].as_array().ok_or_else(|| format!("input {} is not a list", input.name))?;
+            let at = |r: usize| &values[r % values.len()];
+            Ok(match input.kind {
+                InputKind::Str => Column::Str((0..rows).map(|r| at(r).as_str().map(str::to_string)).collect()),
+                InputKind::Bool => Column::Bool((0..rows).map(|r| at(r).as_bool().unwrap_or(false)).collect()),
+                _ => Column::F32((0..rows).map(|r| at(r).as_f64().map_or(f32::NAN, |v| v as f32)).collect()),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Batch::new(spec, rows, columns).map_err(|e| e.to_string())
+}
+
+/// One measurement as a JSON line.
+pub fn record(example: &str, config: &str, engine: &str, batch: usize, seconds: f64) -> Value {
+    json!({
+        "example": example,
+        "config": config,
+        "engine": engine,
+        "batch": batch,
+        "latency_s_median": seconds,
+        "rows_per_s": batch as f64 / seconds,
+    })
+}
+
+/// The time budget of one measurement: shorter for the largest batches, whose calls are few.
+pub fn budget_for(rows: usize, base: Duration) -> Duration {
+    if rows >= 1_000_000 { base * 3 } else { base }
+}
+
+/// Measures pipeline `P` (native path and burn on the CPU) at each batch size, printing and
+/// returning one JSON line per measurement.
+pub fn measure_pipeline<P: CompiledPipeline>(example_dir: &Path, config: &str, sizes: &[usize], base: Duration) -> Result<Vec<Value>, String> {
+    let example = P::spec().name;
+    let inputs = reference_inputs(example_dir)?;
+    let native = P::Rows::load().map_err(|e| e.to_string())?;
+    let burn = P::load(&Device::flex()).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for &rows in sizes {
+        let batch = cycled_batch(P::spec(), &inputs, rows)?;
+        let budget = budget_for(rows, base);
+        let native_s = seconds_per_call(budget, || {
+            black_box(native.forward_rows(black_box(&batch)).ok());
+        });
+        out.push(record(example, config, "pipec-native", rows, native_s));
+        let burn_s = seconds_per_call(budget, || {
+            black_box(burn.forward(black_box(&batch)).ok());
+        });
+        out.push(record(example, config, "pipec-burn-flex", rows, burn_s));
+    }
+    for line in &out {
+        println!("{line}");
+    }
+    Ok(out)
+}
+
+/// The command line of a benchmark runner: `--sizes 1,64,... --budget-ms N --config NAME
+/// --example-dir DIR`.
+pub struct Args {
+    pub sizes: Vec<usize>,
+    pub base: Duration,
+    pub config: String,
+    pub example_dir: Option<std::path::PathBuf>,
+}
+
+impl Args {
+    pub fn parse() -> Result<Args, String> {
+        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None };
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--sizes" => {
+                    args.sizes = value.split(',').map(|s| s.trim().parse().map_err(|e| format!("--sizes {s}: {e}"))).collect::<Result<_, _>>()?
+                }
+                "--budget-ms" => args.base = Duration::from_millis(value.parse().map_err(|e| format!("--budget-ms: {e}"))?),
+                "--config" => args.config = value,
+                "--example-dir" => args.example_dir = Some(value.into()),
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        Ok(args)
+    }
+}
+
+/// `main` of a runner for one build of one pipeline (the pass-variant runners `bench/bench.py`
+/// generates call this).
+pub fn runner_main<P: CompiledPipeline>() -> std::process::ExitCode {
+    let result = Args::parse().and_then(|args| {
+        let dir = args.example_dir.clone().ok_or("--example-dir is required")?;
+        measure_pipeline::<P>(&dir, &args.config, &args.sizes, args.base)
+    });
+    match result {
+        Ok(_) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

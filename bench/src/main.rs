@@ -1,0 +1,69 @@
+//! `pipec-bench`: the examples' pipelines as pipec generated them (all passes on), on the
+//! native one-row path and on burn's CPU backend, at each batch size; the typed one-row call;
+//! and the hand-written Rust ports at batch size 1. One JSON line per measurement on stdout.
+//! `bench/run.sh` runs it together with the Python references and prints the ratios.
+
+use pipec_bench::hand_port::{Chain, Titanic};
+use pipec_bench::{measure_pipeline, record, seconds_per_call, Args};
+use pipec_gen_chain::native as chain_native;
+use pipec_gen_titanic::native as titanic_native;
+use pipec_runtime::RowPipeline;
+use std::hint::black_box;
+use std::path::Path;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), String> {
+    let args = Args::parse()?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let titanic_dir = root.join("examples/titanic");
+    let chain_dir = root.join("examples/chain");
+    measure_pipeline::<pipec_gen_titanic::Pipeline>(&titanic_dir, &args.config, &args.sizes, args.base)?;
+    measure_pipeline::<pipec_gen_chain::Pipeline>(&chain_dir, &args.config, &args.sizes, args.base)?;
+
+    // Batch size 1 without a Batch: the typed row API against the hand-port.
+    let titanic = titanic_native::NativePipeline::load().map_err(|e| e.to_string())?;
+    let hand = Titanic::load(&titanic_dir)?;
+    let row = titanic_native::Row { age: f32::NAN, sibsp: 1.0, parch: 2.0, sex: Some("female"), pclass: Some("3rd") };
+    let (a, b) = (titanic.score(&row).p_survived, hand.predict(f32::NAN, 1.0, 2.0, "female", "3rd"));
+    if (a - b).abs() > 1e-5 {
+        return Err(format!("titanic: the hand-port gives {b}, pipec {a}"));
+    }
+    let s = seconds_per_call(args.base, || {
+        black_box(titanic.score(black_box(&row)));
+    });
+    println!("{}", record("titanic", &args.config, "pipec-native-row", 1, s));
+    let s = seconds_per_call(args.base, || {
+        let r = black_box(&row);
+        black_box(hand.predict(r.age, r.sibsp, r.parch, r.sex.unwrap_or(""), r.pclass.unwrap_or("")));
+    });
+    println!("{}", record("titanic", "hand-written", "hand-port-rust", 1, s));
+
+    let chain = chain_native::NativePipeline::load().map_err(|e| e.to_string())?;
+    let hand = Chain::load(&chain_dir)?;
+    let row = chain_native::Row { balance: 1500.0, income: 30000.0, student: Some("Yes") };
+    let scores = chain.score(&row);
+    let (risk, p) = hand.predict(1500.0, 30000.0, "Yes");
+    if (scores.risk - risk).abs() > 1e-5 || (scores.p_default - p).abs() > 1e-5 {
+        return Err(format!("chain: the hand-port gives {risk}, {p}; pipec {scores:?}"));
+    }
+    let s = seconds_per_call(args.base, || {
+        black_box(chain.score(black_box(&row)));
+    });
+    println!("{}", record("chain", &args.config, "pipec-native-row", 1, s));
+    let s = seconds_per_call(args.base, || {
+        let r = black_box(&row);
+        black_box(hand.predict(r.balance, r.income, r.student.unwrap_or("")));
+    });
+    println!("{}", record("chain", "hand-written", "hand-port-rust", 1, s));
+    Ok(())
+}
