@@ -178,6 +178,9 @@ fn field_ident(name: &str) -> Ident {
     }
 }
 
+/// Vocabularies up to this size become a `match`; larger ones a hash table lookup.
+const SMALL_VOCABULARY: usize = 64;
+
 fn var(id: NodeId) -> Ident {
     format_ident!("v{}", id.0)
 }
@@ -232,19 +235,34 @@ impl Native<'_> {
                 }
             }
             Op::Category { input, map, missing } => {
-                let table = format_ident!("c{}", id.0);
-                let init = match map {
-                    CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
-                    CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
-                };
-                self.fields.push(quote!(#table: CategoryTable));
-                self.inits.push(quote!(#table: #init));
                 let field = field_ident(&graph.inputs[*input as usize].name);
                 let value = match missing {
                     Some(m) => quote!(row.#field.or(Some(#m))),
                     None => quote!(row.#field),
                 };
-                quote!([self.#table.index(#value) as f32])
+                let index = match map {
+                    // A small vocabulary compiles to a `match` on the string (length and byte
+                    // comparisons), faster than hashing it.
+                    CategoryMap::Vocab(words) if words.len() <= SMALL_VOCABULARY => {
+                        let arms = words.iter().enumerate().map(|(i, w)| {
+                            let i = i as u32;
+                            quote!(Some(#w) => #i)
+                        });
+                        let unknown = words.len() as u32;
+                        quote!(match #value { #(#arms,)* _ => #unknown })
+                    }
+                    _ => {
+                        let table = format_ident!("c{}", id.0);
+                        let init = match map {
+                            CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
+                            CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
+                        };
+                        self.fields.push(quote!(#table: CategoryTable));
+                        self.inits.push(quote!(#table: #init));
+                        quote!(self.#table.index(#value))
+                    }
+                };
+                quote!([#index as f32])
             }
             Op::Const { values } => {
                 let field = self.array_field("k", id, values);

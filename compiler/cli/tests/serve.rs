@@ -536,7 +536,7 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
 }
 
 #[test]
-fn wgpu_scores_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
+fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
     let server = Server::start(&["--device", "wgpu", "--gpu-min-rows", "0"]);
     let reference = reference();
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
@@ -544,6 +544,15 @@ fn wgpu_scores_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
     assert_close("p_survived on wgpu", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
     let (_, metrics) = get(&server.url("/metrics"));
     assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="wgpu"}"#) >= 1.0);
+    drop(server);
+
+    // burn's CPU backend, which the native path otherwise replaces on the CPU.
+    let server = Server::start(&["--native-max-rows", "0"]);
+    let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
+    assert_eq!(status, 200, "{response}");
+    assert_close("p_survived on burn flex", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
+    let (_, metrics) = get(&server.url("/metrics"));
+    assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="cpu"}"#) >= 1.0);
     drop(server);
 
     let server = Server::start(&["--device", "auto"]);

@@ -45,9 +45,11 @@ pub struct ServerConfig {
     pub gpu_min_rows: usize,
 
     /// Batches of up to this many rows run on the native one-row path (straight-line Rust,
-    /// no allocation per row); larger ones on burn's CPU backend. 0 sends every batch to burn.
-    #[arg(long, env = "PIPEC_NATIVE_MAX_ROWS", default_value_t = 4096)]
-    pub native_max_rows: usize,
+    /// no allocation per row), larger ones on burn's CPU backend; 0 sends every batch to
+    /// burn. Default: no limit, as the native path was faster than burn's CPU backend at every
+    /// batch size measured (docs/performance.md).
+    #[arg(long, env = "PIPEC_NATIVE_MAX_ROWS")]
+    pub native_max_rows: Option<usize>,
 
     /// Most rows merged into one batch. A single request with more rows runs alone, whole.
     #[arg(long, env = "PIPEC_MAX_BATCH_ROWS", default_value_t = 1024)]

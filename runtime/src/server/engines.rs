@@ -59,7 +59,7 @@ impl<P: CompiledPipeline> Engines<P> {
                 }
             },
         };
-        Ok(Engines { native, native_max_rows: config.native_max_rows, cpu, gpu })
+        Ok(Engines { native, native_max_rows: config.native_max_rows.unwrap_or(usize::MAX), cpu, gpu })
     }
 
     /// The label and the code that run a batch of `rows` rows.
@@ -72,7 +72,11 @@ impl<P: CompiledPipeline> Engines<P> {
     }
 
     pub fn describe(&self) -> String {
-        let cpu = format!("native one-row path up to {} rows, burn flex above", self.native_max_rows);
+        let cpu = match self.native_max_rows {
+            usize::MAX => "cpu, native one-row path".to_string(),
+            0 => "cpu, burn flex".to_string(),
+            n => format!("cpu, native one-row path up to {n} rows, burn flex above"),
+        };
         match &self.gpu {
             None => cpu,
             Some(gpu) => format!("wgpu on {} for batches of {}+ rows; below: {cpu}", gpu.adapter, gpu.min_rows),

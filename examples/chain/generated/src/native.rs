@@ -22,7 +22,6 @@ pub struct Scores {
 }
 /// The `chain` pipeline's native one-row path.
 pub struct NativePipeline {
-    c3: CategoryTable,
     w4: Box<[[f32; 1usize]; 2usize]>,
     b4: Box<[f32; 1usize]>,
     g5: Box<[[f32; 1usize]; 2usize]>,
@@ -46,7 +45,13 @@ impl NativePipeline {
             joined[1usize..1usize + 1usize].copy_from_slice(&v1);
             joined
         };
-        let v3: [f32; 1usize] = [self.c3.index(row.student) as f32];
+        let v3: [f32; 1usize] = [
+            match row.student {
+                Some("No") => 0u32,
+                Some("Yes") => 1u32,
+                _ => 2u32,
+            } as f32,
+        ];
         let v4: [f32; 1usize] = {
             let mut acc = [0.0f32; 1usize];
             for k in 0..2usize {
@@ -116,7 +121,6 @@ impl RowPipeline for NativePipeline {
         #[allow(unused_variables)]
         let weights = Weights::new(super::WEIGHTS);
         Ok(NativePipeline {
-            c3: CategoryTable::vocab(&["No", "Yes"]),
             w4: weights.matrix::<2usize, 1usize>(0usize)?,
             b4: weights.array::<1usize>(2usize)?,
             g5: weights.matrix::<2usize, 1usize>(71usize)?,

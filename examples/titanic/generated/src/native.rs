@@ -25,8 +25,6 @@ pub struct Scores {
 }
 /// The `titanic` pipeline's native one-row path.
 pub struct NativePipeline {
-    c7: CategoryTable,
-    c8: CategoryTable,
     w9: Box<[[f32; 16usize]; 3usize]>,
     b9: Box<[f32; 16usize]>,
     g10: Box<[[f32; 16usize]; 2usize]>,
@@ -58,8 +56,21 @@ impl NativePipeline {
             joined[2usize..2usize + 1usize].copy_from_slice(&v5);
             joined
         };
-        let v7: [f32; 1usize] = [self.c7.index(row.sex) as f32];
-        let v8: [f32; 1usize] = [self.c8.index(row.pclass) as f32];
+        let v7: [f32; 1usize] = [
+            match row.sex {
+                Some("female") => 0u32,
+                Some("male") => 1u32,
+                _ => 2u32,
+            } as f32,
+        ];
+        let v8: [f32; 1usize] = [
+            match row.pclass {
+                Some("1st") => 0u32,
+                Some("2nd") => 1u32,
+                Some("3rd") => 2u32,
+                _ => 3u32,
+            } as f32,
+        ];
         let v9: [f32; 16usize] = {
             let mut acc = [0.0f32; 16usize];
             for k in 0..3usize {
@@ -121,8 +132,6 @@ impl RowPipeline for NativePipeline {
         #[allow(unused_variables)]
         let weights = Weights::new(super::WEIGHTS);
         Ok(NativePipeline {
-            c7: CategoryTable::vocab(&["female", "male"]),
-            c8: CategoryTable::vocab(&["1st", "2nd", "3rd"]),
             w9: weights.matrix::<3usize, 16usize>(0usize)?,
             b9: weights.array::<16usize>(48usize)?,
             g10: weights.matrix::<2usize, 16usize>(321usize)?,
