@@ -66,32 +66,47 @@ pipec-bench = {{ path = "{bench}", default-features = false }}
 """
 
 
+def variant(example, pipe, config, flags, sizes, budget_ms):
+    """Builds `pipe` with `flags` into a runner crate of its own and measures it."""
+    base = OUT / "variants" / f"{example}-{config}"
+    crate = base / "crate"
+    run([TARGET / "release/pipec", "build", pipe, "--emit-crate", crate, *flags], cwd=ROOT)
+    runner = base / "runner"
+    (runner / "src").mkdir(parents=True, exist_ok=True)
+    (runner / "Cargo.toml").write_text(RUNNER_TOML.format(
+        crate=crate, package=f"pipec-gen-{example}", bench=ROOT / "bench"))
+    (runner / "src/main.rs").write_text(
+        "fn main() -> std::process::ExitCode {\n"
+        "    pipec_bench::runner_main::<pipeline::Pipeline>()\n}\n")
+    if not (runner / "Cargo.lock").exists():
+        shutil.copy(ROOT / "Cargo.lock", runner / "Cargo.lock")
+    run([cargo(), "build", "--release", "--manifest-path", runner / "Cargo.toml",
+         "--target-dir", TARGET], cwd=ROOT)
+    out = run([TARGET / "release/pipec-bench-variant", "--example-dir", ROOT / f"examples/{example}",
+               "--config", config, "--sizes", ",".join(map(str, sizes)), "--budget-ms", budget_ms],
+              capture_output=True, text=True)
+    return json_lines(out.stdout)
+
+
 def pass_variants(sizes, budget_ms):
-    """Each pass switched off in turn, and all of them: a runner crate per variant."""
+    """Each pass switched off in turn, and all of them, with every pass on as the baseline."""
     results = []
     for example in EXAMPLES:
+        pipe = ROOT / f"examples/{example}/{example}.pipe"
         for disabled in [[]] + [[p] for p in PASSES] + [PASSES]:
-            config = {0: "variant-all-passes", 1: "no-" + disabled[0]}.get(len(disabled), "no-passes")
-            base = OUT / "variants" / f"{example}-{config}"
-            crate = base / "crate"
+            config = ("variant-all-passes" if not disabled
+                      else "no-" + disabled[0] if len(disabled) == 1 else "no-passes")
             flags = [a for p in disabled for a in ("--disable-pass", p)]
-            run([TARGET / "release/pipec", "build", ROOT / f"examples/{example}/{example}.pipe",
-                 "--emit-crate", crate, *flags], cwd=ROOT)
-            runner = base / "runner"
-            (runner / "src").mkdir(parents=True, exist_ok=True)
-            (runner / "Cargo.toml").write_text(RUNNER_TOML.format(
-                crate=crate, package=f"pipec-gen-{example}", bench=ROOT / "bench"))
-            (runner / "src/main.rs").write_text(
-                "fn main() -> std::process::ExitCode {\n"
-                "    pipec_bench::runner_main::<pipeline::Pipeline>()\n}\n")
-            if not (runner / "Cargo.lock").exists():
-                shutil.copy(ROOT / "Cargo.lock", runner / "Cargo.lock")
-            run([cargo(), "build", "--release", "--manifest-path", runner / "Cargo.toml",
-                 "--target-dir", TARGET], cwd=ROOT)
-            out = run([TARGET / "release/pipec-bench-variant", "--example-dir", ROOT / f"examples/{example}",
-                       "--config", config, "--sizes", ",".join(map(str, sizes)), "--budget-ms", budget_ms],
-                      capture_output=True, text=True)
-            results += json_lines(out.stdout)
+            results += variant(example, pipe, config, flags, sizes, budget_ms)
+    return results
+
+
+def chain_stages(sizes, budget_ms):
+    """Each stage of the chained example built and run alone (bench/pipes/)."""
+    results = []
+    for stage in ("stage1", "stage2"):
+        for r in variant("chain", ROOT / f"bench/pipes/chain_{stage}.pipe", f"{stage}-alone", [], sizes, budget_ms):
+            results.append({**r, "engine": f"{r['engine']}-{stage}", "config": "all-passes"})
     return results
 
 
@@ -182,7 +197,7 @@ def report(results, load):
             lines.append(f"| {r['engine']} | {r['config']} | {r['batch']} | {fmt_time(r['latency_s_median'])} "
                          f"| {r['rows_per_s']:.3g} | {ratio} |")
         stages = {(r["engine"], r["batch"]): r["latency_s_median"] for r in rows}
-        for engine in ("sklearn", "onnxruntime"):
+        for engine in ("pipec-native", "pipec-burn-flex", "sklearn", "onnxruntime"):
             for batch in sorted(pipec):
                 whole, s1, s2 = (stages.get((e, batch)) for e in (engine, f"{engine}-stage1", f"{engine}-stage2"))
                 if whole and s1 and s2:
@@ -226,6 +241,7 @@ def main():
     sizes = [1, 64, 4096] if args.quick else [1, 64, 4096, 1_000_000]
     budget_ms = "200" if args.quick else "1000"
     results = rust_side(sizes, budget_ms)
+    results += chain_stages(sizes, budget_ms)
     if not args.no_passes:
         results += pass_variants([1, 4096] if args.quick else [1, 4096, 1_000_000], budget_ms)
     if not args.no_python:

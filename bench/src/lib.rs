@@ -37,12 +37,15 @@ pub fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
     }
 }
 
-/// The reference rows of an example (`examples/<name>/reference.json`), as JSON columns.
+/// The reference rows of an example (`examples/<name>/reference.json`), as JSON columns: its
+/// inputs, then its outputs (so that a stage run alone can take an earlier stage's output).
 pub fn reference_inputs(example_dir: &Path) -> Result<serde_json::Map<String, Value>, String> {
     let path = example_dir.join("reference.json");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    json["inputs"].as_object().cloned().ok_or_else(|| format!("{}: no inputs", path.display()))
+    let mut columns = json["outputs"].as_object().cloned().unwrap_or_default();
+    columns.extend(json["inputs"].as_object().cloned().ok_or_else(|| format!("{}: no inputs", path.display()))?);
+    Ok(columns)
 }
 
 /// `rows` rows for `spec`, cycling through the reference rows.
@@ -51,7 +54,11 @@ pub fn cycled_batch(spec: &PipelineSpec, inputs: &serde_json::Map<String, Value>
         .inputs
         .iter()
         .map(|input| {
-            let values = inputs[input.name].as_array().ok_or_else(|| format!("input {} is not a list", input.name))?;
+            let values = inputs
+                .get(input.name)
+                .and_then(Value::as_array)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| format!("no reference rows for input {}", input.name))?;
             let at = |r: usize| &values[r % values.len()];
             Ok(match input.kind {
                 InputKind::Str => Column::Str((0..rows).map(|r| at(r).as_str().map(str::to_string)).collect()),
@@ -113,11 +120,13 @@ pub struct Args {
     pub base: Duration,
     pub config: String,
     pub example_dir: Option<std::path::PathBuf>,
+    /// `cpu` (native path and burn flex) or `wgpu` (burn on the GPU only).
+    pub device: String,
 }
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
-        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None };
+        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into() };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -128,6 +137,7 @@ impl Args {
                 "--budget-ms" => args.base = Duration::from_millis(value.parse().map_err(|e| format!("--budget-ms: {e}"))?),
                 "--config" => args.config = value,
                 "--example-dir" => args.example_dir = Some(value.into()),
+                "--device" => args.device = value,
                 other => return Err(format!("unknown flag {other}")),
             }
         }
@@ -149,4 +159,41 @@ pub fn runner_main<P: CompiledPipeline>() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Bytes a batch moves between host and device per row for pipeline `P` on burn: every input
+/// as the f32 (or one-hot) tensor it is uploaded as, every output read back as 4 bytes per
+/// value. The floor of the traffic the fused pipeline needs.
+pub fn bytes_per_row<P: CompiledPipeline>(one_hot_widths: &[usize]) -> usize {
+    let spec = P::spec();
+    let numeric: usize = spec.inputs.iter().filter(|i| i.kind != InputKind::Str).map(|i| 4 * i.width).sum();
+    let categorical: usize = one_hot_widths.iter().map(|w| 4 * w).sum();
+    let outputs: usize = spec.outputs.iter().map(|o| 4 * o.width).sum();
+    numeric + categorical + outputs
+}
+
+/// Measures pipeline `P` on burn's wgpu device at each batch size (the GPU part).
+pub fn measure_gpu<P: CompiledPipeline>(example_dir: &Path, sizes: &[usize], base: Duration, bytes_per_row: usize) -> Result<Vec<Value>, String> {
+    let example = P::spec().name;
+    let inputs = reference_inputs(example_dir)?;
+    let device = pipec_runtime::open_wgpu().map_err(|e| e.to_string())?;
+    let pipeline = P::load(&device.device).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for &rows in sizes {
+        let batch = cycled_batch(P::spec(), &inputs, rows)?;
+        // Warm up: kernel compilation and autotuning happen on the first calls of a shape.
+        for _ in 0..3 {
+            pipeline.forward(&batch).map_err(|e| e.to_string())?;
+        }
+        let seconds = seconds_per_call(budget_for(rows, base), || {
+            black_box(pipeline.forward(black_box(&batch)).ok());
+        });
+        let mut line = record(example, "all-passes", "pipec-burn-wgpu", rows, seconds);
+        line["adapter"] = json!(device.adapter);
+        line["bytes_per_row"] = json!(bytes_per_row);
+        line["bytes_per_s"] = json!((bytes_per_row * rows) as f64 / seconds);
+        println!("{line}");
+        out.push(line);
+    }
+    Ok(out)
 }

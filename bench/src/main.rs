@@ -2,6 +2,7 @@
 //! native one-row path and on burn's CPU backend, at each batch size; the typed one-row call;
 //! and the hand-written Rust ports at batch size 1. One JSON line per measurement on stdout.
 //! `bench/run.sh` runs it together with the Python references and prints the ratios.
+//! `--device wgpu` measures burn on the GPU instead (the GPU part, `bench/gpu/`).
 
 use pipec_bench::hand_port::{Chain, Titanic};
 use pipec_bench::{measure_pipeline, record, seconds_per_call, Args};
@@ -24,9 +25,20 @@ fn main() -> ExitCode {
 
 fn run() -> Result<(), String> {
     let args = Args::parse()?;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // The sources this was built from, or (on a machine with only the binary and a copy of the
+    // repository, as on the GPU machine) the current folder.
+    let built_from = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = if built_from.join("examples").is_dir() { built_from } else { Path::new(".").to_path_buf() };
     let titanic_dir = root.join("examples/titanic");
     let chain_dir = root.join("examples/chain");
+    if args.device == "wgpu" {
+        // One-hot widths of the categorical inputs as uploaded: sex 2 + class 3; student 2.
+        let titanic_bytes = pipec_bench::bytes_per_row::<pipec_gen_titanic::Pipeline>(&[2, 3]);
+        pipec_bench::measure_gpu::<pipec_gen_titanic::Pipeline>(&titanic_dir, &args.sizes, args.base, titanic_bytes)?;
+        let chain_bytes = pipec_bench::bytes_per_row::<pipec_gen_chain::Pipeline>(&[2]);
+        pipec_bench::measure_gpu::<pipec_gen_chain::Pipeline>(&chain_dir, &args.sizes, args.base, chain_bytes)?;
+        return Ok(());
+    }
     measure_pipeline::<pipec_gen_titanic::Pipeline>(&titanic_dir, &args.config, &args.sizes, args.base)?;
     measure_pipeline::<pipec_gen_chain::Pipeline>(&chain_dir, &args.config, &args.sizes, args.base)?;
 
