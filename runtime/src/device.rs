@@ -3,6 +3,7 @@
 use crate::error::RuntimeError;
 use burn::tensor::Device;
 use burn::tensor::wgpu::wgpu;
+use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DeviceChoice {
@@ -31,6 +32,7 @@ impl DeviceChoice {
 }
 
 /// A wgpu device opened without panicking, and what its adapter is.
+#[derive(Clone, Debug)]
 pub struct WgpuDevice {
     pub device: Device,
     /// The adapter's name and driver, for logs.
@@ -40,13 +42,18 @@ pub struct WgpuDevice {
 }
 
 /// Opens burn's default wgpu device, reporting a machine without a usable adapter as an error.
+/// burn's wgpu runtime can be set up once per process: later calls (other server workers)
+/// share the first call's device, or its error.
 pub fn open_wgpu() -> Result<WgpuDevice, RuntimeError> {
-    let (device, setup) =
-        Device::wgpu_options().init_with_setup().map_err(|e| RuntimeError::DeviceInit(e.to_string()))?;
-    let info = setup.adapter.get_info();
-    Ok(WgpuDevice {
-        device,
-        adapter: format!("{} ({:?}, {} {})", info.name, info.backend, info.driver, info.driver_info),
-        is_software: info.device_type == wgpu::DeviceType::Cpu,
-    })
+    static OPENED: OnceLock<Result<WgpuDevice, String>> = OnceLock::new();
+    let opened = OPENED.get_or_init(|| {
+        let (device, setup) = Device::wgpu_options().init_with_setup().map_err(|e| e.to_string())?;
+        let info = setup.adapter.get_info();
+        Ok(WgpuDevice {
+            device,
+            adapter: format!("{} ({:?}, {} {})", info.name, info.backend, info.driver, info.driver_info),
+            is_software: info.device_type == wgpu::DeviceType::Cpu,
+        })
+    });
+    opened.clone().map_err(RuntimeError::DeviceInit)
 }

@@ -537,7 +537,8 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
 
 #[test]
 fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
-    let server = Server::start(&["--device", "wgpu", "--gpu-min-rows", "0"]);
+    // Two workers share the one wgpu device a process can open.
+    let server = Server::start(&["--device", "wgpu", "--gpu-min-rows", "0", "--workers", "2"]);
     let reference = reference();
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
