@@ -564,51 +564,69 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     assert!(has_gpu || fell_back, "--device auto chose nothing visible:\n{}", server.log());
 }
 
-/// Features of each package in a `cargo tree` resolution, keyed by `name version`.
-fn resolved_features(dir: &Path, args: &[&str]) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+/// Cargo's unit graph for a build (`--unit-graph`, a stable cargo's unstable flag, hence
+/// `RUSTC_BOOTSTRAP`): every compilation unit with its features, profile and dependencies.
+fn unit_graph(dir: &Path, args: &[&str]) -> Vec<Value> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(dir)
-        .args(["tree", "--offline", "--prefix", "none", "--format", "{p} {f}"])
+        .env("RUSTC_BOOTSTRAP", "1")
         .args(args)
+        .args(["--release", "--offline", "--unit-graph", "-Z", "unstable-options"])
         .output()
-        .expect("cargo tree runs");
-    assert!(output.status.success(), "cargo tree: {}", String::from_utf8_lossy(&output.stderr));
-    let mut features = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let parts: Vec<&str> = line.trim_end_matches(" (*)").split(' ').collect();
-        if parts.len() < 2 {
-            continue;
-        }
-        let entry = features.entry(format!("{} {}", parts[0], parts[1])).or_default();
-        if let Some(last) = parts.last().filter(|p| parts.len() > 2 && !p.starts_with('(')) {
-            entry.extend(last.split(',').filter(|f| !f.is_empty()).map(str::to_string));
-        }
-    }
-    features
+        .expect("cargo runs");
+    assert!(output.status.success(), "cargo --unit-graph: {}", String::from_utf8_lossy(&output.stderr));
+    let graph: Value = serde_json::from_slice(&output.stdout).expect("a unit graph");
+    graph["units"].as_array().expect("units").clone()
 }
 
-/// If a crate `pipec build` compiles resolved burn's dependencies with other features than
-/// the workspace does, every server build would compile burn again (15 minutes).
+/// A unit's identity as cargo hashes it: package, target, mode, platform, features, profile,
+/// and the identities of its dependencies.
+fn unit_identities(units: &[Value]) -> Vec<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    fn identity(units: &[Value], i: usize, memo: &mut Vec<Option<u64>>) -> u64 {
+        if let Some(id) = memo[i] {
+            return id;
+        }
+        let unit = &units[i];
+        let mut deps: Vec<(String, u64)> = unit["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| (d["extern_crate_name"].to_string(), identity(units, d["index"].as_u64().unwrap_or(0) as usize, memo)))
+            .collect();
+        deps.sort();
+        let mut hasher = DefaultHasher::new();
+        for field in ["pkg_id", "target", "mode", "platform", "features", "profile"] {
+            unit[field].to_string().hash(&mut hasher);
+        }
+        deps.hash(&mut hasher);
+        let id = hasher.finish();
+        memo[i] = Some(id);
+        id
+    }
+    let mut memo = vec![None; units.len()];
+    (0..units.len()).map(|i| identity(units, i, &mut memo)).collect()
+}
+
+/// Every unit the standalone server crate compiles, except the generated crate itself, must be
+/// one the workspace's test build compiles too; otherwise each `pipec build` would compile burn
+/// again (15 minutes). The fix is to pin features in runtime/Cargo.toml.
 #[test]
-fn a_standalone_server_crate_resolves_the_same_features_as_the_workspace() {
+fn a_standalone_server_crate_reuses_the_workspace_build_of_burn() {
     server_binary();
     let standalone = target_dir().join("pipec/crates/pipec-gen-titanic");
-    let alone = resolved_features(&standalone, &["-e", "normal,build"]);
-    let workspace = resolved_features(&repo_root(), &["--workspace", "-e", "normal,build,dev"]);
-    assert!(alone.keys().any(|k| k.starts_with("burn ")), "burn is not in the standalone tree");
-    let differing: Vec<String> = alone
+    let alone = unit_graph(&standalone, &["build", "--bin", "titanic-server"]);
+    let workspace = unit_graph(&repo_root(), &["test", "--workspace", "--no-run"]);
+    let built: std::collections::HashSet<u64> = unit_identities(&workspace).into_iter().collect();
+    assert!(alone.iter().any(|u| u["pkg_id"].as_str().is_some_and(|p| p.contains("#burn@"))), "burn is not in the build");
+    let extra: Vec<String> = alone
         .iter()
-        .filter_map(|(package, features)| {
-            let other = workspace.get(package)?;
-            (other != features).then(|| {
-                let extra: Vec<_> = other.difference(features).collect();
-                let missing: Vec<_> = features.difference(other).collect();
-                format!("{package}: the workspace adds {extra:?}, lacks {missing:?}")
-            })
-        })
+        .zip(unit_identities(&alone))
+        .filter(|(unit, id)| !built.contains(id) && !unit["pkg_id"].as_str().is_some_and(|p| p.contains("pipec-gen-titanic")))
+        .map(|(unit, _)| format!("{} {} features {}", unit["pkg_id"], unit["mode"], unit["features"]))
         .collect();
-    assert!(differing.is_empty(), "pin these in runtime/Cargo.toml:\n{}", differing.join("\n"));
+    assert!(extra.is_empty(), "compiled again for the standalone crate:\n{}", extra.join("\n"));
 }
 
 /// A Python with NVIDIA's Triton HTTP client, in a venv under the target directory (created
