@@ -6,7 +6,7 @@ use std::time::Duration;
 /// Where the pipeline runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum DeviceFlag {
-    /// burn's CPU backend (`flex`).
+    /// The CPU: the native one-row path, and burn's `flex` backend above --native-max-rows.
     Cpu,
     /// wgpu (Vulkan, Metal, DX12); batches under --gpu-min-rows rows still run on the CPU.
     Wgpu,
