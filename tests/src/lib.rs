@@ -94,12 +94,60 @@ fn json_column(values: &Value, kind: InputKind) -> Column {
 /// Runs pipeline `P` on `device`, returning each output as f64 values (booleans as 0/1).
 pub fn run<P: CompiledPipeline>(device: &pipec_runtime::burn_api::Device, batch: &Batch) -> Vec<Vec<f64>> {
     let pipeline = P::load(device).expect("weights load");
-    let outputs = pipeline.forward(batch).expect("forward runs");
+    outputs_as_f64(pipeline.forward(batch).expect("forward runs"))
+}
+
+/// Output columns as f64 values (booleans as 0/1).
+pub fn outputs_as_f64(outputs: Vec<OutputColumn>) -> Vec<Vec<f64>> {
     outputs
         .into_iter()
         .map(|o| match o {
             OutputColumn::F32 { values, .. } => values.into_iter().map(f64::from).collect(),
             OutputColumn::Bool { values, .. } => values.into_iter().map(|b| f64::from(u8::from(b))).collect(),
+        })
+        .collect()
+}
+
+/// `rows` random rows for the ops fixture's inputs (tests/fixtures/ops/ops.pipe), with missing
+/// values in nullable inputs and strings outside the vocabularies.
+pub fn random_columns(spec: &PipelineSpec, seed: u64, rows: usize) -> Vec<Column> {
+    let mut rng = Rng(seed);
+    spec.inputs
+        .iter()
+        .map(|input| {
+            let n = rows * input.width;
+            match (input.kind, input.name) {
+                (InputKind::Str, _) => {
+                    let words = ["female", "male", "other", "S", "C", "Q", ""];
+                    Column::Str(
+                        (0..rows)
+                            .map(|_| {
+                                let r = rng.next_u64();
+                                (!(input.nullable && r % 5 == 0)).then(|| words[(r % 7) as usize].to_string())
+                            })
+                            .collect(),
+                    )
+                }
+                (InputKind::Bool, _) => Column::Bool((0..n).map(|_| rng.next_u64() % 2 == 0).collect()),
+                (InputKind::I64, _) => Column::F32((0..n).map(|_| (rng.next_u64() % 21) as f32 - 10.0).collect()),
+                (_, "fare") => Column::F32((0..n).map(|_| rng.uniform(0.0, 200.0)).collect()),
+                (_, "age") => Column::F32(
+                    (0..n).map(|_| if rng.next_u64() % 5 == 0 { f32::NAN } else { rng.uniform(0.0, 90.0) }).collect(),
+                ),
+                _ => Column::F32((0..n).map(|_| rng.uniform(-4.0, 4.0)).collect()),
+            }
+        })
+        .collect()
+}
+
+/// Runtime columns as the interpreter's columns.
+pub fn to_interp(columns: &[Column]) -> Vec<interp::Column> {
+    columns
+        .iter()
+        .map(|c| match c {
+            Column::F32(v) => interp::Column::F32(v.clone()),
+            Column::Bool(v) => interp::Column::Bool(v.clone()),
+            Column::Str(v) => interp::Column::Str(v.clone()),
         })
         .collect()
 }

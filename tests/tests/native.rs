@@ -3,27 +3,17 @@
 //! code performs the interpreter's f32 operations in the interpreter's order).
 
 use pipec_compiler::interp;
-use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, OutputColumn, RowPipeline};
-use pipec_tests::{assert_close, check_file, repo_root, Reference, Rng};
+use pipec_runtime::{Batch, Column, CompiledPipeline, RowPipeline};
+use pipec_tests::{assert_close, check_file, outputs_as_f64, random_columns, repo_root, to_interp, Reference};
 
 const TOLERANCE: f64 = 1e-5;
-
-fn as_f64(outputs: Vec<OutputColumn>) -> Vec<Vec<f64>> {
-    outputs
-        .into_iter()
-        .map(|o| match o {
-            OutputColumn::F32 { values, .. } => values.into_iter().map(f64::from).collect(),
-            OutputColumn::Bool { values, .. } => values.into_iter().map(|b| f64::from(u8::from(b))).collect(),
-        })
-        .collect()
-}
 
 fn check_example<P: CompiledPipeline>(example: &str) {
     let reference = Reference::load(&repo_root().join(format!("examples/{example}/reference.json")));
     let spec = P::spec();
     let batch = reference.batch(spec);
     let native = P::Rows::load().expect("weights load");
-    let outputs = as_f64(native.forward_rows(&batch).expect("scores"));
+    let outputs = outputs_as_f64(native.forward_rows(&batch).expect("scores"));
     for (output, actual) in spec.outputs.iter().zip(&outputs) {
         let expected = reference.output(output.name);
         assert_close(&format!("{example}/{}/native", output.name), actual, &expected, TOLERANCE);
@@ -60,37 +50,6 @@ fn typed_rows_score_as_the_batch_path_does() {
     assert_eq!(scores.survived, scores.p_survived > 0.5);
 }
 
-fn random_columns(seed: u64, rows: usize) -> Vec<Column> {
-    let mut rng = Rng(seed);
-    let spec = <pipec_gen_ops::Pipeline as CompiledPipeline>::spec();
-    spec.inputs
-        .iter()
-        .map(|input| {
-            let n = rows * input.width;
-            match (input.kind, input.name) {
-                (InputKind::Str, _) => {
-                    let words = ["female", "male", "other", "S", "C", "Q", ""];
-                    Column::Str(
-                        (0..rows)
-                            .map(|_| {
-                                let r = rng.next_u64();
-                                (!(input.nullable && r % 5 == 0)).then(|| words[(r % 7) as usize].to_string())
-                            })
-                            .collect(),
-                    )
-                }
-                (InputKind::Bool, _) => Column::Bool((0..n).map(|_| rng.next_u64() % 2 == 0).collect()),
-                (InputKind::I64, _) => Column::F32((0..n).map(|_| (rng.next_u64() % 21) as f32 - 10.0).collect()),
-                (_, "fare") => Column::F32((0..n).map(|_| rng.uniform(0.0, 200.0)).collect()),
-                (_, "age") => Column::F32(
-                    (0..n).map(|_| if rng.next_u64() % 5 == 0 { f32::NAN } else { rng.uniform(0.0, 90.0) }).collect(),
-                ),
-                _ => Column::F32((0..n).map(|_| rng.uniform(-4.0, 4.0)).collect()),
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn every_op_matches_the_interpreter_bit_for_bit() {
     const ROWS: usize = 300;
@@ -99,18 +58,10 @@ fn every_op_matches_the_interpreter_bit_for_bit() {
     let spec = <pipec_gen_ops::Pipeline as CompiledPipeline>::spec();
     let native = <pipec_gen_ops::Pipeline as CompiledPipeline>::Rows::load().expect("loads");
     for seed in [3, 11, 29] {
-        let columns = random_columns(seed, ROWS);
+        let columns = random_columns(spec, seed, ROWS);
         let batch = Batch::new(spec, ROWS, columns.clone()).expect("valid batch");
-        let actual = as_f64(native.forward_rows(&batch).expect("scores"));
-        let interp_columns: Vec<interp::Column> = columns
-            .iter()
-            .map(|c| match c {
-                Column::F32(v) => interp::Column::F32(v.clone()),
-                Column::Bool(v) => interp::Column::Bool(v.clone()),
-                Column::Str(v) => interp::Column::Str(v.clone()),
-            })
-            .collect();
-        let expected = interp::eval_outputs(&graph, &interp_columns, ROWS).expect("evaluates");
+        let actual = outputs_as_f64(native.forward_rows(&batch).expect("scores"));
+        let expected = interp::eval_outputs(&graph, &to_interp(&columns), ROWS).expect("evaluates");
         for ((output, actual), expected) in spec.outputs.iter().zip(&actual).zip(&expected) {
             assert_eq!(actual.len(), expected.len(), "{}", output.name);
             for (i, (a, e)) in actual.iter().zip(expected).enumerate() {

@@ -4,59 +4,17 @@
 
 use pipec_compiler::interp;
 use pipec_runtime::burn_api::Device;
-use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind};
-use pipec_tests::{assert_close, check_file, repo_root, run, Rng};
+use pipec_runtime::{Batch, Column, CompiledPipeline};
+use pipec_tests::{assert_close, check_file, random_columns, repo_root, run, to_interp};
 
 const ROWS: usize = 300;
 const TOLERANCE: f64 = 1e-5;
-
-fn random_columns(seed: u64) -> Vec<Column> {
-    let mut rng = Rng(seed);
-    let spec = <pipec_gen_ops::Pipeline as CompiledPipeline>::spec();
-    spec.inputs
-        .iter()
-        .map(|input| {
-            let n = ROWS * input.width;
-            match (input.kind, input.name) {
-                (InputKind::Str, _) => {
-                    let words = ["female", "male", "other", "S", "C", "Q", ""];
-                    Column::Str(
-                        (0..ROWS)
-                            .map(|_| {
-                                let r = rng.next_u64();
-                                (!(input.nullable && r % 5 == 0)).then(|| words[(r % 7) as usize].to_string())
-                            })
-                            .collect(),
-                    )
-                }
-                (InputKind::Bool, _) => Column::Bool((0..n).map(|_| rng.next_u64() % 2 == 0).collect()),
-                (InputKind::I64, _) => Column::F32((0..n).map(|_| (rng.next_u64() % 21) as f32 - 10.0).collect()),
-                (_, "fare") => Column::F32((0..n).map(|_| rng.uniform(0.0, 200.0)).collect()),
-                (_, "age") => Column::F32(
-                    (0..n).map(|_| if rng.next_u64() % 5 == 0 { f32::NAN } else { rng.uniform(0.0, 90.0) }).collect(),
-                ),
-                _ => Column::F32((0..n).map(|_| rng.uniform(-4.0, 4.0)).collect()),
-            }
-        })
-        .collect()
-}
-
-fn to_interp(columns: &[Column]) -> Vec<interp::Column> {
-    columns
-        .iter()
-        .map(|c| match c {
-            Column::F32(v) => interp::Column::F32(v.clone()),
-            Column::Bool(v) => interp::Column::Bool(v.clone()),
-            Column::Str(v) => interp::Column::Str(v.clone()),
-        })
-        .collect()
-}
 
 fn check_on(device: &Device, name: &str) {
     let checked = check_file(&repo_root().join("tests/fixtures/ops/ops.pipe"));
     let spec = <pipec_gen_ops::Pipeline as CompiledPipeline>::spec();
     for seed in [3, 11] {
-        let columns = random_columns(seed);
+        let columns = random_columns(spec, seed, ROWS);
         let batch = Batch::new(spec, ROWS, columns.clone()).expect("valid batch");
         let burn = run::<pipec_gen_ops::Pipeline>(device, &batch);
         for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
@@ -82,7 +40,7 @@ fn every_op_matches_the_interpreter_on_wgpu() {
 #[test]
 fn batch_rejects_missing_value_in_non_nullable_input() {
     let spec = <pipec_gen_ops::Pipeline as CompiledPipeline>::spec();
-    let mut columns = random_columns(5);
+    let mut columns = random_columns(spec, 5, ROWS);
     let fare = spec.inputs.iter().position(|i| i.name == "fare").expect("fare");
     if let Column::F32(v) = &mut columns[fare] {
         v[7] = f32::NAN;

@@ -131,6 +131,9 @@ fn decode_input(
         (None, Some(data)) => {
             let mut elements = Vec::with_capacity(count);
             flatten(data, &mut elements);
+            if elements.len() != count {
+                return Err(bad(count_error(count, elements.len())));
+            }
             Source::Json(elements)
         }
         (None, None) => return Err(bad("has neither `data` nor a binary_data_size parameter".into())),
@@ -143,7 +146,12 @@ fn decode_input(
     Ok(column)
 }
 
+fn count_error(count: usize, got: usize) -> String {
+    format!("the shape holds {count} values, but {got} were sent")
+}
+
 enum Source<'a> {
+    /// Exactly the count of values the shape holds.
     Json(Vec<&'a Value>),
     Binary(&'a [u8]),
 }
@@ -185,17 +193,10 @@ impl<'a> BinaryCursor<'a> {
     }
 }
 
-fn count_error(count: usize, got: usize) -> String {
-    format!("the shape holds {count} values, but {got} were sent")
-}
-
 fn numbers(declared: &InputSpec, datatype: &str, source: Source, count: usize) -> Result<Vec<f32>, String> {
     let width = declared.width;
     let values: Vec<f64> = match source {
         Source::Json(elements) => {
-            if elements.len() != count {
-                return Err(count_error(count, elements.len()));
-            }
             let integer = is_integer(datatype);
             elements
                 .iter()
@@ -263,9 +264,6 @@ fn read_number(datatype: &str, b: &[u8]) -> f64 {
 fn booleans(source: Source, count: usize) -> Result<Vec<bool>, String> {
     match source {
         Source::Json(elements) => {
-            if elements.len() != count {
-                return Err(count_error(count, elements.len()));
-            }
             elements
                 .iter()
                 .enumerate()
@@ -284,9 +282,6 @@ fn booleans(source: Source, count: usize) -> Result<Vec<bool>, String> {
 fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Option<String>>, String> {
     match source {
         Source::Json(elements) => {
-            if elements.len() != count {
-                return Err(count_error(count, elements.len()));
-            }
             elements
                 .iter()
                 .enumerate()
