@@ -6,7 +6,7 @@
 //! (burn tensors move, and needless clones block kernel fusion).
 
 use crate::blob::Blob;
-use pipec_compiler::ir::{BinaryFn, CategoryMap, Graph, NodeId, Op, Ty, UnaryFn};
+use pipec_compiler::ir::{BinaryFn, Graph, NodeId, Op, Ty, UnaryFn};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -159,13 +159,9 @@ impl Gen<'_> {
         let name = self.var(id);
         let expr = match &graph.node(id).op {
             Op::Category { input, map, missing } => {
-                let table = format_ident!("c{}", id.0);
-                let init = match map {
-                    CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
-                    CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
-                };
-                self.fields.push(quote!(#table: CategoryTable));
-                self.inits.push(quote!(#table: #init));
+                let (table, field, init) = crate::category_table_field(id, map);
+                self.fields.push(field);
+                self.inits.push(init);
                 let input = *input as usize;
                 let missing = match missing {
                     Some(m) => quote!(Some(#m)),

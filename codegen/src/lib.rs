@@ -61,6 +61,22 @@ pub fn generate(checked: &Checked, options: &CrateOptions) -> GeneratedCrate {
     }
 }
 
+/// The field declaration and initialiser of node `id`'s category table (`c<id>`), as both
+/// code paths hold it, and the field's name.
+fn category_table_field(
+    id: pipec_compiler::ir::NodeId,
+    map: &pipec_compiler::ir::CategoryMap,
+) -> (proc_macro2::Ident, proc_macro2::TokenStream, proc_macro2::TokenStream) {
+    use pipec_compiler::ir::CategoryMap;
+    use quote::quote;
+    let table = quote::format_ident!("c{}", id.0);
+    let init = match map {
+        CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
+        CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
+    };
+    (table.clone(), quote!(#table: CategoryTable), quote!(#table: #init))
+}
+
 /// A generated Rust file: the `@generated` header, then `tokens` formatted by prettyplease.
 fn format_file(tokens: proc_macro2::TokenStream, source_name: &str) -> String {
     let file: syn::File = match syn::parse2(tokens) {

@@ -243,13 +243,9 @@ impl Native<'_> {
                         quote!(match #value { #(#arms,)* _ => #unknown })
                     }
                     _ => {
-                        let table = format_ident!("c{}", id.0);
-                        let init = match map {
-                            CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
-                            CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
-                        };
-                        self.fields.push(quote!(#table: CategoryTable));
-                        self.inits.push(quote!(#table: #init));
+                        let (table, field, init) = crate::category_table_field(id, map);
+                        self.fields.push(field);
+                        self.inits.push(init);
                         quote!(self.#table.index(#value))
                     }
                 };
