@@ -25,7 +25,7 @@ pub use category::{fnv1a64, CategoryTable};
 pub use device::{open_wgpu, DeviceChoice, WgpuDevice};
 pub use error::RuntimeError;
 pub use output::{bool_output, f32_output, OutputColumn};
-pub use spec::{InputKind, InputSpec, OutputKind, OutputSpec, PipelineSpec};
+pub use spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
 pub use weights::Weights;
 
 /// burn's tensor API as generated code uses it.

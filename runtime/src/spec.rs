@@ -26,17 +26,51 @@ pub enum OutputKind {
     Bool,
 }
 
+/// What a column the pipeline computes is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputRole {
+    /// An `output` of the `.pipe` file, returned to clients.
+    Output,
+    /// An entry of the `checks` section: a boolean per row, true when the row passes.
+    Check,
+    /// The value of a feature the `monitor` section watches; never returned to clients.
+    Watch,
+}
+
+/// One column the pipeline computes. Generated code returns the columns in the order of
+/// [`PipelineSpec::outputs`]: every [`OutputRole::Output`] first, then the checks, then the
+/// watched features.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputSpec {
     pub name: &'static str,
     pub kind: OutputKind,
     pub width: usize,
+    pub role: OutputRole,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PipelineSpec {
     pub name: &'static str,
     pub version: &'static str,
+    /// The build's identity: SHA-256 (hex) over the pipec version, the `.pipe` source, the
+    /// bytes of every artifact it read and the passes switched off.
+    pub identity: &'static str,
     pub inputs: &'static [InputSpec],
+    /// Every column the pipeline computes, in the order generated code returns them.
     pub outputs: &'static [OutputSpec],
+    /// The `monitor` section, as the JSON of a `pipec_monitor::MonitorSpec` (baselines
+    /// computed at build time), if the `.pipe` file has one.
+    pub monitor: Option<&'static str>,
+}
+
+impl PipelineSpec {
+    /// The columns returned to clients, with their indices among all computed columns.
+    pub fn public_outputs(&self) -> impl Iterator<Item = (usize, &'static OutputSpec)> + '_ {
+        self.outputs.iter().enumerate().filter(|(_, o)| o.role == OutputRole::Output)
+    }
+
+    /// The `checks` entries, with their column indices.
+    pub fn checks(&self) -> impl Iterator<Item = (usize, &'static OutputSpec)> + '_ {
+        self.outputs.iter().enumerate().filter(|(_, o)| o.role == OutputRole::Check)
+    }
 }

@@ -1,0 +1,1 @@
+//! pipec's audit log (skeleton; being written).

@@ -1,0 +1,1 @@
+//! pipec's monitoring statistics (skeleton; being written).
