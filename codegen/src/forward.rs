@@ -43,7 +43,7 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
         #[allow(unused_imports)]
         use pipec_runtime::{
             bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind, InputSpec,
-            OutputColumn, OutputKind, OutputSpec, PipelineSpec, RuntimeError, Weights,
+            OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec, RuntimeError, Weights,
         };
 
         pub mod native;

@@ -1,5 +1,8 @@
 //! Reading the artifact files a `.pipe` file names: weights (safetensors), statistics and
 //! vocabularies (JSON). Errors are typed here and become diagnostics in `lower`.
+//!
+//! Lowering reads each file once through `Lowerer::read_artifact`, which records its bytes
+//! for the build identity (`crate::identity`), and parses them with the `parse_*` functions.
 
 use std::path::{Path, PathBuf};
 
@@ -38,8 +41,15 @@ pub struct WeightTensor {
 
 /// All tensors of a safetensors file, by name (F32 and F64 are accepted; F64 is rounded).
 pub fn read_safetensors(path: &Path) -> Result<std::collections::BTreeMap<String, WeightTensor>, ArtifactError> {
-    let bytes = read_bytes(path)?;
-    let file = safetensors::SafeTensors::deserialize(&bytes)
+    parse_safetensors(path, &read_bytes(path)?)
+}
+
+/// [`read_safetensors`] on bytes already read from `path` (named in errors).
+pub fn parse_safetensors(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<std::collections::BTreeMap<String, WeightTensor>, ArtifactError> {
+    let file = safetensors::SafeTensors::deserialize(bytes)
         .map_err(|e| ArtifactError::invalid(path, "safetensors", e.to_string()))?;
     let mut tensors = std::collections::BTreeMap::new();
     for (name, view) in file.tensors() {
@@ -70,9 +80,13 @@ pub fn read_safetensors(path: &Path) -> Result<std::collections::BTreeMap<String
 /// Reads a JSON object of named f32 lists, e.g. `{"mean": [...], "std": [...]}`, and returns
 /// the lists named in `keys`, in that order.
 pub fn read_stats(path: &Path, keys: &[&str]) -> Result<Vec<Vec<f32>>, ArtifactError> {
-    let bytes = read_bytes(path)?;
+    parse_stats(path, &read_bytes(path)?, keys)
+}
+
+/// [`read_stats`] on bytes already read from `path` (named in errors).
+pub fn parse_stats(path: &Path, bytes: &[u8], keys: &[&str]) -> Result<Vec<Vec<f32>>, ArtifactError> {
     let value: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::invalid(path, "JSON", e.to_string()))?;
+        serde_json::from_slice(bytes).map_err(|e| ArtifactError::invalid(path, "JSON", e.to_string()))?;
     keys.iter()
         .map(|key| {
             let list = value
@@ -92,7 +106,11 @@ pub fn read_stats(path: &Path, keys: &[&str]) -> Result<Vec<Vec<f32>>, ArtifactE
 
 /// Reads a vocabulary: a JSON array of strings.
 pub fn read_vocab(path: &Path) -> Result<Vec<String>, ArtifactError> {
-    let bytes = read_bytes(path)?;
-    serde_json::from_slice::<Vec<String>>(&bytes)
+    parse_vocab(path, &read_bytes(path)?)
+}
+
+/// [`read_vocab`] on bytes already read from `path` (named in errors).
+pub fn parse_vocab(path: &Path, bytes: &[u8]) -> Result<Vec<String>, ArtifactError> {
+    serde_json::from_slice::<Vec<String>>(bytes)
         .map_err(|e| ArtifactError::invalid(path, "vocabulary (a JSON array of strings)", e.to_string()))
 }

@@ -3,10 +3,12 @@
 //! This crate owns name resolution, types and vector lengths, reading and checking the
 //! artifact files (weights, statistics, vocabularies) against the features fed to them,
 //! lowering to the typed IR of [`ir`], the reference interpreter [`interp`], and the
-//! optimisation passes of [`passes`]. A [`Checked`] pipeline can only be made here, by
+//! optimisation passes of [`passes`], the `checks` and `monitor` sections (baselines computed
+//! from the reference CSV with the interpreter), and the build [`identity`]. A [`Checked`] pipeline can only be made here, by
 //! [`check_source`], so nothing unvalidated reaches code generation.
 
 pub mod artifacts;
+pub mod identity;
 pub mod interp;
 pub mod ir;
 mod lower;
@@ -28,9 +30,24 @@ impl Checked {
         &self.graph
     }
 
-    /// The same pipeline after the optimisation passes, minus those in `disabled`.
+    /// The build identity (lowercase hex SHA-256, see [`identity`]); an optimised pipeline
+    /// built with passes disabled has that folded in.
+    pub fn identity(&self) -> &str {
+        &self.graph.identity
+    }
+
+    /// The monitor section with its baselines, if the pipeline has one.
+    pub fn monitor(&self) -> Option<&pipec_monitor::MonitorSpec> {
+        self.graph.monitor.as_ref()
+    }
+
+    /// The same pipeline after the optimisation passes, minus those in `disabled`. The
+    /// names of the disabled passes are folded into the identity
+    /// ([`identity::with_disabled`]).
     pub fn optimised(&self, disabled: &[Pass]) -> Checked {
-        Checked { graph: passes::optimise(&self.graph, disabled) }
+        let mut graph = passes::optimise(&self.graph, disabled);
+        graph.identity = identity::with_disabled(&self.graph.identity, disabled);
+        Checked { graph }
     }
 }
 
@@ -49,7 +66,7 @@ pub fn check_source(source: &str, base_dir: &Path) -> Outcome {
         Ok(ast) => ast,
         Err(diagnostics) => return Outcome { checked: None, diagnostics },
     };
-    match lower::lower(&ast, base_dir) {
+    match lower::lower(&ast, source, base_dir) {
         Ok((graph, mut diagnostics)) => {
             sort(&mut diagnostics);
             Outcome { checked: Some(Checked { graph }), diagnostics }

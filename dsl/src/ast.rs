@@ -34,6 +34,10 @@ pub struct Pipeline {
     pub models: Vec<ModelDecl>,
     /// Bindings of the `output { ... }` section, in source order.
     pub outputs: Vec<Binding>,
+    /// Bindings of the `checks { ... }` section, in source order: one boolean per row each.
+    pub checks: Vec<Binding>,
+    /// The `monitor { ... }` section, if present.
+    pub monitor: Option<Monitor>,
     /// The span of each section keyword that was present (for "missing section" style notes).
     pub sections: Vec<(SectionKind, Span)>,
     pub span: Span,
@@ -45,6 +49,26 @@ pub enum SectionKind {
     Features,
     Models,
     Output,
+    Checks,
+    Monitor,
+}
+
+/// The `monitor { key: value ... }` section. Keys and values are checked by the compiler.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Monitor {
+    /// The entries, in source order (duplicates included: the compiler reports them).
+    pub entries: Vec<MonitorEntry>,
+    /// The span of the `monitor` keyword.
+    pub keyword: Span,
+}
+
+/// `key: value` in the monitor section; the value is any expression (a string, a number, a
+/// name or a list of names, as the key requires).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonitorEntry {
+    pub key: Ident,
+    pub value: Expr,
+    pub span: Span,
 }
 
 /// `name: type` in the input section.
@@ -86,7 +110,7 @@ impl ScalarType {
     }
 }
 
-/// `name = expr` in the features or output section.
+/// `name = expr` in the features, output or checks section.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Binding {
     pub name: Ident,

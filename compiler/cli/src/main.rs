@@ -2,10 +2,13 @@
 //!
 //! `check` reports diagnostics, `explain` prints the IR before and after optimisation (or
 //! Graphviz), `build --emit-crate` writes the generated Rust crate, `build -o` compiles it into
-//! a server binary with cargo, `serve` builds and runs that server. The work runs on a thread
-//! with a large stack, so that even pathological inputs end in a diagnostic.
+//! a server binary with cargo (`--challenger` adds a second build of the pipeline), `serve`
+//! builds and runs that server, `log` prints a server's audit log and `replay` re-runs it
+//! through a build. The work runs on a thread with a large stack, so that even pathological
+//! inputs end in a diagnostic.
 
 mod commands;
+mod log_cmd;
 mod server_build;
 
 use clap::{Parser, Subcommand};
@@ -57,6 +60,10 @@ enum Command {
         /// The crate is a member of an enclosing workspace (no `[workspace]` table of its own).
         #[arg(long)]
         in_workspace: bool,
+        /// A second `.pipe` file of the same pipeline (same name, inputs and outputs), compiled
+        /// into the same server as the challenger (`--challenger-mode` of the server).
+        #[arg(long, value_name = "FILE")]
+        challenger: Option<PathBuf>,
         /// Switch a pass off (repeatable).
         #[arg(long = "disable-pass", value_name = "PASS")]
         disable_pass: Vec<String>,
@@ -73,6 +80,38 @@ enum Command {
         /// Flags for the server, for example `--port 8000 --device wgpu`.
         #[arg(last = true, value_name = "SERVER_ARGS")]
         server_args: Vec<String>,
+    },
+    /// Re-run an audit log's requests through a build and prove the outputs identical bit for
+    /// bit, or name the first record that differs. Exit status 0 identical, 1 different.
+    Replay {
+        /// The audit log folder (the server's --audit-dir).
+        log: PathBuf,
+        /// The server binary to replay with, or a `.pipe` file to build it from.
+        #[arg(long, value_name = "BINARY|FILE")]
+        build: PathBuf,
+        #[command(flatten)]
+        cargo: CargoArgs,
+        /// Flags for the binary's `replay` command: `--model challenger`, `--id ID`,
+        /// `--device wgpu`, `--json`.
+        #[arg(last = true, value_name = "REPLAY_ARGS")]
+        replay_args: Vec<String>,
+    },
+    /// Print a server's audit log as JSON lines, oldest record first, optionally filtered.
+    Log {
+        /// The audit log folder (holding `audit-*.log` segments).
+        dir: PathBuf,
+        /// Only records scored at or after this time (RFC 3339 in UTC, e.g. 2025-01-31T12:00:00Z).
+        #[arg(long, value_name = "TIME", value_parser = log_cmd::parse_time)]
+        since: Option<u64>,
+        /// Only records scored before this time (RFC 3339 in UTC).
+        #[arg(long, value_name = "TIME", value_parser = log_cmd::parse_time)]
+        until: Option<u64>,
+        /// Only the records of this request id.
+        #[arg(long = "id", value_name = "REQUEST_ID")]
+        id: Option<String>,
+        /// Only this model's records.
+        #[arg(long, value_parser = ["champion", "challenger"])]
+        model: Option<String>,
     },
 }
 
@@ -106,8 +145,9 @@ fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { file } => commands::check(&file, cli.color),
         Command::Explain { file, dot, disable_pass } => commands::explain(&file, dot.as_deref(), &disable_pass, cli.color),
-        Command::Build { file, output, emit_crate, cargo, in_workspace, disable_pass } => {
+        Command::Build { file, output, emit_crate, cargo, in_workspace, challenger, disable_pass } => {
             let options = server_build::Options {
+                challenger,
                 target_dir: cargo.target_dir,
                 runtime: cargo.runtime_path,
                 in_workspace,
@@ -121,6 +161,7 @@ fn run(cli: Cli) -> ExitCode {
         }
         Command::Serve { file, cargo, disable_pass, server_args } => {
             let options = server_build::Options {
+                challenger: None,
                 target_dir: cargo.target_dir,
                 runtime: cargo.runtime_path,
                 in_workspace: false,
@@ -128,6 +169,21 @@ fn run(cli: Cli) -> ExitCode {
                 color: cli.color,
             };
             server_build::serve(&file, &options, &server_args)
+        }
+        Command::Replay { log, build, cargo, replay_args } => {
+            let options = server_build::Options {
+                challenger: None,
+                target_dir: cargo.target_dir,
+                runtime: cargo.runtime_path,
+                in_workspace: false,
+                disabled: Vec::new(),
+                color: cli.color,
+            };
+            server_build::replay(&log, &build, &replay_args, &options)
+        }
+        Command::Log { dir, since, until, id, model } => {
+            let filter = pipec_audit::Filter { since_unix_nanos: since, until_unix_nanos: until, request_id: id, model };
+            log_cmd::log(&dir, filter)
         }
     };
     match result {

@@ -16,6 +16,8 @@ use std::time::Instant;
 const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
 
 pub struct Options {
+    /// A second `.pipe` file compiled into the same binary as the challenger.
+    pub challenger: Option<PathBuf>,
     pub target_dir: Option<PathBuf>,
     pub runtime: Option<PathBuf>,
     pub in_workspace: bool,
@@ -58,8 +60,9 @@ enum Place {
 }
 
 /// Checks `file` and writes its crate into `dir` (by default `pipec/crates/<package>` under
-/// the target directory). Returns the crate's folder and the pipeline's name, or `None` when
-/// the file has errors (they have been printed).
+/// the target directory). With a challenger, its crate is written beside it and the
+/// champion's server holds both. Returns the crate's folder and the pipeline's name, or
+/// `None` when a file has errors (they have been printed).
 fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, String)>> {
     let started = Instant::now();
     let disabled = passes(&options.disabled)?;
@@ -67,6 +70,16 @@ fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Opt
     let pipeline = checked.graph().name.clone();
     let package = pipec_codegen::package_name(&pipeline);
     let dir = dir.map_or_else(|| target_dir(options).join("pipec").join("crates").join(&package), Path::to_path_buf);
+    let challenger = match &options.challenger {
+        None => None,
+        Some(challenger_file) => {
+            let Some(crate_dir) = write_challenger(challenger_file, &checked, &dir, options)? else { return Ok(None) };
+            Some(pipec_codegen::ChallengerCrate {
+                package: pipec_codegen::challenger_package_name(&pipeline),
+                path: crate_dir.display().to_string(),
+            })
+        }
+    };
     let runtime = runtime_path(options)?;
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
     if !dir.join(&runtime).join("Cargo.toml").is_file() {
@@ -80,6 +93,7 @@ fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Opt
         runtime_path: runtime.display().to_string(),
         standalone: !options.in_workspace,
         source_name: file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        role: pipec_codegen::CrateRole::Server { challenger },
     };
     let generated = pipec_codegen::generate(&checked.optimised(&disabled), &crate_options);
     let written = pipec_codegen::write_crate(&dir, &generated)
@@ -96,6 +110,83 @@ fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Opt
         started.elapsed().as_millis()
     );
     Ok(Some((dir, pipeline)))
+}
+
+/// Checks the challenger's `.pipe` file against the champion (same name, inputs and
+/// outputs) and writes its crate, a library, beside the champion's.
+fn write_challenger(file: &Path, champion: &pipec_compiler::Checked, champion_dir: &Path, options: &Options) -> Result<Option<PathBuf>> {
+    let disabled = passes(&options.disabled)?;
+    let Some(checked) = load(file, options.color)? else { return Ok(None) };
+    let (a, b) = (champion.graph(), checked.graph());
+    let public = |g: &pipec_compiler::ir::Graph| -> Vec<(String, String)> {
+        g.outputs
+            .iter()
+            .filter(|o| o.role == pipec_compiler::ir::OutputRole::Output)
+            .map(|o| (o.name.clone(), g.ty(o.node).to_string()))
+            .collect()
+    };
+    if a.name != b.name || a.inputs != b.inputs || public(a) != public(b) {
+        bail!(
+            "the challenger `{}` must be the same pipeline as the champion: same name, inputs and outputs \
+             (champion `{}` with inputs [{}] and outputs [{}]; challenger `{}` with inputs [{}] and outputs [{}])",
+            file.display(),
+            a.name,
+            describe_inputs(a),
+            describe_outputs(&public(a)),
+            b.name,
+            describe_inputs(b),
+            describe_outputs(&public(b)),
+        );
+    }
+    let package = pipec_codegen::challenger_package_name(&b.name);
+    let parent = champion_dir.parent().unwrap_or(Path::new("."));
+    let dir = parent.join(&package);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    let runtime = runtime_path(options)?;
+    let crate_options = pipec_codegen::CrateOptions {
+        runtime_path: runtime.display().to_string(),
+        standalone: true,
+        source_name: file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        role: pipec_codegen::CrateRole::Challenger,
+    };
+    let generated = pipec_codegen::generate(&checked.optimised(&disabled), &crate_options);
+    pipec_codegen::write_crate(&dir, &generated).with_context(|| format!("cannot write into `{}`", dir.display()))?;
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    eprintln!("checked challenger `{}` and generated crate `{package}` in {}", file.display(), dir.display());
+    Ok(Some(dir))
+}
+
+fn describe_inputs(graph: &pipec_compiler::ir::Graph) -> String {
+    graph.inputs.iter().map(|i| format!("{}: {:?}", i.name, i.kind)).collect::<Vec<_>>().join(", ")
+}
+
+fn describe_outputs(outputs: &[(String, String)]) -> String {
+    outputs.iter().map(|(name, ty)| format!("{name}: {ty}")).collect::<Vec<_>>().join(", ")
+}
+
+/// `pipec replay LOG --build BIN|FILE.pipe`: re-runs an audit log through a server binary
+/// (building it first when given a `.pipe` file) and reports whether every output is
+/// reproduced bit for bit.
+pub fn replay(log: &Path, build: &Path, replay_args: &[String], options: &Options) -> Result<ExitCode> {
+    let binary = if build.extension().is_some_and(|e| e == "pipe") {
+        match build_binary(build, Place::TargetDir, None, options)? {
+            Some(binary) => binary,
+            None => return Ok(ExitCode::FAILURE),
+        }
+    } else {
+        build.to_path_buf()
+    };
+    let status = Command::new(&binary)
+        .arg("replay")
+        .arg("--log")
+        .arg(log)
+        .args(replay_args)
+        .status()
+        .with_context(|| format!("cannot run `{}`", binary.display()))?;
+    Ok(match status.code() {
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
+        None => ExitCode::from(2),
+    })
 }
 
 /// `pipec build FILE --emit-crate DIR`: the crate only.

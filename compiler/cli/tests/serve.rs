@@ -4,144 +4,32 @@
 
 use pipec_tests::{assert_close, repo_root, Reference};
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// scikit-learn computes in f64, the server in f32.
 const TOLERANCE: f64 = 1e-5;
 
-/// The cargo target directory these tests were built in (`<target>/release/deps/serve-*`),
-/// shared with the server build so that burn is not compiled again.
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    exe.ancestors().nth(3).expect("target directory").to_path_buf()
-}
+mod support;
+
+use support::{agent, build_server, get, post, target_dir, Server};
 
 /// Builds the titanic server once for all tests in this file.
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        let out = target_dir().join("pipec-e2e").join("titanic-server");
-        let status = Command::new(env!("CARGO_BIN_EXE_pipec"))
-            .arg("build")
-            .arg(repo_root().join("examples/titanic/titanic.pipe"))
-            .arg("-o")
-            .arg(&out)
-            .arg("--target-dir")
-            .arg(target_dir())
-            .status()
-            .expect("pipec runs");
-        assert!(status.success(), "pipec build -o failed: {status}");
-        out
-    })
+    BINARY.get_or_init(|| build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-server", &[]))
+}
+
+fn titanic_server(args: &[&str]) -> Server {
+    Server::start(server_binary(), args)
 }
 
 fn reference() -> Reference {
     Reference::load(&repo_root().join("examples/titanic/reference.json"))
-}
-
-/// A running server, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(server_binary())
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the server starts");
-        let stderr = child.stderr.take().expect("stderr");
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (address_tx, address_rx) = mpsc::channel();
-        let lines = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                    if event["message"] == "listening" {
-                        let _ = address_tx.send(event["address"].as_str().unwrap_or_default().to_string());
-                    }
-                }
-                lines.lock().unwrap().push(line);
-            }
-        });
-        let address = address_rx.recv_timeout(Duration::from_secs(300)).unwrap_or_else(|_| {
-            panic!("the server did not report its address; log:\n{}", log.lock().unwrap().join("\n"))
-        });
-        Server { child, base: format!("http://{address}"), log }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn address(&self) -> &str {
-        self.base.trim_start_matches("http://")
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-
-    fn terminate(&mut self) -> ExitStatus {
-        let status = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().expect("kill runs");
-        assert!(status.success());
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not stop after SIGTERM; log:\n{}", self.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(120)))
-        .build();
-    ureq::Agent::new_with_config(config)
-}
-
-fn get(url: &str) -> (u16, Value) {
-    let mut response = agent().get(url).call().expect("GET answered");
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-fn post(url: &str, body: &[u8], headers: &[(&str, String)]) -> (u16, Option<usize>, Vec<u8>) {
-    let mut request = agent().post(url).header("content-type", "application/json");
-    for (name, value) in headers {
-        request = request.header(*name, value);
-    }
-    let mut response = request.send(body).expect("POST answered");
-    let status = response.status().as_u16();
-    let json_length = response
-        .headers()
-        .get("inference-header-content-length")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
-    let bytes = response.body_mut().with_config().limit(1 << 30).read_to_vec().expect("body");
-    (status, json_length, bytes)
 }
 
 fn infer(server: &Server, request: &Value) -> (u16, Value) {
@@ -175,7 +63,7 @@ fn output<'a>(response: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn serves_the_protocol_and_scores_reference_rows_as_scikit_learn_does() {
-    let server = Server::start(&[]);
+    let server = titanic_server(&[]);
     let (status, meta) = get(&server.url("/v2"));
     assert_eq!(status, 200);
     assert_eq!(meta["name"], "pipec");
@@ -258,7 +146,7 @@ fn metric(text: &str, series: &str) -> f64 {
 
 #[test]
 fn concurrent_requests_are_merged_and_each_gets_exactly_its_own_rows() {
-    let server = Server::start(&["--max-batch-delay-us", "20000", "--max-batch-rows", "64"]);
+    let server = titanic_server(&["--max-batch-delay-us", "20000", "--max-batch-rows", "64"]);
     let reference = reference();
     // Each row alone, one request at a time: the answers merged requests must reproduce.
     let alone: Vec<Value> = (0..reference.rows)
@@ -307,7 +195,7 @@ fn bytes_element(text: &str, into: &mut Vec<u8>) {
 
 #[test]
 fn binary_tensor_data_matches_json_bit_for_bit() {
-    let server = Server::start(&[]);
+    let server = titanic_server(&[]);
     let reference = reference();
     let n = reference.rows;
     let (status, json_answer) = infer(&server, &json_request(&reference, 0..n));
@@ -368,7 +256,7 @@ fn output_of<'a>(response: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
-    let server = Server::start(&["--max-body-bytes", "65536", "--body-timeout-ms", "500", "--header-timeout-ms", "500"]);
+    let server = titanic_server(&["--max-body-bytes", "65536", "--body-timeout-ms", "500", "--header-timeout-ms", "500"]);
     let reference = reference();
     let good = json_request(&reference, 0..3);
     let with = |edit: &dyn Fn(&mut Value)| {
@@ -486,7 +374,7 @@ fn wait_until_scoring(server: &Server, rows: u64) {
 
 #[test]
 fn a_full_queue_is_answered_429_at_once() {
-    let server = Server::start(&["--queue-capacity", "1", "--max-batch-rows", "1"]);
+    let server = titanic_server(&["--queue-capacity", "1", "--max-batch-rows", "1"]);
     let reference = reference();
     let (big, length) = big_binary_request(&reference, 2_000_000);
     let url = server.url("/v2/models/titanic/infer");
@@ -521,7 +409,7 @@ fn a_full_queue_is_answered_429_at_once() {
 
 #[test]
 fn sigterm_finishes_in_flight_requests_then_exits_0() {
-    let mut server = Server::start(&[]);
+    let mut server = titanic_server(&[]);
     let reference = reference();
     let (big, length) = big_binary_request(&reference, 1_000_000);
     let url = server.url("/v2/models/titanic/infer");
@@ -538,7 +426,7 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
 #[test]
 fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
     // Two workers share the one wgpu device a process can open.
-    let server = Server::start(&["--device", "wgpu", "--gpu-min-rows", "0", "--workers", "2"]);
+    let server = titanic_server(&["--device", "wgpu", "--gpu-min-rows", "0", "--workers", "2"]);
     let reference = reference();
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
@@ -548,7 +436,7 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     drop(server);
 
     // burn's CPU backend, which the native path otherwise replaces on the CPU.
-    let server = Server::start(&["--native-max-rows", "0"]);
+    let server = titanic_server(&["--native-max-rows", "0"]);
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
     assert_close("p_survived on burn flex", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
@@ -556,7 +444,7 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="cpu"}"#) >= 1.0);
     drop(server);
 
-    let server = Server::start(&["--device", "auto"]);
+    let server = titanic_server(&["--device", "auto"]);
     let (status, _) = infer(&server, &json_request(&reference, 0..3));
     assert_eq!(status, 200);
     let has_gpu = server.log().contains("wgpu on");
@@ -649,7 +537,7 @@ fn triton_python() -> PathBuf {
 #[test]
 fn the_triton_python_client_works_unchanged() {
     let python = triton_python();
-    let server = Server::start(&[]);
+    let server = titanic_server(&[]);
     let output = Command::new(python)
         .arg(repo_root().join("tests/clients/triton_http_client.py"))
         .arg(server.address())

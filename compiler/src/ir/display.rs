@@ -21,7 +21,7 @@ pub fn render_text(graph: &Graph) -> String {
         let _ = writeln!(out, "  {id}: {} = {}{label}", node.ty, describe(graph, &node.op));
     }
     for output in &graph.outputs {
-        let _ = writeln!(out, "  output {} = {}", output.name, output.node);
+        let _ = writeln!(out, "  {} {} = {}", output.role.keyword(), output.name, output.node);
     }
     out
 }

@@ -22,7 +22,12 @@ pub fn render_dot(graph: &Graph) -> String {
         }
     }
     for (i, output) in graph.outputs.iter().enumerate() {
-        let _ = writeln!(out, "  out{i} [label=\"{}\", shape=doubleoctagon];", escape(&output.name));
+        let shape = match output.role {
+            super::OutputRole::Output => "doubleoctagon",
+            super::OutputRole::Check => "octagon",
+            super::OutputRole::Watch => "note",
+        };
+        let _ = writeln!(out, "  out{i} [label=\"{}\", shape={shape}];", escape(&output.name));
         let _ = writeln!(out, "  n{} -> out{i};", output.node.0);
     }
     out.push_str("}\n");

@@ -303,11 +303,37 @@ pub struct InputSpec {
     pub nullable: bool,
 }
 
-/// A named output of the pipeline.
+/// What a column the pipeline computes is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OutputRole {
+    /// An entry of the `output` section, returned to clients.
+    #[default]
+    Output,
+    /// An entry of the `checks` section: one boolean per row, true when the row passes.
+    Check,
+    /// A feature the `monitor` section watches (features that are outputs or inputs are read
+    /// where they already are); computed for the server's drift statistics only.
+    Watch,
+}
+
+impl OutputRole {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            OutputRole::Output => "output",
+            OutputRole::Check => "check",
+            OutputRole::Watch => "watch",
+        }
+    }
+}
+
+/// A named column the pipeline computes. [`Graph::outputs`] holds every
+/// [`OutputRole::Output`] first (in declared order), then the checks, then the watched
+/// features; every pass keeps all of them (they are the roots of dead-code elimination).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutputSpec {
     pub name: String,
     pub node: NodeId,
+    pub role: OutputRole,
 }
 
 /// A whole pipeline as one dataflow graph.
@@ -322,17 +348,34 @@ pub struct Graph {
     /// The feature or output name a node was bound to in the source, if any (side table).
     pub labels: Vec<Option<String>>,
     pub outputs: Vec<OutputSpec>,
+    /// The build's identity: lowercase hex SHA-256 over the pipec version, the `.pipe` source
+    /// and every artifact read while checking (see `crate::identity`); passes keep it.
+    pub identity: String,
+    /// The `monitor` section with its baselines, computed when the pipeline was checked.
+    pub monitor: Option<pipec_monitor::MonitorSpec>,
 }
 
 impl Graph {
-    /// An empty graph with the metadata of `self` (name, version, inputs).
+    /// An empty graph with the metadata of `self` (name, version, inputs, identity, monitor).
     pub fn empty_like(&self) -> Graph {
         Graph {
             name: self.name.clone(),
             version: self.version.clone(),
             inputs: self.inputs.clone(),
+            identity: self.identity.clone(),
+            monitor: self.monitor.clone(),
             ..Graph::default()
         }
+    }
+
+    /// The outputs of the `output` section (returned to clients), in declared order.
+    pub fn public_outputs(&self) -> impl Iterator<Item = &OutputSpec> + '_ {
+        self.outputs.iter().filter(|o| o.role == OutputRole::Output)
+    }
+
+    /// The `checks` entries, in declared order.
+    pub fn checks(&self) -> impl Iterator<Item = &OutputSpec> + '_ {
+        self.outputs.iter().filter(|o| o.role == OutputRole::Check)
     }
 
     pub fn node(&self, id: NodeId) -> &Node {

@@ -50,6 +50,14 @@ pub(crate) fn lower_expr(lw: &mut Lowerer, expr: &Expr) -> Val {
                 Val::Poisoned
             }
             Some(val) => val.clone(),
+            None if matches!(lw.scope.get(&ident.name), Some(Decl::Check(_))) => {
+                lw.error(
+                    Diagnostic::error("E0107", format!("check `{}` cannot be used as a value", ident.name))
+                        .with_primary(span, "checks are results of the pipeline; nothing may refer to one")
+                        .with_note("to reuse the condition, make it a feature and refer to that in the check"),
+                );
+                Val::Poisoned
+            }
             // Declared, but its own definition failed or is part of a cycle: already reported.
             None if lw.scope.get(&ident.name).is_some() => Val::Poisoned,
             None => {
@@ -148,10 +156,13 @@ pub(crate) fn concat(lw: &mut Lowerer, parts: Vec<NodeId>, span: Span) -> Val {
     num(lw.push(Op::Concat { parts }, Ty::F32(width as u32), span))
 }
 
-/// The node of a non-null numeric or boolean value; reports why not otherwise.
+/// The node of a non-null numeric or boolean value; reports why not otherwise. Inside a
+/// check, nullable values are accepted too (a missing value is NaN, so ordering comparisons
+/// and `==` with it are false, `!=` is true).
 pub(crate) fn require_value(lw: &mut Lowerer, val: Val, span: Span) -> Option<NodeId> {
     match val {
         Val::Num { id, nullable: false } => Some(id),
+        Val::Num { id, nullable: true } if lw.in_check => Some(id),
         Val::Num { nullable: true, .. } => {
             lw.error(
                 Diagnostic::error("E0204", "this value may be missing")

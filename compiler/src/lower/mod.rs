@@ -4,17 +4,24 @@
 //! order the bindings by their dependencies (cycles), then lower each binding's expression,
 //! checking names, types, vector lengths and artifact shapes as it goes. Errors are collected,
 //! not returned at the first; a binding whose lowering failed is poisoned so that it does not
-//! cause a cascade of follow-on errors. Finally inputs and features that reach no output get a
-//! warning.
+//! cause a cascade of follow-on errors. Then the checks are lowered (nullable values allowed)
+//! and appended to the outputs, then the monitor section (`monitor.rs`: watched values, the
+//! reference CSV, baselines from the interpreter). Finally inputs and features that reach no
+//! output, check or watched name get a warning, and the build identity is computed from the
+//! source and the artifact bytes recorded by [`Lowerer::read_artifact`].
 
 mod args;
 mod builtins;
 mod expr;
 mod models;
+mod monitor;
 mod order;
 mod scope;
 
-use crate::ir::{Graph, InputKind, InputSpec, Op, OutputSpec, Ty};
+use crate::artifacts::ArtifactError;
+use crate::ir::{Graph, InputKind, InputSpec, Op, OutputRole, OutputSpec, Ty};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use pipec_dsl::ast::{self, ScalarType};
 use pipec_dsl::{Diagnostic, Span};
 use std::collections::HashMap;
@@ -44,6 +51,10 @@ pub(crate) struct Lowerer<'a> {
     pub env: HashMap<String, Val>,
     pub models: Vec<Option<ModelDef>>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Lowering a check: nullable values may be used.
+    pub in_check: bool,
+    /// Every artifact file read, by its path as written in the source, for the identity.
+    pub artifacts: RefCell<BTreeMap<String, Vec<u8>>>,
 }
 
 impl Lowerer<'_> {
@@ -51,14 +62,26 @@ impl Lowerer<'_> {
         self.diagnostics.push(diagnostic);
     }
 
+    /// Reads the artifact `written` (as the source names it), resolved to `file`, and records
+    /// its bytes for the build identity.
+    pub fn read_artifact(&self, written: &str, file: &Path) -> Result<Vec<u8>, ArtifactError> {
+        if let Some(bytes) = self.artifacts.borrow().get(written) {
+            return Ok(bytes.clone());
+        }
+        let bytes = crate::artifacts::read_bytes(file)?;
+        self.artifacts.borrow_mut().insert(written.to_string(), bytes.clone());
+        Ok(bytes)
+    }
+
     pub fn push(&mut self, op: Op, ty: Ty, span: Span) -> crate::ir::NodeId {
         self.graph.push(op, ty, span)
     }
 }
 
-/// Lowers a parsed pipeline; `base_dir` is the folder artifact paths are relative to.
-/// Returns the graph and warnings, or every diagnostic (errors and warnings) on failure.
-pub fn lower(ast: &ast::Pipeline, base_dir: &Path) -> Result<(Graph, Vec<Diagnostic>), Vec<Diagnostic>> {
+/// Lowers a parsed pipeline; `source` is its text (for the identity), `base_dir` the folder
+/// artifact paths are relative to. Returns the graph and warnings, or every diagnostic
+/// (errors and warnings) on failure.
+pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Graph, Vec<Diagnostic>), Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     let scope = Scope::collect(ast, &mut diagnostics);
     let mut lowerer = Lowerer {
@@ -73,6 +96,8 @@ pub fn lower(ast: &ast::Pipeline, base_dir: &Path) -> Result<(Graph, Vec<Diagnos
         env: HashMap::new(),
         models: Vec::new(),
         diagnostics,
+        in_check: false,
+        artifacts: RefCell::new(BTreeMap::new()),
     };
     if ast.version.is_none() {
         lowerer.diagnostics.push(
@@ -98,8 +123,12 @@ pub fn lower(ast: &ast::Pipeline, base_dir: &Path) -> Result<(Graph, Vec<Diagnos
         lowerer.env.insert(binding.name.name.clone(), val);
     }
     lower_outputs(&mut lowerer);
-    lowerer.diagnostics.extend(order::unused_warnings(&lowerer.scope));
-    let Lowerer { graph, diagnostics, .. } = lowerer;
+    lower_checks(&mut lowerer);
+    monitor::lower_monitor(&mut lowerer);
+    let watched = monitor::watched_idents(ast);
+    lowerer.diagnostics.extend(order::unused_warnings(&lowerer.scope, &watched));
+    let Lowerer { mut graph, diagnostics, artifacts, .. } = lowerer;
+    graph.identity = crate::identity::compute(source.as_bytes(), &artifacts.into_inner());
     if diagnostics.iter().any(Diagnostic::is_error) {
         Err(diagnostics)
     } else {
@@ -170,7 +199,11 @@ fn lower_outputs(lowerer: &mut Lowerer) {
         let span = binding.value.span;
         match val {
             Val::Num { id, nullable: false } => {
-                lowerer.graph.outputs.push(OutputSpec { name: binding.name.name.clone(), node: id })
+                lowerer.graph.outputs.push(OutputSpec {
+                    name: binding.name.name.clone(),
+                    node: id,
+                    role: OutputRole::Output,
+                })
             }
             Val::Num { nullable: true, .. } => lowerer.error(
                 Diagnostic::error("E0204", format!("output `{}` may be missing", binding.name.name))
@@ -183,6 +216,51 @@ fn lower_outputs(lowerer: &mut Lowerer) {
             ),
             Val::Model(_) => lowerer.error(
                 Diagnostic::error("E0105", format!("output `{}` is a model, not a value", binding.name.name))
+                    .with_primary(span, "apply the model to its input: `model(x)`"),
+            ),
+            Val::Poisoned => {}
+        }
+    }
+}
+
+/// The `checks` section, after the outputs: each check must be one boolean; nullable values
+/// may be used inside it. Each becomes an output with role `Check`, in declared order.
+fn lower_checks(lowerer: &mut Lowerer) {
+    for (index, binding) in lowerer.ast.checks.iter().enumerate() {
+        if lowerer.scope.get(&binding.name.name) != Some(&Decl::Check(index)) {
+            continue; // a duplicate name, already reported
+        }
+        lowerer.in_check = true;
+        let val = expr::lower_expr(lowerer, &binding.value);
+        lowerer.in_check = false;
+        let name = &binding.name.name;
+        let span = binding.value.span;
+        let not_bool = |found: String| {
+            Diagnostic::error("E0207", format!("check `{name}` is not one boolean"))
+                .with_primary(span, format!("expected `bool`, found `{found}`"))
+                .with_note("a check is a condition per row, such as `x >= 0 and x < 10`")
+        };
+        match val {
+            Val::Num { id, nullable } => match lowerer.graph.ty(id) {
+                Ty::Bool(1) if nullable => lowerer.error(
+                    Diagnostic::error("E0204", format!("check `{name}` may be missing"))
+                        .with_primary(span, "this boolean is nullable; a check must be true or false"),
+                ),
+                Ty::Bool(1) => {
+                    lowerer.graph.labels[id.index()].get_or_insert_with(|| name.clone());
+                    lowerer.graph.outputs.push(OutputSpec { name: name.clone(), node: id, role: OutputRole::Check });
+                }
+                ty => {
+                    let d = not_bool(ty.to_string());
+                    lowerer.error(d);
+                }
+            },
+            Val::Str { .. } => {
+                let d = not_bool("str".to_string());
+                lowerer.error(d);
+            }
+            Val::Model(_) => lowerer.error(
+                Diagnostic::error("E0105", format!("check `{name}` is a model, not a value"))
                     .with_primary(span, "apply the model to its input: `model(x)`"),
             ),
             Val::Poisoned => {}

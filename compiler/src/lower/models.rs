@@ -5,7 +5,7 @@
 
 use super::args::{literal_str, literal_word, CallArgs};
 use super::{Lowerer, MAX_WIDTH};
-use crate::artifacts::{read_safetensors, WeightTensor};
+use crate::artifacts::{parse_safetensors, WeightTensor};
 use crate::ir::{Matrix, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::ModelDecl;
 use pipec_dsl::{Diagnostic, Span};
@@ -64,7 +64,7 @@ fn try_load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<ModelDef, Diagnostic>
     let path_expr = args.positional[0];
     let path = literal_str(path_expr, "weight file")?;
     let file = lowerer.base_dir.join(path);
-    let tensors = read_safetensors(&file).map_err(|e| {
+    let tensors = lowerer.read_artifact(path, &file).and_then(|bytes| parse_safetensors(&file, &bytes)).map_err(|e| {
         Diagnostic::error(e.code(), e.to_string())
             .with_primary(path_expr.span, "this weight file")
             .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))

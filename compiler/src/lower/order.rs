@@ -118,13 +118,22 @@ pub(crate) fn binding_order<'a>(scope: &Scope<'a>, diagnostics: &mut Vec<Diagnos
     order
 }
 
-/// A warning for every input, feature and model that no output depends on.
-pub(crate) fn unused_warnings(scope: &Scope) -> Vec<Diagnostic> {
+/// A warning for every input, feature and model that no output, check or watched name
+/// (`watched`, from the monitor section) depends on.
+pub(crate) fn unused_warnings<'a>(scope: &Scope<'a>, watched: &[&'a Ident]) -> Vec<Diagnostic> {
     let ast = scope.ast;
     let mut used = std::collections::HashSet::new();
-    let mut stack: Vec<&Expr> = ast.outputs.iter().map(|b| &b.value).collect();
-    while let Some(expr) = stack.pop() {
-        for ident in references(expr) {
+    let mut stack: Vec<&Expr> = ast.outputs.iter().chain(&ast.checks).map(|b| &b.value).collect();
+    let mut pending: Vec<&Ident> = watched.to_vec();
+    loop {
+        let idents = match stack.pop() {
+            Some(expr) => references(expr),
+            None => match pending.pop() {
+                Some(ident) => vec![ident],
+                None => break,
+            },
+        };
+        for ident in idents {
             if !used.insert(ident.name.as_str()) {
                 continue;
             }

@@ -10,6 +10,7 @@ pub(crate) enum Decl {
     Feature(usize),
     Model(usize),
     Output(usize),
+    Check(usize),
 }
 
 pub(crate) struct Scope<'a> {
@@ -25,7 +26,8 @@ impl<'a> Scope<'a> {
         let features = ast.features.iter().enumerate().map(|(i, b)| (&b.name, Decl::Feature(i)));
         let models = ast.models.iter().enumerate().map(|(i, m)| (&m.name, Decl::Model(i)));
         let outputs = ast.outputs.iter().enumerate().map(|(i, b)| (&b.name, Decl::Output(i)));
-        for (ident, decl) in inputs.chain(features).chain(models).chain(outputs) {
+        let checks = ast.checks.iter().enumerate().map(|(i, b)| (&b.name, Decl::Check(i)));
+        for (ident, decl) in inputs.chain(features).chain(models).chain(outputs).chain(checks) {
             match scope.names.get(ident.name.as_str()) {
                 Some(first) => {
                     let first_span = scope.ident(*first).span;
@@ -33,7 +35,7 @@ impl<'a> Scope<'a> {
                         Diagnostic::error("E0102", format!("`{}` is defined more than once", ident.name))
                             .with_primary(ident.span, "defined again here")
                             .with_secondary(first_span, "first defined here")
-                            .with_note("inputs, features, models and outputs share one namespace"),
+                            .with_note("inputs, features, models, outputs and checks share one namespace"),
                     );
                 }
                 None => {
@@ -54,6 +56,7 @@ impl<'a> Scope<'a> {
             Decl::Feature(i) => &self.ast.features[i].name,
             Decl::Model(i) => &self.ast.models[i].name,
             Decl::Output(i) => &self.ast.outputs[i].name,
+            Decl::Check(i) => &self.ast.checks[i].name,
         }
     }
 

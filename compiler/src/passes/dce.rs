@@ -1,4 +1,5 @@
-//! Dead-output elimination: drops every node that no output depends on.
+//! Dead-output elimination: drops every node that no output depends on. Every entry of
+//! `Graph::outputs` is a root, whatever its role: outputs, checks and watched features.
 //!
 //! Inputs stay declared (clients still send them); only their nodes go.
 
@@ -42,6 +43,20 @@ mod tests {
         assert!(before.nodes.len() > after.nodes.len());
         assert!(!ir_text(&after).contains("exp"), "{}", ir_text(&after));
         assert_eq!(after.inputs.len(), 2, "inputs stay declared");
+        assert_equivalent(&before, &after);
+    }
+
+    #[test]
+    fn keeps_checks_and_watched_features() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/titanic");
+        let before = graph_in(&std::fs::read_to_string(dir.join("titanic_ops.pipe")).unwrap(), &dir);
+        let after = crate::passes::optimise(&before, &[]);
+        let roles = |g: &Graph| g.outputs.iter().map(|o| (o.name.clone(), o.role)).collect::<Vec<_>>();
+        assert_eq!(roles(&before), roles(&after));
+        assert!(after.outputs.iter().any(|o| o.role == crate::ir::OutputRole::Check));
+        assert!(after.outputs.iter().any(|o| o.role == crate::ir::OutputRole::Watch));
+        assert_eq!(before.monitor, after.monitor);
+        assert_eq!(before.identity, after.identity);
         assert_equivalent(&before, &after);
     }
 }

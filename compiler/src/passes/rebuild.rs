@@ -47,7 +47,7 @@ impl<'g> Rebuild<'g> {
         new
     }
 
-    /// Finishes: outputs remapped, source labels carried to the nodes that replaced theirs.
+    /// Finishes: outputs (of every role) remapped, source labels carried to the nodes that replaced theirs.
     pub fn finish(mut self) -> Graph {
         for (old, new) in self.map.iter().enumerate() {
             let Some(label) = &self.old.labels[old] else { continue };
@@ -59,7 +59,7 @@ impl<'g> Rebuild<'g> {
             .old
             .outputs
             .iter()
-            .map(|o| OutputSpec { name: o.name.clone(), node: self.map[o.node.index()] })
+            .map(|o| OutputSpec { name: o.name.clone(), node: self.map[o.node.index()], role: o.role })
             .collect();
         self.new
     }

@@ -6,12 +6,12 @@ use super::parse_binding::binding;
 use super::parse_input::input_decl;
 use super::parse_literal::{ident, string, unterminated};
 use super::parse_model::model_decl;
-use crate::ast::{Pipeline, SectionKind, StrLit};
+use crate::ast::{Monitor, MonitorEntry, Pipeline, SectionKind, StrLit};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use pest::iterators::{Pair, Pairs};
 
-const SECTIONS: [&str; 4] = ["input", "features", "models", "output"];
+const SECTIONS: [&str; 6] = ["input", "features", "models", "output", "checks", "monitor"];
 
 pub(super) fn build(pairs: Pairs<'_, Rule>, source: &str) -> Result<Pipeline, Vec<Diagnostic>> {
     let mut b = Builder::new();
@@ -44,6 +44,8 @@ fn pipeline(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Pipeline> {
         features: Vec::new(),
         models: Vec::new(),
         outputs: Vec::new(),
+        checks: Vec::new(),
+        monitor: None,
         sections: Vec::new(),
         span,
     };
@@ -55,6 +57,8 @@ fn pipeline(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Pipeline> {
             Rule::features_section => section(SectionKind::Features, item, &mut p, b),
             Rule::models_section => section(SectionKind::Models, item, &mut p, b),
             Rule::output_section => section(SectionKind::Output, item, &mut p, b),
+            Rule::checks_section => section(SectionKind::Checks, item, &mut p, b),
+            Rule::monitor_section => section(SectionKind::Monitor, item, &mut p, b),
             Rule::unknown_section => unknown_section(&item, b),
             _ => {}
         }
@@ -109,6 +113,9 @@ fn section(kind: SectionKind, pair: Pair<'_, Rule>, p: &mut Pipeline, b: &mut Bu
         p.sections.push((kind, keyword_span));
     }
     let keep = repeated.is_none();
+    if kind == SectionKind::Monitor && keep {
+        p.monitor = Some(Monitor { entries: Vec::new(), keyword: keyword_span });
+    }
     for entry in inner {
         let before = b.diagnostics.len();
         let entry_span = tight_span(&entry);
@@ -117,7 +124,13 @@ fn section(kind: SectionKind, pair: Pair<'_, Rule>, p: &mut Pipeline, b: &mut Bu
             (Rule::binding, SectionKind::Features) => {
                 binding(entry, b).map(|x| keep && push(&mut p.features, x))
             }
+            (Rule::binding, SectionKind::Checks) => {
+                binding(entry, b).map(|x| keep && push(&mut p.checks, x))
+            }
             (Rule::binding, _) => binding(entry, b).map(|x| keep && push(&mut p.outputs, x)),
+            (Rule::monitor_entry, _) => monitor_entry(entry, b).map(|e| {
+                keep && p.monitor.as_mut().is_some_and(|m| push(&mut m.entries, e))
+            }),
             (Rule::model_decl, _) => model_decl(entry, b).map(|m| keep && push(&mut p.models, m)),
             _ => Some(false),
         };
@@ -126,6 +139,24 @@ fn section(kind: SectionKind, pair: Pair<'_, Rule>, p: &mut Pipeline, b: &mut Bu
             b.malformed(entry_span);
         }
     }
+}
+
+/// `key: value` in the monitor section.
+fn monitor_entry(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<MonitorEntry> {
+    let span = tight_span(&pair);
+    let mut key = None;
+    let mut value = None;
+    for part in pair.into_inner() {
+        match part.as_rule() {
+            Rule::arg_name => key = Some(ident(&part)),
+            Rule::expr => {
+                b.start_expression();
+                value = super::parse_expr::expr(part, b);
+            }
+            _ => {}
+        }
+    }
+    Some(MonitorEntry { key: key?, value: value?, span })
 }
 
 fn push<T>(list: &mut Vec<T>, item: T) -> bool {
@@ -146,7 +177,7 @@ fn unknown_section(pair: &Pair<'_, Rule>, b: &mut Builder) {
     let text = name.as_str();
     let mut d = Diagnostic::error("E0005", format!("unknown section `{text}`")).with_primary(
         name.as_span().into(),
-        "expected one of the sections `input`, `features`, `models`, `output`",
+        "expected one of the sections `input`, `features`, `models`, `output`, `checks`, `monitor`",
     );
     if let Some(similar) = similar_section(text) {
         d = d.with_note(format!("did you mean `{similar}`?"));

@@ -16,7 +16,7 @@ pub(super) fn expected(rule: Rule) -> Option<(u8, &'static str)> {
         version_value => (5, "a version string such as \"1.0.0\""),
         model_kind => (6, "a model kind such as `mlp`, `linear` or `logistic`"),
         pipeline_name => (7, "a pipeline name"),
-        ident | arg_name | input_decl | binding | model_decl => (8, NAME),
+        ident | arg_name | input_decl | binding | model_decl | monitor_entry => (8, NAME),
         infix_op => (9, OPERATOR),
         colon => (10, "`:`"),
         assign => (11, "`=`"),
@@ -28,8 +28,9 @@ pub(super) fn expected(rule: Rule) -> Option<(u8, &'static str)> {
         rbracket => (17, "`]`"),
         lbrace | skipped_block => (18, "`{`"),
         kw_version | version_decl => (19, "`version`"),
-        kw_input | kw_features | kw_models | kw_output | input_section | features_section
-        | models_section | output_section | unknown_section => (20, SECTION),
+        kw_input | kw_features | kw_models | kw_output | kw_checks | kw_monitor | input_section
+        | features_section | models_section | output_section | checks_section | monitor_section
+        | unknown_section => (20, SECTION),
         rbrace => (21, "`}`"),
         kw_pipeline | pipeline | file => (22, "`pipeline`"),
         EOI => (23, END_OF_FILE),
@@ -42,7 +43,7 @@ pub(super) const ARGUMENT: &str = "an argument";
 pub(super) const INDEX: &str = "an index such as 0";
 pub(super) const NAME: &str = "a name";
 pub(super) const OPERATOR: &str = "an operator";
-pub(super) const SECTION: &str = "a section (`input`, `features`, `models` or `output`)";
+pub(super) const SECTION: &str = "a section (`input`, `features`, `models`, `output`, `checks` or `monitor`)";
 pub(super) const END_OF_FILE: &str = "end of file";
 
 /// The readable list of what `rules` stand for: deduplicated, in a fixed order, without the

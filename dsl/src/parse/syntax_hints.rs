@@ -9,7 +9,7 @@ const KEYWORDS: [&str; 11] = [
     "pipeline", "version", "input", "features", "models", "output", "true", "false", "and", "or",
     "not",
 ];
-const SECTION_WORDS: [&str; 5] = ["version", "input", "features", "models", "output"];
+const SECTION_WORDS: [&str; 7] = ["version", "input", "features", "models", "output", "checks", "monitor"];
 
 #[derive(Default)]
 pub(super) struct Hints {

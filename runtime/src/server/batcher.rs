@@ -2,24 +2,35 @@
 //! that owns the pipeline, and the results are split back, each request receiving exactly its
 //! own rows. The queue is bounded; a full queue is reported at once (the server answers 429).
 
+use super::audit_sink::{Part, Scoring};
 use super::config::ServerConfig;
-use super::engines::Engines;
-use super::metrics::{DeviceLabels, Metrics};
+use super::duties::Duties;
+use super::metrics::DeviceLabels;
+use super::models::{Models, Opener, Role};
 use crate::batch::Batch;
 use crate::output::OutputColumn;
-use crate::CompiledPipeline;
-use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// What a request receives: its output columns, or why the pipeline failed.
-pub type Reply = Result<Vec<OutputColumn>, String>;
+/// A request's answer: its rows of every computed column, and who computed them.
+#[derive(Debug)]
+pub struct Scored {
+    pub columns: Vec<OutputColumn>,
+    pub role: Role,
+    /// The identity of the build that answered.
+    pub identity: &'static str,
+}
+
+/// What a request receives: its scores, or why scoring (or, when durable, logging) failed.
+pub type Reply = Result<Scored, String>;
 
 struct Job {
     batch: Batch,
+    request_id: String,
+    role: Role,
     reply: oneshot::Sender<Reply>,
 }
 
@@ -35,17 +46,18 @@ pub enum SubmitError {
 #[derive(Clone)]
 pub struct Batcher {
     sender: Arc<Mutex<Option<SyncSender<Job>>>>,
-    metrics: Arc<Metrics>,
+    duties: Arc<Duties>,
 }
 
 impl Batcher {
-    pub fn submit(&self, batch: Batch) -> Result<oneshot::Receiver<Reply>, SubmitError> {
+    /// Queues `batch`, to be scored by `role` and logged under `request_id`.
+    pub fn submit(&self, batch: Batch, request_id: String, role: Role) -> Result<oneshot::Receiver<Reply>, SubmitError> {
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sender = sender.as_ref().ok_or(SubmitError::Closed)?;
-        match sender.try_send(Job { batch, reply }) {
+        match sender.try_send(Job { batch, request_id, role, reply }) {
             Ok(()) => {
-                self.metrics.queue_depth.inc();
+                self.duties.metrics.queue_depth.inc();
                 Ok(answer)
             }
             Err(TrySendError::Full(_)) => Err(SubmitError::Full),
@@ -70,19 +82,17 @@ impl Workers {
     }
 }
 
-/// Starts `--workers` threads, each loading the pipeline onto its devices, and waits until
+/// Starts `--workers` threads, each loading the pipelines onto its devices, and waits until
 /// all are ready. Returns a description of the devices for the log.
-pub fn start<P: CompiledPipeline + 'static>(
-    config: &ServerConfig,
-    metrics: Arc<Metrics>,
-) -> Result<(Batcher, Workers, String), String> {
+pub fn start(config: &ServerConfig, open: Opener, duties: Arc<Duties>) -> Result<(Batcher, Workers, String), String> {
     let (sender, receiver) = mpsc::sync_channel(config.queue_capacity.max(1));
     let receiver = Arc::new(Mutex::new(receiver));
     let (ready_tx, ready_rx) = mpsc::channel();
     let mut handles = Vec::new();
     for worker in 0..config.workers.max(1) {
         let receiver = receiver.clone();
-        let metrics = metrics.clone();
+        let duties = duties.clone();
+        let open = open.clone();
         let ready = ready_tx.clone();
         let config = config.clone();
         let handle = std::thread::Builder::new()
@@ -90,17 +100,17 @@ pub fn start<P: CompiledPipeline + 'static>(
             // The native path keeps a row's values in fixed-size arrays on the stack.
             .stack_size(64 << 20)
             .spawn(move || {
-                let engines = match Engines::<P>::open(&config) {
-                    Ok(engines) => engines,
+                let models = match open(&config) {
+                    Ok(models) => models,
                     Err(e) => {
                         let _ = ready.send(Err(e));
                         return;
                     }
                 };
-                let _ = ready.send(Ok(engines.describe()));
+                let _ = ready.send(Ok(models.champion.describe()));
                 drop(ready);
                 let limits = Limits { max_rows: config.max_batch_rows.max(1), delay: config.max_batch_delay() };
-                work(&engines, &receiver, &metrics, limits);
+                work(&models, &receiver, &duties, limits);
             })
             .map_err(|e| format!("cannot start a worker thread: {e}"))?;
         handles.push(handle);
@@ -114,7 +124,7 @@ pub fn start<P: CompiledPipeline + 'static>(
             Err(_) => return Err("a worker thread stopped while loading the pipeline".into()),
         }
     }
-    let batcher = Batcher { sender: Arc::new(Mutex::new(Some(sender))), metrics };
+    let batcher = Batcher { sender: Arc::new(Mutex::new(Some(sender))), duties };
     Ok((batcher, Workers(handles), description))
 }
 
@@ -124,14 +134,16 @@ struct Limits {
     delay: Duration,
 }
 
-fn work<P: CompiledPipeline>(engines: &Engines<P>, receiver: &Mutex<Receiver<Job>>, metrics: &Metrics, limits: Limits) {
+fn work(models: &Models, receiver: &Mutex<Receiver<Job>>, duties: &Duties, limits: Limits) {
     let mut carried: Option<Job> = None;
     loop {
-        let Some(jobs) = collect(receiver, &mut carried, metrics, limits) else { return };
-        if jobs.is_empty() {
-            continue;
+        let Some(jobs) = collect(receiver, &mut carried, &duties.metrics, limits) else { return };
+        let (champion, challenger): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|job| job.role == Role::Champion);
+        for (role, jobs) in [(Role::Champion, champion), (Role::Challenger, challenger)] {
+            if !jobs.is_empty() {
+                run(models, role, jobs, duties);
+            }
         }
-        run(engines, jobs, metrics);
     }
 }
 
@@ -141,7 +153,7 @@ fn work<P: CompiledPipeline>(engines: &Engines<P>, receiver: &Mutex<Receiver<Job
 fn collect(
     receiver: &Mutex<Receiver<Job>>,
     carried: &mut Option<Job>,
-    metrics: &Metrics,
+    metrics: &super::metrics::Metrics,
     limits: Limits,
 ) -> Option<Vec<Job>> {
     let receiver = receiver.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -179,37 +191,124 @@ fn collect(
     Some(jobs)
 }
 
-fn run<P: CompiledPipeline>(engines: &Engines<P>, jobs: Vec<Job>, metrics: &Metrics) {
-    let sizes: Vec<usize> = jobs.iter().map(|job| job.batch.rows()).collect();
-    let (batches, replies): (Vec<Batch>, Vec<oneshot::Sender<Reply>>) =
-        jobs.into_iter().map(|job| (job.batch, job.reply)).unzip();
+/// Scores one batch of jobs with `role`'s pipeline, performs the duties, and answers: after
+/// the audit records are on disk when the log is durable, at once otherwise. With a shadow
+/// challenger, the champion's batch is then scored again by the challenger.
+fn run(models: &Models, role: Role, jobs: Vec<Job>, duties: &Duties) {
+    let Some(scorer) = models.get(role) else {
+        for job in jobs {
+            let _ = job.reply.send(Err("this server has no challenger".into()));
+        }
+        return;
+    };
+    let mut ids = Vec::with_capacity(jobs.len());
+    let mut replies = Vec::with_capacity(jobs.len());
+    let mut batches = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        ids.push(job.request_id);
+        replies.push(job.reply);
+        batches.push(job.batch);
+    }
+    let mut start = 0;
+    let parts: Vec<Part> = ids
+        .iter()
+        .zip(&batches)
+        .map(|(id, batch)| {
+            let part = Part { request_id: id, start, rows: batch.rows() };
+            start += batch.rows();
+            part
+        })
+        .collect();
     let merged = Batch::concat(batches);
     let rows = merged.rows();
-    let (device, route) = engines.route(rows);
+    let (device, result) = scorer.score(&merged);
+    let metrics = &duties.metrics;
     metrics.batch_rows.get_or_create(&DeviceLabels { device }).observe(rows as f64);
     metrics.rows.inc_by(rows as u64);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| route.forward(&merged)))
-        .map_err(|_| "the pipeline panicked; see the server log".to_string())
-        .and_then(|result| result.map_err(|e| e.to_string()));
-    match result {
-        Ok(columns) if replies.len() == 1 => {
-            if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Ok(columns));
-            }
-        }
-        Ok(columns) => {
-            let mut start = 0;
-            for (reply, n) in replies.into_iter().zip(sizes) {
-                let part = columns.iter().map(|c| c.rows(start, start + n)).collect();
-                let _ = reply.send(Ok(part));
-                start += n;
-            }
-        }
+    let columns = match result {
+        Ok(columns) => columns,
         Err(e) => {
-            tracing::error!(error = %e, rows, "the pipeline failed on a batch");
+            tracing::error!(error = %e, rows, model = role.as_str(), "the pipeline failed on a batch");
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
+            return;
         }
+    };
+    duties.observe_answered(role, &merged, &columns, &parts);
+    let spec = scorer.spec();
+    let batch_id = duties.audit.as_ref().map_or(0, |_| duties.next_batch_id());
+    let scoring =
+        Scoring { spec, model: role.as_str(), answered: true, route: device, batch_id, merged: &merged, columns: &columns };
+    let records = duties.records(&scoring, &parts);
+    let answers: Vec<(oneshot::Sender<Reply>, Scored)> = if replies.len() == 1 {
+        replies.into_iter().map(|reply| (reply, Scored { columns: columns.clone(), role, identity: spec.identity })).collect()
+    } else {
+        replies
+            .into_iter()
+            .zip(&parts)
+            .map(|(reply, part)| {
+                let own = columns.iter().map(|c| c.rows(part.start, part.start + part.rows)).collect();
+                (reply, Scored { columns: own, role, identity: spec.identity })
+            })
+            .collect()
+    };
+    match records {
+        Some(records) if duties.durable => duties.log(
+            records,
+            Some(Box::new(move |logged: Result<(), String>| {
+                for (reply, scored) in answers {
+                    let answer = match &logged {
+                        Ok(()) => Ok(scored),
+                        Err(e) => Err(format!("the audit log could not record the request: {e}")),
+                    };
+                    let _ = reply.send(answer);
+                }
+            })),
+        ),
+        records => {
+            for (reply, scored) in answers {
+                let _ = reply.send(Ok(scored));
+            }
+            if let Some(records) = records {
+                duties.log(records, None);
+            }
+        }
+    }
+    if role == Role::Champion && duties.shadow {
+        if let Some(challenger) = &models.challenger {
+            shadow(challenger.as_ref(), &merged, &columns, &parts, batch_id, duties);
+        }
+    }
+}
+
+/// Scores the champion's batch with the challenger too: compared, kept for feedback, logged
+/// as not answered.
+fn shadow(
+    challenger: &dyn super::engines::Scorer,
+    merged: &Batch,
+    champion: &[OutputColumn],
+    parts: &[Part],
+    batch_id: u64,
+    duties: &Duties,
+) {
+    let (route, result) = challenger.score(merged);
+    let columns = match result {
+        Ok(columns) => columns,
+        Err(e) => {
+            tracing::error!(error = %e, rows = merged.rows(), "the shadow challenger failed on a batch");
+            return;
+        }
+    };
+    duties.compare(champion, &columns, merged.rows());
+    let spec = challenger.spec();
+    if let Some(feedback) = &duties.feedback {
+        for part in parts {
+            feedback.remember(Role::Challenger, spec, &columns, part.request_id, part.start, part.rows);
+        }
+    }
+    let scoring = Scoring { spec, model: "challenger", answered: false, route, batch_id, merged, columns: &columns };
+    if let Some(records) = duties.records(&scoring, parts) {
+        duties.log(records, None);
     }
 }

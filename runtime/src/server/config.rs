@@ -22,6 +22,30 @@ pub enum LogFormat {
     Text,
 }
 
+/// When the audit log acknowledges a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum AuditDurability {
+    /// Answer only after the request's record is on disk (fdatasync; records that arrive
+    /// together share one sync).
+    Durable,
+    /// Answer at once; records are written in the background and reach the disk when the
+    /// operating system flushes them.
+    Buffered,
+}
+
+/// What the challenger, when the binary holds one, does with traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ChallengerMode {
+    /// Every request is answered by the champion and also scored by the challenger; both are
+    /// logged, and disagreement is reported.
+    Shadow,
+    /// `--challenger-share` of requests, chosen by a hash of their routing key, are answered
+    /// by the challenger instead.
+    Split,
+    /// The challenger is not used.
+    Off,
+}
+
 /// Serves one compiled pipeline over the Open Inference Protocol (v2 REST).
 #[derive(Clone, Debug, Parser)]
 #[command(version, about, long_about = None)]
@@ -85,6 +109,37 @@ pub struct ServerConfig {
     #[arg(long, env = "PIPEC_SHUTDOWN_TIMEOUT_MS", default_value_t = 30_000)]
     pub shutdown_timeout_ms: u64,
 
+    /// Folder of the audit log: one record per request (inputs, outputs, pipeline identity,
+    /// time) in checksummed segment files; read it with `pipec log`, re-run it with
+    /// `pipec replay`. No audit log when unset.
+    #[arg(long, env = "PIPEC_AUDIT_DIR")]
+    pub audit_dir: Option<std::path::PathBuf>,
+
+    /// When a request is answered relative to its audit record reaching the disk.
+    #[arg(long, env = "PIPEC_AUDIT_DURABILITY", value_enum, default_value_t = AuditDurability::Durable)]
+    pub audit_durability: AuditDurability,
+
+    /// Size at which an audit segment file is closed and the next one started, in bytes.
+    #[arg(long, env = "PIPEC_AUDIT_SEGMENT_BYTES", default_value_t = 64 << 20)]
+    pub audit_segment_bytes: u64,
+
+    /// Requests whose predictions are kept for ground truth posted later to
+    /// `/v2/models/{name}/feedback`; the oldest are forgotten first.
+    #[arg(long, env = "PIPEC_FEEDBACK_CAPACITY", default_value_t = 100_000)]
+    pub feedback_capacity: usize,
+
+    /// What the challenger does, when this binary was built with one (`pipec build
+    /// --challenger`).
+    #[arg(long, env = "PIPEC_CHALLENGER_MODE", value_enum, default_value_t = ChallengerMode::Shadow)]
+    pub challenger_mode: ChallengerMode,
+
+    /// In split mode, the share of requests the challenger answers, from 0 to 1. A request
+    /// goes to the challenger when a hash of its routing key (the request parameter
+    /// `routing_key`, else its `id`) falls in that share, so the same key always goes to the
+    /// same model.
+    #[arg(long, env = "PIPEC_CHALLENGER_SHARE", default_value_t = 0.1, value_parser = share)]
+    pub challenger_share: f64,
+
     /// Log format.
     #[arg(long, env = "PIPEC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -98,5 +153,12 @@ pub struct ServerConfig {
 impl ServerConfig {
     pub fn max_batch_delay(&self) -> Duration {
         Duration::from_micros(self.max_batch_delay_us)
+    }
+}
+
+fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(x) if (0.0..=1.0).contains(&x) => Ok(x),
+        _ => Err(format!("expected a share from 0 to 1, not {text:?}")),
     }
 }

@@ -8,6 +8,18 @@ use crate::batch::{Batch, Column};
 use crate::spec::{InputKind, InputSpec, PipelineSpec};
 use serde_json::{Map, Value};
 
+/// What an answer's output carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Column `index` of the pipeline's computed columns (an `output` of the `.pipe` file).
+    Column(usize),
+    /// `failed_checks`: per row, the names of the checks it failed, comma-separated.
+    FailedChecks,
+}
+
+/// The name of the output that flags rows failing a `checks` entry.
+pub const FAILED_CHECKS: &str = "failed_checks";
+
 /// A checked request: the rows to score and which outputs to send back.
 #[derive(Debug)]
 pub struct Decoded {
@@ -17,8 +29,7 @@ pub struct Decoded {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RequestedOutput {
-    /// Position in the pipeline's outputs.
-    pub index: usize,
+    pub what: Answer,
     /// Sent in the binary section rather than as JSON.
     pub binary: bool,
 }
@@ -319,21 +330,29 @@ fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Opt
 
 fn requested_outputs(spec: &PipelineSpec, request: &InferRequest) -> Result<Vec<RequestedOutput>, ApiError> {
     let all_binary = flag(&request.parameters, "binary_data_output")?.unwrap_or(false);
+    let has_checks = spec.checks().next().is_some();
     let Some(asked) = &request.outputs else {
-        return Ok((0..spec.outputs.len()).map(|index| RequestedOutput { index, binary: all_binary }).collect());
+        let columns = spec.public_outputs().map(|(index, _)| Answer::Column(index));
+        let checks = has_checks.then_some(Answer::FailedChecks);
+        return Ok(columns.chain(checks).map(|what| RequestedOutput { what, binary: all_binary }).collect());
     };
     asked
         .iter()
         .map(|output| {
-            let index = spec.outputs.iter().position(|o| o.name == output.name).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "unknown output `{}`; the pipeline's outputs are {}",
-                    output.name,
-                    names(spec.outputs.iter().map(|o| o.name))
-                ))
-            })?;
+            let what = match spec.public_outputs().find(|(_, o)| o.name == output.name) {
+                Some((index, _)) => Answer::Column(index),
+                None if has_checks && output.name == FAILED_CHECKS => Answer::FailedChecks,
+                None => {
+                    let checks = has_checks.then_some(FAILED_CHECKS);
+                    return Err(ApiError::bad_request(format!(
+                        "unknown output `{}`; the pipeline's outputs are {}",
+                        output.name,
+                        names(spec.public_outputs().map(|(_, o)| o.name).chain(checks))
+                    )));
+                }
+            };
             let binary = flag(&output.parameters, "binary_data")?.unwrap_or(all_binary);
-            Ok(RequestedOutput { index, binary })
+            Ok(RequestedOutput { what, binary })
         })
         .collect()
 }
@@ -349,19 +368,23 @@ fn flag(parameters: &Map<String, Value>, name: &str) -> Result<Option<bool>, Api
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{OutputKind, OutputSpec};
+    use crate::spec::{OutputKind, OutputRole, OutputSpec};
 
     static SPEC: PipelineSpec = PipelineSpec {
         name: "t",
         version: "1",
+        identity: "0",
+        monitor: None,
         inputs: &[
             InputSpec { name: "x", kind: InputKind::F32, width: 2, is_vector: true, nullable: false },
             InputSpec { name: "n", kind: InputKind::I64, width: 1, is_vector: false, nullable: true },
             InputSpec { name: "s", kind: InputKind::Str, width: 1, is_vector: false, nullable: true },
         ],
         outputs: &[
-            OutputSpec { name: "a", kind: OutputKind::F32, width: 1 },
-            OutputSpec { name: "b", kind: OutputKind::Bool, width: 1 },
+            OutputSpec { name: "a", kind: OutputKind::F32, width: 1, role: OutputRole::Output },
+            OutputSpec { name: "b", kind: OutputKind::Bool, width: 1, role: OutputRole::Output },
+            OutputSpec { name: "ok", kind: OutputKind::Bool, width: 1, role: OutputRole::Check },
+            OutputSpec { name: "w", kind: OutputKind::F32, width: 1, role: OutputRole::Watch },
         ],
     };
 
@@ -390,8 +413,31 @@ mod tests {
         assert_eq!(columns[2], Column::Str(vec![Some("é".into()), None]));
         assert_eq!(
             decoded.outputs,
-            vec![RequestedOutput { index: 1, binary: true }, RequestedOutput { index: 0, binary: false }]
+            vec![
+                RequestedOutput { what: Answer::Column(1), binary: true },
+                RequestedOutput { what: Answer::Column(0), binary: false }
+            ]
         );
+    }
+
+    #[test]
+    fn checks_and_watched_columns_are_not_outputs_but_failed_checks_is() {
+        let inputs = serde_json::json!([
+            { "name": "s", "shape": [1], "datatype": "BYTES", "data": ["a"] },
+            { "name": "n", "shape": [1], "datatype": "INT64", "data": [1] },
+            { "name": "x", "shape": [1, 2], "datatype": "FP32", "data": [1, 2] },
+        ]);
+        let all = decode(&SPEC, &request(serde_json::json!({ "inputs": inputs })), &[]).expect("valid");
+        let what: Vec<Answer> = all.outputs.iter().map(|o| o.what).collect();
+        assert_eq!(what, vec![Answer::Column(0), Answer::Column(1), Answer::FailedChecks]);
+        for hidden in ["ok", "w"] {
+            let r = request(serde_json::json!({ "inputs": inputs, "outputs": [{ "name": hidden }] }));
+            let error = decode(&SPEC, &r, &[]).expect_err("not an output");
+            assert!(error.message.contains("are `a`, `b`, `failed_checks`"), "{}", error.message);
+        }
+        let r = request(serde_json::json!({ "inputs": inputs, "outputs": [{ "name": "failed_checks" }] }));
+        let picked = decode(&SPEC, &r, &[]).expect("valid");
+        assert_eq!(picked.outputs, vec![RequestedOutput { what: Answer::FailedChecks, binary: false }]);
     }
 
     #[test]

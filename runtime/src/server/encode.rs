@@ -1,7 +1,7 @@
 //! Outputs of a request into the protocol's answer: JSON, or JSON followed by binary tensor
 //! data for the outputs the client asked to receive that way.
 
-use super::decode::RequestedOutput;
+use super::decode::{Answer, RequestedOutput, FAILED_CHECKS};
 use super::oip::{InferResponse, ResponseOutput};
 use super::tensors::output_datatype;
 use crate::output::OutputColumn;
@@ -23,6 +23,7 @@ pub struct Encoded {
 enum Data<'a> {
     F32(&'a [f32]),
     Bool(&'a [bool]),
+    Bytes(Vec<String>),
 }
 
 #[derive(Serialize)]
@@ -40,9 +41,26 @@ struct Output<'a> {
     data: Option<Data<'a>>,
 }
 
+/// Per row, the names of the `checks` entries it failed, comma-separated; empty when it
+/// passed them all.
+pub fn failed_checks(spec: &PipelineSpec, rows: usize, columns: &[OutputColumn]) -> Vec<String> {
+    let mut failed = vec![String::new(); rows];
+    for (index, check) in spec.checks() {
+        let Some(OutputColumn::Bool { values, .. }) = columns.get(index) else { continue };
+        for (row, _) in values.iter().enumerate().filter(|(_, passed)| !**passed) {
+            let names = &mut failed[row];
+            if !names.is_empty() {
+                names.push(',');
+            }
+            names.push_str(check.name);
+        }
+    }
+    failed
+}
+
 pub fn encode(
     spec: &PipelineSpec,
-    id: Option<String>,
+    head: InferResponse,
     rows: usize,
     requested: &[RequestedOutput],
     columns: &[OutputColumn],
@@ -50,30 +68,39 @@ pub fn encode(
     let mut binary: Option<Vec<u8>> = None;
     let mut outputs = Vec::with_capacity(requested.len());
     for wanted in requested {
-        let declared = &spec.outputs[wanted.index];
-        let column = &columns[wanted.index];
-        let width = column.width();
+        let (name, datatype, width, data) = match wanted.what {
+            Answer::Column(index) => {
+                let declared = &spec.outputs[index];
+                let column = &columns[index];
+                let data = match column {
+                    OutputColumn::F32 { values, .. } => Data::F32(values),
+                    OutputColumn::Bool { values, .. } => Data::Bool(values),
+                };
+                (declared.name, output_datatype(declared), column.width(), data)
+            }
+            Answer::FailedChecks => (FAILED_CHECKS, "BYTES", 1, Data::Bytes(failed_checks(spec, rows, columns))),
+        };
         let shape = if width == 1 { vec![rows] } else { vec![rows, width] };
         let mut parameters = Map::new();
         let data = if wanted.binary {
             let bytes = binary.get_or_insert_with(Vec::new);
             let before = bytes.len();
-            match column {
-                OutputColumn::F32 { values, .. } => values.iter().for_each(|v| bytes.extend(v.to_le_bytes())),
-                OutputColumn::Bool { values, .. } => bytes.extend(values.iter().map(|&b| b as u8)),
+            match data {
+                Data::F32(values) => values.iter().for_each(|v| bytes.extend(v.to_le_bytes())),
+                Data::Bool(values) => bytes.extend(values.iter().map(|&b| b as u8)),
+                Data::Bytes(values) => values.iter().for_each(|v| {
+                    bytes.extend((v.len() as u32).to_le_bytes());
+                    bytes.extend(v.as_bytes());
+                }),
             }
             parameters.insert("binary_data_size".into(), Value::from(bytes.len() - before));
             None
         } else {
-            Some(match column {
-                OutputColumn::F32 { values, .. } => Data::F32(values),
-                OutputColumn::Bool { values, .. } => Data::Bool(values),
-            })
+            Some(data)
         };
-        let head = ResponseOutput { name: declared.name, datatype: output_datatype(declared), shape, parameters };
+        let head = ResponseOutput { name, datatype, shape, parameters };
         outputs.push(Output { head, data });
     }
-    let head = InferResponse { model_name: spec.name, model_version: spec.version, id };
     let json = serde_json::to_vec(&Response { head, outputs })?;
     Ok(Encoded { json, binary })
 }

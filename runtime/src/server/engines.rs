@@ -6,7 +6,8 @@
 use super::config::{DeviceFlag, ServerConfig};
 use crate::batch::{Batch, Column};
 use crate::device::open_wgpu;
-use crate::spec::InputKind;
+use crate::output::OutputColumn;
+use crate::spec::{InputKind, PipelineSpec};
 use crate::{CompiledPipeline, RowPipeline};
 use burn::tensor::Device;
 
@@ -105,4 +106,48 @@ fn warm_up<P: CompiledPipeline>(pipeline: &P) -> Result<(), crate::RuntimeError>
         })
         .collect();
     pipeline.forward(&Batch::new(spec, 1, columns)?).map(|_| ())
+}
+
+/// One pipeline on its devices, as a worker sees it: a trait object, so that a worker can hold
+/// a champion and a challenger of different generated types.
+pub trait Scorer {
+    fn spec(&self) -> &'static PipelineSpec;
+    /// Scores `batch` where its size routes it; returns the route's label (`native`, `cpu`,
+    /// `wgpu`) and the columns. A panic in the pipeline is caught and reported as an error.
+    fn score(&self, batch: &Batch) -> (&'static str, Result<Vec<OutputColumn>, String>);
+    /// Scores `batch` on the named route, as `replay` re-runs a logged batch.
+    fn score_on(&self, route: &str, batch: &Batch) -> Result<Vec<OutputColumn>, String>;
+    fn describe(&self) -> String;
+}
+
+impl<P: CompiledPipeline> Scorer for Engines<P> {
+    fn spec(&self) -> &'static PipelineSpec {
+        P::spec()
+    }
+
+    fn score(&self, batch: &Batch) -> (&'static str, Result<Vec<OutputColumn>, String>) {
+        let (label, route) = self.route(batch.rows());
+        (label, guarded(|| route.forward(batch)))
+    }
+
+    fn score_on(&self, route: &str, batch: &Batch) -> Result<Vec<OutputColumn>, String> {
+        let chosen = match (route, &self.gpu) {
+            ("native", _) => Route::Native(&self.native),
+            ("cpu", _) => Route::Burn(&self.cpu),
+            ("wgpu", Some(gpu)) => Route::Burn(&gpu.pipeline),
+            ("wgpu", None) => return Err("the record ran on wgpu; run replay with --device wgpu".into()),
+            (other, _) => return Err(format!("unknown route `{other}`")),
+        };
+        guarded(|| chosen.forward(batch))
+    }
+
+    fn describe(&self) -> String {
+        Engines::describe(self)
+    }
+}
+
+fn guarded(forward: impl FnOnce() -> Result<Vec<OutputColumn>, crate::RuntimeError>) -> Result<Vec<OutputColumn>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(forward))
+        .map_err(|_| "the pipeline panicked; see the server log".to_string())
+        .and_then(|result| result.map_err(|e| e.to_string()))
 }

@@ -2,11 +2,16 @@
 //! every endpoint shares.
 
 use super::batcher::{Batcher, SubmitError};
-use super::decode::decode;
-use super::encode::{encode, HEADER_LENGTH};
+use super::challenger::routes_to_challenger;
+use super::config::ChallengerMode;
+use super::decode::{decode, FAILED_CHECKS};
+use super::duties::Duties;
+use super::encode::{encode, failed_checks, HEADER_LENGTH};
 use super::error::ApiError;
-use super::metrics::Metrics;
-use super::oip::{InferRequest, ModelMetadata, ServerMetadata, TensorMetadata};
+use super::feedback::FeedbackError;
+use super::metrics::{Metrics, ModelLabels};
+use super::models::{Role, Specs};
+use super::oip::{InferRequest, InferResponse, ModelMetadata, ServerMetadata, TensorMetadata};
 use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
 use crate::spec::PipelineSpec;
 use axum::body::{Body, Bytes};
@@ -16,13 +21,37 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::sync::atomic::{AtomicBool, Ordering};
+use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Ids for requests that do not bring their own: unique within this process run and across
+/// runs (the start time, then a counter).
+pub struct RequestIds {
+    start: u64,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    pub fn new() -> RequestIds {
+        RequestIds { start: super::audit_sink::now_unix_nanos(), next: AtomicU64::new(0) }
+    }
+
+    fn next(&self) -> String {
+        format!("{:x}-{}", self.start, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
+    /// The champion's spec: the interface every request is checked against.
     pub spec: &'static PipelineSpec,
+    pub specs: Specs,
+    pub duties: Arc<Duties>,
+    pub ids: Arc<RequestIds>,
+    pub challenger_mode: ChallengerMode,
+    pub challenger_share: f64,
     pub batcher: Batcher,
     pub metrics: Arc<Metrics>,
     /// False once shutdown begins, so that load balancers stop sending.
@@ -43,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/models/{name}/versions/{version}/ready", get(model_ready_version))
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(infer_version))
+        .route("/v2/models/{name}/monitor", get(monitor))
+        .route("/v2/models/{name}/feedback", post(feedback))
         .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), account))
         .fallback(not_found)
@@ -124,9 +155,17 @@ fn check_model(spec: &PipelineSpec, name: &str, version: Option<&str>) -> Result
     }
 }
 
-fn metadata(spec: &'static PipelineSpec) -> ModelMetadata {
+fn metadata(specs: Specs) -> ModelMetadata {
+    let spec = specs.champion;
+    let mut parameters = Map::new();
+    parameters.insert("pipeline".into(), Value::from(spec.identity));
+    if let Some(challenger) = specs.challenger {
+        parameters.insert("challenger_pipeline".into(), Value::from(challenger.identity));
+    }
+    let checks = spec.checks().next().map(|_| TensorMetadata { name: FAILED_CHECKS, datatype: "BYTES", shape: vec![-1] });
     ModelMetadata {
         name: spec.name,
+        parameters,
         versions: vec![spec.version],
         platform: "pipec",
         inputs: spec
@@ -135,23 +174,23 @@ fn metadata(spec: &'static PipelineSpec) -> ModelMetadata {
             .map(|i| TensorMetadata { name: i.name, datatype: input_datatype(i), shape: input_shape(i) })
             .collect(),
         outputs: spec
-            .outputs
-            .iter()
-            .map(|o| TensorMetadata { name: o.name, datatype: output_datatype(o), shape: output_shape(o) })
+            .public_outputs()
+            .map(|(_, o)| TensorMetadata { name: o.name, datatype: output_datatype(o), shape: output_shape(o) })
+            .chain(checks)
             .collect(),
     }
 }
 
 async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> Response {
     match check_model(state.spec, &name, None) {
-        Ok(()) => Json(metadata(state.spec)).into_response(),
+        Ok(()) => Json(metadata(state.specs)).into_response(),
         Err(e) => failure(e),
     }
 }
 
 async fn model_metadata_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Response {
     match check_model(state.spec, &name, Some(&version)) {
-        Ok(()) => Json(metadata(state.spec)).into_response(),
+        Ok(()) => Json(metadata(state.specs)).into_response(),
         Err(e) => failure(e),
     }
 }
@@ -170,7 +209,53 @@ async fn model_ready_version(State(state): State<AppState>, Path((name, version)
     }
 }
 
+async fn monitor(State(state): State<AppState>, Path(name): Path<String>) -> Response {
+    match check_model(state.spec, &name, None) {
+        Ok(()) => Json(state.duties.report()).into_response(),
+        Err(e) => failure(e),
+    }
+}
+
+/// `POST /v2/models/{name}/feedback` with `{"id": "<request id>", "truth": [...]}`.
+async fn feedback(State(state): State<AppState>, Path(name): Path<String>, headers: HeaderMap, body: Body) -> Response {
+    feedback_checked(&state, &name, &headers, body).await.unwrap_or_else(failure)
+}
+
+async fn feedback_checked(state: &AppState, name: &str, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    check_model(state.spec, name, None)?;
+    let Some(feedback) = &state.duties.feedback else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this pipeline takes no feedback: its monitor section names no `label` or `prediction`",
+        ));
+    };
+    let bytes = read_body(state, headers, body).await?;
+    let message: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let id = message.get("id").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request("expected {\"id\": \"<request id>\", \"truth\": [...]}: `id` is missing or not a string")
+    })?;
+    let truth = message.get("truth").ok_or_else(|| ApiError::bad_request("`truth` is missing"))?;
+    match feedback.post(id, truth) {
+        Ok((rows, roles)) => {
+            for role in roles {
+                let labels = ModelLabels { model: role.as_str() };
+                state.duties.metrics.duties.feedback_rows.get_or_create(&labels).inc_by(rows as u64);
+            }
+            Ok(Json(serde_json::json!({ "id": id, "labelled_rows": rows })).into_response())
+        }
+        Err(FeedbackError::Unknown { capacity }) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no predictions are kept for request `{id}`: unknown, already labelled, or older than the last {capacity} requests (--feedback-capacity)"
+            ),
+        )),
+        Err(FeedbackError::Invalid(message)) => Err(ApiError::bad_request(message)),
+    }
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
+    state.duties.refresh_gauges();
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     ([(header::CONTENT_TYPE, content_type)], state.metrics.render()).into_response()
 }
@@ -208,7 +293,9 @@ async fn infer_checked(
         .map_err(|e| ApiError::bad_request(format!("the body is not a valid inference request: {e}")))?;
     let decoded = decode(state.spec, &request, binary)?;
     let rows = decoded.batch.rows();
-    let answer = state.batcher.submit(decoded.batch).map_err(|e| match e {
+    let request_id = request.id.clone().unwrap_or_else(|| state.ids.next());
+    let role = choose_model(state, &request, &request_id);
+    let answer = state.batcher.submit(decoded.batch, request_id.clone(), role).map_err(|e| match e {
         SubmitError::Full => {
             state.metrics.rejected_full.inc();
             ApiError::new(
@@ -218,11 +305,20 @@ async fn infer_checked(
         }
         SubmitError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
     })?;
-    let columns = answer
+    let scored = answer
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped before answering"))?
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("scoring failed: {e}")))?;
-    let encoded = encode(state.spec, request.id, rows, &decoded.outputs, &columns)
+    let spec = state.specs.get(scored.role).unwrap_or(state.spec);
+    let mut parameters = Map::new();
+    parameters.insert("pipeline".into(), Value::from(scored.identity));
+    parameters.insert("model".into(), Value::from(scored.role.as_str()));
+    if spec.checks().next().is_some() {
+        let failed = failed_checks(spec, rows, &scored.columns).iter().filter(|f| !f.is_empty()).count();
+        parameters.insert("failed_check_rows".into(), Value::from(failed));
+    }
+    let head = InferResponse { model_name: state.spec.name, model_version: state.spec.version, id: request_id, parameters };
+    let encoded = encode(spec, head, rows, &decoded.outputs, &scored.columns)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}")))?;
     Ok(match encoded.binary {
         None => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], encoded.json).into_response(),
@@ -235,6 +331,20 @@ async fn infer_checked(
                 .into_response()
         }
     })
+}
+
+/// Which pipeline answers: the champion, unless a challenger is in split mode and the
+/// request's routing key (parameter `routing_key`, else the request id) falls in its share.
+fn choose_model(state: &AppState, request: &InferRequest, request_id: &str) -> Role {
+    if state.specs.challenger.is_none() || state.challenger_mode != ChallengerMode::Split {
+        return Role::Champion;
+    }
+    let key = match request.parameters.get("routing_key") {
+        Some(Value::String(key)) => key.clone(),
+        Some(other @ Value::Number(_)) => other.to_string(),
+        _ => request_id.to_string(),
+    };
+    if routes_to_challenger(&key, state.challenger_share) { Role::Challenger } else { Role::Champion }
 }
 
 /// Reads the body within the size limit and the time limit.

@@ -20,6 +20,60 @@ pub struct DeviceLabels {
     pub device: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    /// `champion` or `challenger`.
+    pub model: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    pub check: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeatureLabels {
+    pub feature: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatisticLabels {
+    pub feature: String,
+    /// `ks` or `chi_square`.
+    pub statistic: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccuracyLabels {
+    pub model: &'static str,
+    /// `accuracy`, `precision`, `recall`, `f1`, `log_loss`, `mae` or `rmse`.
+    pub metric: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutputLabels {
+    pub output: &'static str,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
+/// The production duties' metrics: checks, drift, live accuracy, the challenger, the audit log.
+pub struct DutyMetrics {
+    pub answered_rows: Family<ModelLabels, Counter>,
+    pub check_failures: Family<CheckLabels, Counter>,
+    pub drift_psi: Family<FeatureLabels, FloatGauge>,
+    pub drift_statistic: Family<StatisticLabels, FloatGauge>,
+    pub drift_flag: Family<FeatureLabels, Gauge>,
+    pub drift_window_rows: Family<FeatureLabels, Gauge>,
+    pub feedback_rows: Family<ModelLabels, Counter>,
+    pub accuracy: Family<AccuracyLabels, FloatGauge>,
+    pub shadow_rows: Counter,
+    pub shadow_disagreeing_rows: Counter,
+    pub shadow_mean_abs_difference: Family<OutputLabels, FloatGauge>,
+    pub audit_records: Counter,
+    pub audit_failures: Counter,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -29,6 +83,7 @@ pub struct Metrics {
     pub rows: Counter,
     pub rejected_full: Counter,
     pub queue_depth: Gauge,
+    pub duties: DutyMetrics,
 }
 
 impl Metrics {
@@ -58,7 +113,52 @@ impl Metrics {
         registry.register("scored_rows", "Rows scored", rows.clone());
         registry.register("queue_full_rejections", "Requests answered 429 because the queue was full", rejected_full.clone());
         registry.register("queue_depth", "Requests waiting for a batch", queue_depth.clone());
-        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, queue_depth }
+        let duties = DutyMetrics {
+            answered_rows: Family::default(),
+            check_failures: Family::default(),
+            drift_psi: Family::default(),
+            drift_statistic: Family::default(),
+            drift_flag: Family::default(),
+            drift_window_rows: Family::default(),
+            feedback_rows: Family::default(),
+            accuracy: Family::default(),
+            shadow_rows: Counter::default(),
+            shadow_disagreeing_rows: Counter::default(),
+            shadow_mean_abs_difference: Family::default(),
+            audit_records: Counter::default(),
+            audit_failures: Counter::default(),
+        };
+        let d = &duties;
+        registry.register("answered_rows", "Rows answered, by the model that answered them", d.answered_rows.clone());
+        registry.register("check_failures", "Rows that failed a `checks` entry, by check", d.check_failures.clone());
+        registry.register(
+            "drift_psi",
+            "Population stability index of a watched feature's window against its baseline",
+            d.drift_psi.clone(),
+        );
+        registry.register(
+            "drift_statistic",
+            "Kolmogorov-Smirnov distance (numeric) or chi-square (categorical) of a watched feature's window",
+            d.drift_statistic.clone(),
+        );
+        registry.register("drift_flag", "1 when a watched feature's PSI is past the drift threshold", d.drift_flag.clone());
+        registry.register("drift_window_rows", "Observations in a watched feature's window", d.drift_window_rows.clone());
+        registry.register("feedback_rows", "Rows whose ground truth was posted, by model", d.feedback_rows.clone());
+        registry.register("live_accuracy", "Live accuracy over the feedback window, by model and metric", d.accuracy.clone());
+        registry.register("shadow_rows", "Rows the shadow challenger scored", d.shadow_rows.clone());
+        registry.register(
+            "shadow_disagreeing_rows",
+            "Shadow rows where the challenger's outputs differ from the champion's",
+            d.shadow_disagreeing_rows.clone(),
+        );
+        registry.register(
+            "shadow_mean_abs_difference",
+            "Mean absolute difference of a numeric output, challenger minus champion, over shadow rows",
+            d.shadow_mean_abs_difference.clone(),
+        );
+        registry.register("audit_records", "Records written to the audit log", d.audit_records.clone());
+        registry.register("audit_failures", "Audit log writes that failed", d.audit_failures.clone());
+        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, queue_depth, duties }
     }
 
     pub fn observe_request(&self, endpoint: &str, code: u16, seconds: f64) {

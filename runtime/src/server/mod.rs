@@ -2,23 +2,37 @@
 //! (v2 REST, with the binary tensor data extension) over HTTP/1.1, request batching, CPU and
 //! wgpu devices, Prometheus metrics, structured logs, graceful shutdown.
 //!
-//! A generated `main` is one line: `pipec_runtime::server::main::<Pipeline>()`.
+//! A generated `main` is one line: `pipec_runtime::server::main::<Pipeline>()`, or
+//! `main_with_challenger::<Champion, Challenger>()` for a binary built with a challenger.
+//!
+//! The production duties (`duties.rs`) hang off the worker after each batch: the audit log
+//! (`audit_sink.rs`, through `pipec-audit`), checks, drift (`drift.rs`), live accuracy
+//! (`feedback.rs`) and the challenger (`challenger.rs`, `models.rs`). `replay.rs` re-runs a
+//! logged request stream through this binary's pipelines.
 
+mod audit_sink;
 mod batcher;
+mod challenger;
 mod config;
 mod decode;
+mod drift;
+mod duties;
 mod encode;
 mod engines;
 mod error;
+mod feedback;
 mod http;
 mod listen;
 mod metrics;
+mod models;
 mod oip;
+mod replay;
 mod tensors;
 
-pub use config::{DeviceFlag, LogFormat, ServerConfig};
+pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, ServerConfig};
 
 use crate::CompiledPipeline;
+use models::{Opener, Specs};
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,9 +40,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Parses flags and environment, then serves `P` until SIGTERM or SIGINT. Exits 0 after a
-/// clean shutdown, 1 when the server cannot start, 2 on bad flags.
+/// clean shutdown, 1 when the server cannot start, 2 on bad flags. `<binary> replay ...`
+/// re-runs an audit log instead (see `replay`).
 pub fn main<P: CompiledPipeline + 'static>() -> ExitCode {
-    let spec = P::spec();
+    let (specs, open) = models::single::<P>();
+    main_with(specs, open)
+}
+
+/// As [`main`], with a challenger `C` beside the champion `P` (`--challenger-mode`).
+pub fn main_with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> ExitCode {
+    match models::with_challenger::<P, C>() {
+        Ok((specs, open)) => main_with(specs, open),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn main_with(specs: Specs, open: Opener) -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == "replay") {
+        return replay::main(specs, open);
+    }
+    let spec = specs.champion;
     let name: &'static str = Box::leak(format!("{}-server", spec.name).into_boxed_str());
     let about: &'static str = Box::leak(
         format!(
@@ -39,7 +73,12 @@ pub fn main<P: CompiledPipeline + 'static>() -> ExitCode {
         )
         .into_boxed_str(),
     );
-    let command = ServerConfig::command().name(name).bin_name(name).version(spec.version).about(about);
+    let command = ServerConfig::command()
+        .name(name)
+        .bin_name(name)
+        .version(spec.version)
+        .about(about)
+        .after_help(format!("`{name} replay --help`: re-run an audit log through this binary's pipelines."));
     let config = match ServerConfig::from_arg_matches(&command.get_matches()) {
         Ok(config) => config,
         Err(e) => e.exit(),
@@ -55,7 +94,7 @@ pub fn main<P: CompiledPipeline + 'static>() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run::<P>(config)) {
+    match runtime.block_on(run(config, specs, open)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "the server stopped");
@@ -76,13 +115,14 @@ fn init_logging(config: &ServerConfig) -> Result<(), String> {
     installed.map_err(|e| format!("cannot install the logger: {e}"))
 }
 
-async fn run<P: CompiledPipeline + 'static>(config: ServerConfig) -> Result<(), String> {
-    let spec = P::spec();
+async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), String> {
+    let spec = specs.champion;
     let metrics = Arc::new(metrics::Metrics::new());
+    let duties = Arc::new(open_duties(&config, specs, metrics.clone())?);
     let loading = {
         let config = config.clone();
-        let metrics = metrics.clone();
-        tokio::task::spawn_blocking(move || batcher::start::<P>(&config, metrics))
+        let duties = duties.clone();
+        tokio::task::spawn_blocking(move || batcher::start(&config, open, duties))
     };
     let (batcher, workers, devices) = loading.await.map_err(|e| format!("loading failed: {e}"))??;
     let address = format!("{}:{}", config.host, config.port);
@@ -93,6 +133,11 @@ async fn run<P: CompiledPipeline + 'static>(config: ServerConfig) -> Result<(), 
     let ready = Arc::new(AtomicBool::new(true));
     let state = http::AppState {
         spec,
+        specs,
+        duties: duties.clone(),
+        ids: Arc::new(http::RequestIds::new()),
+        challenger_mode: config.challenger_mode,
+        challenger_share: config.challenger_share,
         batcher: batcher.clone(),
         metrics,
         ready: ready.clone(),
@@ -104,6 +149,10 @@ async fn run<P: CompiledPipeline + 'static>(config: ServerConfig) -> Result<(), 
         address = %bound,
         model = spec.name,
         version = spec.version,
+        pipeline = spec.identity,
+        challenger = specs.challenger.map(|c| c.identity),
+        challenger_mode = ?config.challenger_mode,
+        audit = ?config.audit_dir,
         devices = %devices,
         max_batch_rows = config.max_batch_rows,
         max_batch_delay_us = config.max_batch_delay_us,
@@ -120,6 +169,52 @@ async fn run<P: CompiledPipeline + 'static>(config: ServerConfig) -> Result<(), 
     .await;
     batcher.close();
     let _ = tokio::task::spawn_blocking(move || workers.join()).await;
+    if let Some(audit) = &duties.audit {
+        let audit = audit.clone();
+        match tokio::task::spawn_blocking(move || audit.close()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "closing the audit log failed"),
+            Err(e) => tracing::error!(error = %e, "closing the audit log failed"),
+        }
+    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Opens the audit log (recovering a torn tail), and sets up what the `.pipe` file's checks
+/// and monitor section and the challenger flags ask for.
+fn open_duties(config: &ServerConfig, specs: Specs, metrics: Arc<metrics::Metrics>) -> Result<duties::Duties, String> {
+    let mut duties = duties::Duties::new(specs, metrics);
+    if let Some(dir) = &config.audit_dir {
+        let durability = match config.audit_durability {
+            AuditDurability::Durable => pipec_audit::Durability::Durable,
+            AuditDurability::Buffered => pipec_audit::Durability::Buffered,
+        };
+        let options =
+            pipec_audit::LogOptions { dir: dir.clone(), max_segment_bytes: config.audit_segment_bytes, durability };
+        let (log, recovery) =
+            pipec_audit::AuditLog::open(options).map_err(|e| format!("cannot open the audit log in {}: {e}", dir.display()))?;
+        if let Some(cut) = &recovery.truncated {
+            tracing::warn!(
+                segment = %cut.segment.display(),
+                offset = cut.offset,
+                bytes_removed = cut.bytes_removed,
+                reason = %cut.reason,
+                "the audit log ended in a torn record, which was cut off"
+            );
+        }
+        tracing::info!(dir = %dir.display(), records = recovery.records, next_seq = recovery.next_seq, "audit log open");
+        duties.audit = Some(log);
+        duties.durable = config.audit_durability == AuditDurability::Durable;
+    }
+    if let Some(monitor) = drift::monitor_spec(specs.champion)? {
+        if let Some(accuracy) = monitor.accuracy.clone() {
+            duties.feedback = Some(feedback::Feedback::new(accuracy, monitor.window, config.feedback_capacity));
+        }
+        if !monitor.features.is_empty() {
+            duties.drift = Some(drift::Drift::new(monitor));
+        }
+    }
+    duties.shadow = specs.challenger.is_some() && config.challenger_mode == ChallengerMode::Shadow;
+    Ok(duties)
 }

@@ -37,8 +37,12 @@ pub struct RequestOutput {
 pub struct InferResponse {
     pub model_name: &'static str,
     pub model_version: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    /// The request's `id`, or the one the server gave it (for feedback and the audit log).
+    pub id: String,
+    /// `pipeline` (the answering build's identity), `model` (`champion` or `challenger`) and,
+    /// with checks, `failed_check_rows`.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub parameters: Map<String, Value>,
 }
 
 /// One output's description; its data is added by `encode`.
@@ -63,6 +67,8 @@ pub struct ServerMetadata {
 #[derive(Debug, Serialize)]
 pub struct ModelMetadata {
     pub name: &'static str,
+    /// `pipeline`: the build's identity; `challenger`: the challenger's, when there is one.
+    pub parameters: Map<String, Value>,
     pub versions: Vec<&'static str>,
     pub platform: &'static str,
     pub inputs: Vec<TensorMetadata>,

@@ -4,15 +4,18 @@ use pipec_runtime::burn_api::{activation, Bool, Device, Tensor};
 #[allow(unused_imports)]
 use pipec_runtime::{
     bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind,
-    InputSpec, OutputColumn, OutputKind, OutputSpec, PipelineSpec, RuntimeError, Weights,
+    InputSpec, OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec,
+    RuntimeError, Weights,
 };
 pub mod native;
 /// Every constant of the pipeline (weights, statistics), little-endian f32.
 pub static WEIGHTS: &[u8] = include_bytes!("../weights.bin");
-/// The pipeline's inputs and outputs, as the server and clients see them.
+/// The pipeline's inputs and computed columns (outputs, checks, watched features), as the
+/// server and clients see them.
 pub static SPEC: PipelineSpec = PipelineSpec {
     name: "chain",
     version: "1.0.0",
+    identity: "18f1787314da49d99172ed191625fd4b85b7fed4ca9739c68371ace954525723",
     inputs: &[
         InputSpec {
             name: "balance",
@@ -41,18 +44,22 @@ pub static SPEC: PipelineSpec = PipelineSpec {
             name: "risk",
             kind: OutputKind::F32,
             width: 1usize,
+            role: OutputRole::Output,
         },
         OutputSpec {
             name: "p_default",
             kind: OutputKind::F32,
             width: 1usize,
+            role: OutputRole::Output,
         },
         OutputSpec {
             name: "will_default",
             kind: OutputKind::Bool,
             width: 1usize,
+            role: OutputRole::Output,
         },
     ],
+    monitor: None,
 };
 /// The `chain` pipeline, version 1.0.0, compiled by pipec.
 pub struct Pipeline {

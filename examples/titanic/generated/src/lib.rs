@@ -4,15 +4,18 @@ use pipec_runtime::burn_api::{activation, Bool, Device, Tensor};
 #[allow(unused_imports)]
 use pipec_runtime::{
     bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind,
-    InputSpec, OutputColumn, OutputKind, OutputSpec, PipelineSpec, RuntimeError, Weights,
+    InputSpec, OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec,
+    RuntimeError, Weights,
 };
 pub mod native;
 /// Every constant of the pipeline (weights, statistics), little-endian f32.
 pub static WEIGHTS: &[u8] = include_bytes!("../weights.bin");
-/// The pipeline's inputs and outputs, as the server and clients see them.
+/// The pipeline's inputs and computed columns (outputs, checks, watched features), as the
+/// server and clients see them.
 pub static SPEC: PipelineSpec = PipelineSpec {
     name: "titanic",
     version: "1.0.0",
+    identity: "e2cda51de36e4fc4dc00424020c07e2033e8c42fe1d40f6da7b644cc07553062",
     inputs: &[
         InputSpec {
             name: "age",
@@ -55,13 +58,16 @@ pub static SPEC: PipelineSpec = PipelineSpec {
             name: "p_survived",
             kind: OutputKind::F32,
             width: 1usize,
+            role: OutputRole::Output,
         },
         OutputSpec {
             name: "survived",
             kind: OutputKind::Bool,
             width: 1usize,
+            role: OutputRole::Output,
         },
     ],
+    monitor: None,
 };
 /// The `titanic` pipeline, version 1.0.0, compiled by pipec.
 pub struct Pipeline {

@@ -1,0 +1,113 @@
+//! Audit records of scored requests: what the worker hands to the audit log
+//! (`pipec-audit`), and back from a record to a batch for `replay`.
+
+use crate::batch::{Batch, Column};
+use crate::output::OutputColumn;
+use crate::spec::PipelineSpec;
+use pipec_audit::{AuditRecord, BatchPosition, FailedCheck, NamedValues, Values};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One request's part of a scored batch.
+pub struct Part<'a> {
+    pub request_id: &'a str,
+    /// First row of the request in the merged batch.
+    pub start: usize,
+    pub rows: usize,
+}
+
+/// Where a scored batch ran, for its records.
+pub struct Scoring<'a> {
+    pub spec: &'static PipelineSpec,
+    pub model: &'static str,
+    pub answered: bool,
+    pub route: &'static str,
+    pub batch_id: u64,
+    pub merged: &'a Batch,
+    pub columns: &'a [OutputColumn],
+}
+
+pub fn now_unix_nanos() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// The record of one request; `seq` is assigned by the log.
+pub fn record(scoring: &Scoring, part: &Part, time_unix_nanos: u64) -> AuditRecord {
+    let (start, end) = (part.start, part.start + part.rows);
+    let inputs = scoring
+        .spec
+        .inputs
+        .iter()
+        .zip(scoring.merged.columns())
+        .map(|(input, column)| {
+            let width = input.width;
+            let values = match column {
+                Column::F32(v) => Values::F32(v[start * width..end * width].to_vec()),
+                Column::Bool(v) => Values::Bool(v[start * width..end * width].to_vec()),
+                Column::Str(v) => Values::Str(v[start..end].to_vec()),
+            };
+            NamedValues { name: input.name.to_string(), width: width as u32, values }
+        })
+        .collect();
+    let outputs = scoring
+        .spec
+        .outputs
+        .iter()
+        .zip(scoring.columns)
+        .map(|(output, column)| {
+            let values = match column.rows(start, end) {
+                OutputColumn::F32 { values, .. } => Values::F32(values),
+                OutputColumn::Bool { values, .. } => Values::Bool(values),
+            };
+            NamedValues { name: output.name.to_string(), width: column.width() as u32, values }
+        })
+        .collect();
+    let failed_checks = scoring
+        .spec
+        .checks()
+        .filter_map(|(index, check)| {
+            let OutputColumn::Bool { values, .. } = &scoring.columns[index] else { return None };
+            let rows: Vec<u32> =
+                (start..end).filter(|&row| !values[row]).map(|row| (row - start) as u32).collect();
+            (!rows.is_empty()).then(|| FailedCheck { check: check.name.to_string(), rows })
+        })
+        .collect();
+    AuditRecord {
+        seq: 0,
+        request_id: part.request_id.to_string(),
+        time_unix_nanos,
+        model: scoring.model.to_string(),
+        pipeline: scoring.spec.identity.to_string(),
+        answered: scoring.answered,
+        route: scoring.route.to_string(),
+        batch: BatchPosition { id: scoring.batch_id, offset: start as u32, rows: scoring.merged.rows() as u32 },
+        rows: part.rows as u32,
+        inputs,
+        outputs,
+        failed_checks,
+    }
+}
+
+/// The inputs of logged records as one batch of `spec`'s pipeline, rows in record order.
+pub fn batch_of(spec: &PipelineSpec, records: &[&AuditRecord]) -> Result<Batch, String> {
+    let mut columns = Vec::with_capacity(spec.inputs.len());
+    for input in spec.inputs {
+        let mut column: Option<Column> = None;
+        for record in records {
+            let logged = record.inputs.iter().find(|v| v.name == input.name).ok_or_else(|| {
+                format!("record {} has no input `{}`", record.seq, input.name)
+            })?;
+            match (&mut column, &logged.values) {
+                (None, Values::F32(v)) => column = Some(Column::F32(v.clone())),
+                (None, Values::Bool(v)) => column = Some(Column::Bool(v.clone())),
+                (None, Values::Str(v)) => column = Some(Column::Str(v.clone())),
+                (Some(Column::F32(a)), Values::F32(v)) => a.extend_from_slice(v),
+                (Some(Column::Bool(a)), Values::Bool(v)) => a.extend_from_slice(v),
+                (Some(Column::Str(a)), Values::Str(v)) => a.extend(v.iter().cloned()),
+                _ => return Err(format!("record {}: input `{}` changes kind", record.seq, input.name)),
+            }
+        }
+        columns.push(column.unwrap_or(Column::F32(Vec::new())));
+    }
+    let rows = records.iter().map(|r| r.rows as usize).sum();
+    Batch::new(spec, rows, columns).map_err(|e| e.to_string())
+}
