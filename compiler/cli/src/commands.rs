@@ -69,7 +69,16 @@ pub fn check(file: &Path, color: ColorChoice) -> Result<ExitCode> {
     Ok(match load(file, color)? {
         Some(checked) => {
             let g = checked.graph();
-            println!("ok: pipeline `{}` {} ({} inputs, {} outputs)", g.name, g.version, g.inputs.len(), g.outputs.len());
+            let checks = g.checks().count();
+            let monitor = checked.monitor().map_or(String::new(), |m| format!(", {} watched", m.features.len()));
+            println!(
+                "ok: pipeline `{}` {} ({} inputs, {} outputs, {checks} checks{monitor}; identity {})",
+                g.name,
+                g.version,
+                g.inputs.len(),
+                g.public_outputs().count(),
+                checked.identity()
+            );
             ExitCode::SUCCESS
         }
         None => ExitCode::FAILURE,

@@ -16,7 +16,7 @@ const TOLERANCE: f64 = 1e-5;
 
 mod support;
 
-use support::{agent, build_server, get, post, target_dir, Server};
+use support::{build_server, get, post, target_dir, Server};
 
 /// Builds the titanic server once for all tests in this file.
 fn server_binary() -> &'static Path {
