@@ -147,8 +147,9 @@ fn log_lines(dir: &Path, extra: &[&str]) -> Vec<Value> {
 }
 
 #[test]
-fn identity_and_checks_reach_metadata_responses_and_metrics() {
-    let server = start(&["--challenger-mode", "off"]);
+fn identity_and_checks_reach_metadata_responses_metrics_and_the_audit_log() {
+    let dir = fresh_dir("checks");
+    let mut server = start(&["--challenger-mode", "off", "--audit-dir", dir.to_str().unwrap(), "--audit-durability", "buffered"]);
     let (status, metadata) = get(&server.url(&format!("/v2/models/{MODEL}")));
     assert_eq!(status, 200);
     let identity = metadata["parameters"]["pipeline"].as_str().expect("identity in metadata").to_string();
@@ -192,6 +193,15 @@ fn identity_and_checks_reach_metadata_responses_and_metrics() {
         assert_eq!(metric(&metrics, &format!("pipec_check_failures_total{{check=\"{check}\"}}")), Some(failed), "{check}");
     }
     assert_eq!(monitor(&server)["checks"]["age_ok"]["failed_rows"], 1);
+
+    // The audit record of the bad rows marks the failures, with their rows.
+    assert!(server.terminate().success());
+    let id = response["id"].as_str().unwrap();
+    let logged = log_lines(&dir, &["--id", id]);
+    assert_eq!(logged.len(), 1);
+    let failed = &logged[0]["failed_checks"];
+    assert_eq!(*failed, json!([{ "check": "sibsp_ok", "rows": [0] }, { "check": "parch_ok", "rows": [2] }, { "check": "age_ok", "rows": [0] }]), "{}", logged[0]);
+    assert_eq!(logged[0]["pipeline"], identity.as_str());
 }
 
 /// Sends requests from `threads` threads until `stop`, each with its own id; returns the ids
@@ -462,7 +472,8 @@ fn shadow_challenger_is_scored_logged_and_compared_and_split_routes_by_key() {
     assert_eq!(shadow["rows"], rows.len() as u64, "{shadow}");
     assert_eq!(shadow["disagreeing_rows"], expected, "{shadow}");
     assert_eq!(shadow["outputs"]["p_survived"]["mean_abs_difference"], 0.0, "{shadow}");
-    drop(server);
+    let mut server = server;
+    assert!(server.terminate().success(), "{}", server.log());
     let logged = log_lines(&dir, &["--id", "shadowed"]);
     let models: Vec<(&str, bool)> =
         logged.iter().map(|r| (r["model"].as_str().unwrap(), r["answered"].as_bool().unwrap())).collect();

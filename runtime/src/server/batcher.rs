@@ -241,18 +241,8 @@ fn run(models: &Models, role: Role, jobs: Vec<Job>, duties: &Duties) {
     let scoring =
         Scoring { spec, model: role.as_str(), answered: true, route: device, batch_id, merged: &merged, columns: &columns };
     let records = duties.records(&scoring, &parts);
-    let answers: Vec<(oneshot::Sender<Reply>, Scored)> = if replies.len() == 1 {
-        replies.into_iter().map(|reply| (reply, Scored { columns: columns.clone(), role, identity: spec.identity })).collect()
-    } else {
-        replies
-            .into_iter()
-            .zip(&parts)
-            .map(|(reply, part)| {
-                let own = columns.iter().map(|c| c.rows(part.start, part.start + part.rows)).collect();
-                (reply, Scored { columns: own, role, identity: spec.identity })
-            })
-            .collect()
-    };
+    let shadow_scorer = models.challenger.as_deref().filter(|_| role == Role::Champion && duties.shadow);
+    let (answers, kept) = split_answers(replies, &parts, columns, role, spec.identity, shadow_scorer.is_some());
     match records {
         Some(records) if duties.durable => duties.log(
             records,
@@ -275,11 +265,31 @@ fn run(models: &Models, role: Role, jobs: Vec<Job>, duties: &Duties) {
             }
         }
     }
-    if role == Role::Champion && duties.shadow {
-        if let Some(challenger) = &models.challenger {
-            shadow(challenger.as_ref(), &merged, &columns, &parts, batch_id, duties);
-        }
+    if let (Some(challenger), Some(champion)) = (shadow_scorer, kept) {
+        shadow(challenger, &merged, &champion, &parts, batch_id, duties);
     }
+}
+
+/// Each request's rows of the batch's columns. A batch of one request hands its columns over
+/// whole, without a copy, unless `keep` asks for them back (to compare with the shadow).
+fn split_answers(
+    replies: Vec<oneshot::Sender<Reply>>,
+    parts: &[Part],
+    columns: Vec<OutputColumn>,
+    role: Role,
+    identity: &'static str,
+    keep: bool,
+) -> (Vec<(oneshot::Sender<Reply>, Scored)>, Option<Vec<OutputColumn>>) {
+    let scored = |columns| Scored { columns, role, identity };
+    if replies.len() == 1 && !keep {
+        return (replies.into_iter().next().map(|reply| (reply, scored(columns))).into_iter().collect(), None);
+    }
+    let answers = replies
+        .into_iter()
+        .zip(parts)
+        .map(|(reply, part)| (reply, scored(columns.iter().map(|c| c.rows(part.start, part.start + part.rows)).collect())))
+        .collect();
+    (answers, keep.then_some(columns))
 }
 
 /// Scores the champion's batch with the challenger too: compared, kept for feedback, logged
