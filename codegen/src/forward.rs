@@ -37,9 +37,11 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
     let fields = &emitter.fields;
     let inits = &emitter.inits;
     let doc = format!(" The `{}` pipeline, version {}, compiled by pipec.", graph.name, graph.version);
+    let forest_import = crate::has_trees(graph).then(|| quote!(use pipec_runtime::TensorForest;));
     let tokens = quote! {
         #[allow(unused_imports)]
         use pipec_runtime::burn_api::{activation, Bool, Device, Tensor};
+        #forest_import
         #[allow(unused_imports)]
         use pipec_runtime::{
             bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind, InputSpec,
@@ -305,6 +307,16 @@ impl Gen<'_> {
                 let x = self.take_full(*x, 1);
                 let q = self.tensor_field("q", id, boundaries, 1, k);
                 quote!(#x.expand([rows, #k]).greater_equal(self.#q.clone().expand([rows, #k])).float().sum_dim(1))
+            }
+            Op::Trees { x, forest } => {
+                let words = forest.forest.encode();
+                let count = words.len();
+                let offset = self.blob.push(&words);
+                let field = format_ident!("f{}", id.0);
+                self.fields.push(quote!(#field: TensorForest));
+                self.inits.push(quote!(#field: TensorForest::new(&weights.forest(#offset, #count)?, device)?));
+                let x = self.take_full(*x, forest.forest.features);
+                quote!(self.#field.margins(#x))
             }
         }
     }

@@ -102,6 +102,11 @@ fn category_table_field(
     (table.clone(), quote!(#table: CategoryTable), quote!(#table: #init))
 }
 
+/// Whether the graph holds a tree ensemble (its code then names the runtime's forest types).
+fn has_trees(graph: &pipec_compiler::ir::Graph) -> bool {
+    graph.ids().any(|id| matches!(graph.node(id).op, pipec_compiler::ir::Op::Trees { .. }))
+}
+
 /// A generated Rust file: the `@generated` header, then `tokens` formatted by prettyplease.
 fn format_file(tokens: proc_macro2::TokenStream, source_name: &str) -> String {
     let file: syn::File = match syn::parse2(tokens) {

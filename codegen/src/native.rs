@@ -104,9 +104,11 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
     });
 
     let doc = format!(" The `{}` pipeline's native one-row path.", graph.name);
+    let forest_import = crate::has_trees(graph).then(|| quote!(use pipec_runtime::Forest;));
     let tokens = quote! {
         #[allow(unused_imports)]
         use pipec_runtime::{Batch, CategoryTable, OutputColumn, RowPipeline, RuntimeError, Weights};
+        #forest_import
 
         /// One row of inputs, fields named and ordered as the pipeline declares them.
         #[derive(Clone, Copy, Debug, PartialEq)]
@@ -370,6 +372,24 @@ impl Native<'_> {
                 let q = self.array_field("q", id, boundaries);
                 let x = self.at(*x, quote!(0));
                 quote!({ let v = #x; [self.#q.iter().filter(|b| **b <= v).count() as f32] })
+            }
+            Op::Trees { x, forest } => {
+                // The node tables are data, walked by one loop in `pipec-forest`: a
+                // thousand-tree model adds no code, only blob bytes.
+                let words = forest.forest.encode();
+                let count = words.len();
+                let offset = self.blob.push(&words);
+                let field = format_ident!("f{}", id.0);
+                self.fields.push(quote!(#field: Forest));
+                self.inits.push(quote!(#field: weights.forest(#offset, #count)?));
+                let features = forest.forest.features as usize;
+                let x = self.at(*x, quote!(i));
+                quote!({
+                    let input: [f32; #features] = std::array::from_fn(|i| #x);
+                    let mut margins = [0.0f32; #w];
+                    self.#field.predict_margins(&input, &mut margins);
+                    margins
+                })
             }
         };
         quote! { let #name: [f32; #w] = #value; }

@@ -176,6 +176,12 @@ pub fn eval_op<'a>(op: &Op, ty: Ty, operand: impl Fn(NodeId) -> (&'a [f32], usiz
                 let v = at(*x, r, 0);
                 out.push(boundaries.iter().filter(|b| **b <= v).count() as f32);
             }
+            Op::Trees { x, forest } => {
+                let input: Vec<f32> = (0..forest.forest.features as usize).map(|k| at(*x, r, k)).collect();
+                let mut margins = vec![0.0f32; width];
+                forest.forest.predict_margins(&input, &mut margins);
+                out.extend_from_slice(&margins);
+            }
         }
     }
     out

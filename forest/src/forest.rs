@@ -8,7 +8,11 @@ pub enum NodeKind {
     /// Go left when `x <= threshold` (every library's comparison is normalised to this form,
     /// exactly, when importing).
     Numeric,
-    /// Go left when the category `x` (a whole number) is in the node's bitset.
+    /// Go left when the category `x` (a whole number) is in the node's bitset. Exactly
+    /// (LightGBM's rule): `x > -1.0 && x < 2^31` and bit `trunc(x)` is set, else right; so
+    /// -0.5 is category 0, and values beyond the bitset go right. The importers give every
+    /// categorical node `Missing::Nan` with `default_left` false (NaN goes right). See
+    /// `eval.rs` for the full reference semantics.
     Categorical,
 }
 

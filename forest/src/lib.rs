@@ -1,5 +1,34 @@
-//! Tree ensembles (XGBoost, LightGBM) as flat node tables. Skeleton: being written.
+//! Tree ensembles for pipec: what this crate owns.
+//!
+//! - The node tables ([`Forest`]): every tree of an XGBoost or LightGBM model flattened into
+//!   per-node vectors, every library's split rule normalised to one form (`x <= threshold`
+//!   on f32, a missing-value rule, a category bitset). The compiler keeps an `Arc<Forest>` in
+//!   its IR, the runtime evaluates the same tables with tensors, code generation embeds them.
+//! - Importing: [`import_xgboost`] (XGBoost JSON, `save_model("m.json")`) and
+//!   [`import_lightgbm`] (LightGBM text, `save_model("m.txt")`), with typed errors that name
+//!   the JSON path or the text line ([`ImportError`]).
+//! - Evaluation, one row at a time ([`Forest::predict_margins`], [`Forest::predict`]): the
+//!   reference semantics every other evaluation of the tables must reproduce (see `eval.rs`).
+//! - Checking ([`Forest::validate`]): a validated forest never makes evaluation panic.
+//! - The blob ([`Forest::encode`], [`Forest::decode`]): the tables as f32 words for
+//!   generated code (layout in `blob.rs`).
+//! - Building tables by hand ([`ForestBuilder`], [`TreeNode`]), used by the importers.
 
+mod blob;
+mod builder;
+mod error;
+mod eval;
 mod forest;
+mod json;
+mod lightgbm;
+mod threshold;
+mod xgboost;
 
+pub use blob::BLOB_MAGIC;
+pub use builder::{ForestBuilder, TreeNode};
+pub use error::{ImportError, Imported};
+pub use eval::{ZERO_THRESHOLD, apply_objective};
 pub use forest::{Forest, Missing, NodeKind, Objective};
+pub use lightgbm::import_lightgbm;
+pub use threshold::{f32_at_most, f32_less_than, next_down};
+pub use xgboost::import_xgboost;

@@ -16,4 +16,6 @@ pub enum RuntimeError {
     UnknownDevice(String),
     #[error("the wgpu device could not be opened: {0}")]
     DeviceInit(String),
+    #[error("the embedded tree ensemble is invalid: {0}")]
+    Forest(String),
 }

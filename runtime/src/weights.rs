@@ -38,6 +38,15 @@ impl<'a> Weights<'a> {
         rows.into_boxed_slice().try_into().map_err(|_| RuntimeError::WeightsTooShort { len: self.bytes.len(), needed })
     }
 
+    /// A tree ensemble's node tables, `count` values from f32 index `offset` (the layout of
+    /// `pipec_forest::Forest::encode`).
+    pub fn forest(&self, offset: usize, count: usize) -> Result<pipec_forest::Forest, RuntimeError> {
+        let values = self.values(offset, count)?;
+        let forest = pipec_forest::Forest::decode(&values).map_err(|e| RuntimeError::Forest(e.to_string()))?;
+        forest.validate().map_err(RuntimeError::Forest)?;
+        Ok(forest)
+    }
+
     /// A `[rows, cols]` tensor from `rows * cols` values starting at f32 index `offset`.
     pub fn tensor(&self, offset: usize, rows: usize, cols: usize, device: &Device) -> Result<Tensor<2>, RuntimeError> {
         let values = self.values(offset, rows * cols)?;

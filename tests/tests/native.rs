@@ -31,6 +31,11 @@ fn chain_native_matches_scikit_learn() {
 }
 
 #[test]
+fn credit_native_matches_xgboost_and_scikit_learn() {
+    check_example::<pipec_gen_credit::Pipeline>("credit");
+}
+
+#[test]
 fn typed_rows_score_as_the_batch_path_does() {
     use pipec_gen_titanic::native::{NativePipeline, Row};
     let native = NativePipeline::load().expect("loads");

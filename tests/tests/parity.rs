@@ -1,4 +1,4 @@
-//! Parity with scikit-learn: each example's generated code, on held-out rows, matches the
+//! Parity with scikit-learn (and XGBoost for credit): each example's generated code, on held-out rows, matches the
 //! reference outputs that scikit-learn computed (examples/*/reference.json), within 1e-5
 //! (absolute for values up to 1 such as probabilities, relative above), on burn's CPU backend
 //! (flex) and on wgpu (lavapipe in CI). The IR interpreter is held to the same references,
@@ -43,8 +43,18 @@ fn chain_matches_scikit_learn_on_wgpu() {
 }
 
 #[test]
+fn credit_matches_xgboost_and_scikit_learn_on_cpu() {
+    check_example::<pipec_gen_credit::Pipeline>("credit", &Device::flex(), "flex");
+}
+
+#[test]
+fn credit_matches_xgboost_and_scikit_learn_on_wgpu() {
+    check_example::<pipec_gen_credit::Pipeline>("credit", &Device::wgpu(Default::default()), "wgpu");
+}
+
+#[test]
 fn interpreter_matches_scikit_learn_before_and_after_passes() {
-    for example in ["titanic", "chain"] {
+    for example in ["titanic", "chain", "credit"] {
         let dir = repo_root().join("examples").join(example);
         let checked = check_file(&dir.join(format!("{example}.pipe")));
         let reference = Reference::load(&dir.join("reference.json"));

@@ -60,6 +60,7 @@ pub fn describe(graph: &Graph, op: &Op) -> String {
             format!("dense {x} weight={}x{} bias={}", weight.rows, weight.cols, list_f32(bias))
         }
         Op::Bucketize { x, boundaries } => format!("bucketize {x} boundaries={}", list_f32(boundaries)),
+        Op::Trees { x, forest } => format!("trees {x} {forest:?}"),
     }
 }
 

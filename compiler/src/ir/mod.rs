@@ -214,6 +214,52 @@ pub enum Op {
     Dense { x: NodeId, weight: Matrix, bias: Vec<f32> },
     /// Number of `boundaries` that are `<= x`, as f32 (x of width 1).
     Bucketize { x: NodeId, boundaries: Vec<f32> },
+    /// The margins of a tree ensemble (XGBoost, LightGBM) over the row vector `x`, whose
+    /// missing (NaN) elements follow each split's rule: `forest.outputs` values per row, each
+    /// the output's base plus the leaf values of its trees (summed in f64, rounded once).
+    Trees { x: NodeId, forest: ForestRef },
+}
+
+/// A tree ensemble's node tables, shared rather than copied (they can be megabytes).
+/// Compared, hashed and printed by a digest of their content, so that CSE and the IR text
+/// stay cheap.
+#[derive(Clone)]
+pub struct ForestRef {
+    pub forest: std::sync::Arc<pipec_forest::Forest>,
+    digest: u64,
+}
+
+impl ForestRef {
+    pub fn new(forest: pipec_forest::Forest) -> ForestRef {
+        let words = forest.encode();
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_bits().to_le_bytes()).collect();
+        let digest = crate::interp::fnv1a64(&bytes);
+        ForestRef { forest: std::sync::Arc::new(forest), digest }
+    }
+
+    pub fn trees(&self) -> usize {
+        self.forest.roots.len()
+    }
+}
+
+impl PartialEq for ForestRef {
+    fn eq(&self, other: &ForestRef) -> bool {
+        self.digest == other.digest && (std::sync::Arc::ptr_eq(&self.forest, &other.forest) || self.forest == other.forest)
+    }
+}
+
+impl std::fmt::Debug for ForestRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Forest({} trees, {} features -> {}, depth {}, #{:016x})",
+            self.trees(),
+            self.forest.features,
+            self.forest.outputs,
+            self.forest.max_depth,
+            self.digest
+        )
+    }
 }
 
 impl Op {
@@ -227,6 +273,7 @@ impl Op {
             | Op::Affine { x, .. }
             | Op::Impute { x, .. }
             | Op::Dense { x, .. }
+            | Op::Trees { x, .. }
             | Op::Bucketize { x, .. } => vec![*x],
             Op::OneHot { index } | Op::Gather { index, .. } => vec![*index],
             Op::Binary { a, b, .. } => vec![*a, *b],
@@ -246,6 +293,7 @@ impl Op {
             | Op::Affine { x, .. }
             | Op::Impute { x, .. }
             | Op::Dense { x, .. }
+            | Op::Trees { x, .. }
             | Op::Bucketize { x, .. } => *x = f(*x),
             Op::OneHot { index } | Op::Gather { index, .. } => *index = f(*index),
             Op::Binary { a, b, .. } => {

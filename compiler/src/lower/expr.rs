@@ -134,10 +134,25 @@ fn apply_model(lw: &mut Lowerer, name: &str, args: &[pipec_dsl::ast::Arg], span:
     };
     let arg = call.positional[0];
     let val = lower_expr(lw, arg);
-    let Some(x) = require_f32(lw, val, arg.span) else { return Val::Poisoned };
     // A model whose file failed to load was reported at its declaration.
-    let Some(model) = lw.models.get(index).cloned().flatten() else { return Val::Poisoned };
-    match models::apply(lw, &model, x, arg.span, span) {
+    let model = lw.models.get(index).cloned().flatten();
+    let applied = match model {
+        // Tree models route missing values themselves: a nullable input is fine.
+        Some(models::ModelDef::Trees(trees)) => {
+            let val = match val {
+                Val::Num { id, .. } => Val::Num { id, nullable: false },
+                other => other,
+            };
+            let Some(x) = require_f32(lw, val, arg.span) else { return Val::Poisoned };
+            super::trees::apply(lw, &trees, x, arg.span, span)
+        }
+        Some(models::ModelDef::Dense(dense)) => {
+            let Some(x) = require_f32(lw, val, arg.span) else { return Val::Poisoned };
+            models::apply(lw, &dense, x, arg.span, span)
+        }
+        None => return Val::Poisoned,
+    };
+    match applied {
         Some(id) => num(id),
         None => Val::Poisoned,
     }

@@ -17,6 +17,7 @@ mod models;
 mod monitor;
 mod order;
 mod scope;
+mod trees;
 
 use crate::artifacts::ArtifactError;
 use crate::ir::{Graph, InputKind, InputSpec, Op, OutputRole, OutputSpec, Ty};

@@ -17,9 +17,16 @@ pub enum OutputActivation {
     Softmax,
 }
 
-/// A loaded model: its dense layers (weights stored `in x out`) and activations.
+/// A loaded model.
 #[derive(Clone, Debug)]
-pub struct ModelDef {
+pub enum ModelDef {
+    Dense(DenseModel),
+    Trees(super::trees::TreeModel),
+}
+
+/// A loaded dense model: its layers (weights stored `in x out`) and activations.
+#[derive(Clone, Debug)]
+pub struct DenseModel {
     pub layers: Vec<(Matrix, Vec<f32>)>,
     /// Applied after every layer but the last.
     pub hidden: Option<UnaryFn>,
@@ -31,7 +38,7 @@ pub struct ModelDef {
     pub first_tensor: String,
 }
 
-impl ModelDef {
+impl DenseModel {
     pub fn in_width(&self) -> u32 {
         self.layers.first().map_or(0, |(w, _)| w.rows)
     }
@@ -40,7 +47,7 @@ impl ModelDef {
     }
 }
 
-const KINDS: [&str; 3] = ["linear", "logistic", "mlp"];
+const KINDS: [&str; 5] = ["linear", "logistic", "mlp", "xgboost", "lightgbm"];
 
 /// Loads the weight file of a model declaration; `None` after reporting an error.
 pub(crate) fn load(lowerer: &mut Lowerer, decl: &ModelDecl) -> Option<ModelDef> {
@@ -59,6 +66,13 @@ fn try_load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<ModelDef, Diagnostic>
         return Err(Diagnostic::error("E0106", format!("unknown model kind `{kind}`"))
             .with_primary(decl.kind.span, format!("expected one of: {}", KINDS.join(", "))));
     }
+    if super::trees::KINDS.contains(&kind) {
+        return super::trees::load(lowerer, decl, kind).map(ModelDef::Trees);
+    }
+    load_dense(lowerer, decl, kind).map(ModelDef::Dense)
+}
+
+fn load_dense(lowerer: &Lowerer, decl: &ModelDecl, kind: &str) -> Result<DenseModel, Diagnostic> {
     let allowed: &[&str] = if kind == "mlp" { &["activation", "output"] } else { &[] };
     let args = CallArgs::check(kind, decl.span, &decl.args, (1, 1), allowed)?;
     let path_expr = args.positional[0];
@@ -123,7 +137,7 @@ fn try_load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<ModelDef, Diagnostic>
         "logistic" => (None, OutputActivation::Softmax),
         _ => (None, OutputActivation::Identity),
     };
-    Ok(ModelDef {
+    Ok(DenseModel {
         layers,
         hidden,
         output,
@@ -158,8 +172,8 @@ fn dense_layer(
     Ok((Matrix { rows: inp as u32, cols: out as u32, data }, bias.data.clone()))
 }
 
-/// Applies model `index` to `x` (already checked to be a non-null f32 value) at `span`.
-pub(crate) fn apply(lowerer: &mut Lowerer, model: &ModelDef, x: NodeId, x_span: Span, span: Span) -> Option<NodeId> {
+/// Applies a dense model to `x` (already checked to be a non-null f32 value) at `span`.
+pub(crate) fn apply(lowerer: &mut Lowerer, model: &DenseModel, x: NodeId, x_span: Span, span: Span) -> Option<NodeId> {
     let width = lowerer.graph.ty(x).width();
     if width != model.in_width() {
         lowerer.error(
