@@ -577,3 +577,26 @@ fn build_stops_at_diagnostics_without_running_cargo() {
     assert!(!stderr.contains("compiling"), "cargo ran on a broken pipeline:\n{stderr}");
     assert!(!out.exists());
 }
+
+/// The credit example (an XGBoost model and an MLP side by side, averaged) served by its
+/// generated server, at parity with XGBoost and scikit-learn.
+#[test]
+fn the_credit_example_with_trees_and_an_mlp_is_served_at_reference_parity() {
+    let binary = build_server(&repo_root().join("examples/credit/credit.pipe"), "credit-server", &[]);
+    let server = Server::start(&binary, &[]);
+    let reference = Reference::load(&repo_root().join("examples/credit/reference.json"));
+    let column = |name: &str| reference.inputs[name].as_array().unwrap().clone();
+    let request = json!({
+        "inputs": [
+            { "name": "student", "shape": [reference.rows], "datatype": "BYTES", "data": column("student") },
+            { "name": "balance", "shape": [reference.rows], "datatype": "FP32", "data": column("balance") },
+            { "name": "income", "shape": [reference.rows], "datatype": "FP32", "data": column("income") },
+        ],
+    });
+    let (status, _, body) = post(&server.url("/v2/models/credit/infer"), &serde_json::to_vec(&request).unwrap(), &[]);
+    let response: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{response}");
+    for name in ["p_trees", "p_mlp", "p_default"] {
+        assert_close(&format!("served {name}"), &f32_data(output(&response, name)), &reference.output(name), TOLERANCE);
+    }
+}
