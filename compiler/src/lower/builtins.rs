@@ -97,10 +97,14 @@ fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) ->
         "concat" => {
             let call = CallArgs::check(name, span, args, (1, usize::MAX), &[])?;
             let mut parts = Vec::with_capacity(call.positional.len());
+            let mut nullable = false;
             for arg in &call.positional {
-                parts.push(f32_arg(lw, arg)?);
+                let val = lower_expr(lw, arg);
+                let (id, part_nullable) = super::expr::nullable_f32(lw, val, arg.span).ok_or(None)?;
+                parts.push(id);
+                nullable |= part_nullable;
             }
-            Ok(concat(lw, parts, span))
+            Ok(super::expr::with_nullable(concat(lw, parts, span), nullable))
         }
         "standardize" => affine_call(lw, name, args, span, ("mean", "std")),
         "min_max" => affine_call(lw, name, args, span, ("min", "max")),

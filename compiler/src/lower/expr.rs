@@ -32,14 +32,18 @@ pub(crate) fn lower_expr(lw: &mut Lowerer, expr: &Expr) -> Val {
                 return Val::Poisoned;
             }
             let mut parts = Vec::with_capacity(items.len());
+            let mut nullable = false;
             for item in items {
                 let val = lower_expr(lw, item);
-                match require_f32(lw, val, item.span) {
-                    Some(id) => parts.push(id),
+                match nullable_f32(lw, val, item.span) {
+                    Some((id, part_nullable)) => {
+                        parts.push(id);
+                        nullable |= part_nullable;
+                    }
                     None => return Val::Poisoned,
                 }
             }
-            concat(lw, parts, span)
+            with_nullable(concat(lw, parts, span), nullable)
         }
         ExprKind::Name(ident) => match lw.env.get(&ident.name) {
             Some(Val::Model(_)) => {
@@ -139,11 +143,7 @@ fn apply_model(lw: &mut Lowerer, name: &str, args: &[pipec_dsl::ast::Arg], span:
     let applied = match model {
         // Tree models route missing values themselves: a nullable input is fine.
         Some(models::ModelDef::Trees(trees)) => {
-            let val = match val {
-                Val::Num { id, .. } => Val::Num { id, nullable: false },
-                other => other,
-            };
-            let Some(x) = require_f32(lw, val, arg.span) else { return Val::Poisoned };
+            let Some((x, _)) = nullable_f32(lw, val, arg.span) else { return Val::Poisoned };
             super::trees::apply(lw, &trees, x, arg.span, span)
         }
         Some(models::ModelDef::Dense(dense)) => {
@@ -155,6 +155,25 @@ fn apply_model(lw: &mut Lowerer, name: &str, args: &[pipec_dsl::ast::Arg], span:
     match applied {
         Some(id) => num(id),
         None => Val::Poisoned,
+    }
+}
+
+/// An f32 value that may be missing, and whether it may: vectors built from nullable parts
+/// are nullable, and only what accepts missing values (tree models, `impute`, `is_missing`)
+/// takes them.
+pub(crate) fn nullable_f32(lw: &mut Lowerer, val: Val, span: Span) -> Option<(NodeId, bool)> {
+    let (val, nullable) = match val {
+        Val::Num { id, nullable } => (Val::Num { id, nullable: false }, nullable),
+        other => (other, false),
+    };
+    require_f32(lw, val, span).map(|id| (id, nullable))
+}
+
+/// `val` marked nullable when `nullable` is set.
+pub(crate) fn with_nullable(val: Val, nullable: bool) -> Val {
+    match val {
+        Val::Num { id, nullable: was } => Val::Num { id, nullable: was || nullable },
+        other => other,
     }
 }
 
