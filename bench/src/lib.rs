@@ -6,6 +6,7 @@
 //! figures, on shared machines.
 
 pub mod hand_port;
+pub mod trees;
 
 use pipec_runtime::burn_api::Device;
 use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, PipelineSpec, RowPipeline};
@@ -122,11 +123,13 @@ pub struct Args {
     pub example_dir: Option<std::path::PathBuf>,
     /// `cpu` (native path and burn flex) or `wgpu` (burn on the GPU only).
     pub device: String,
+    /// `--trees FILE`: the tree-ensemble benchmark on that model instead.
+    pub trees: Option<std::path::PathBuf>,
 }
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
-        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into() };
+        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into(), trees: None };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -138,6 +141,7 @@ impl Args {
                 "--config" => args.config = value,
                 "--example-dir" => args.example_dir = Some(value.into()),
                 "--device" => args.device = value,
+                "--trees" => args.trees = Some(value.into()),
                 other => return Err(format!("unknown flag {other}")),
             }
         }

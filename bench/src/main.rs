@@ -2,7 +2,8 @@
 //! native one-row path and on burn's CPU backend, at each batch size; the typed one-row call;
 //! and the hand-written Rust ports at batch size 1. One JSON line per measurement on stdout.
 //! `bench/run.sh` runs it together with the Python references and prints the ratios.
-//! `--device wgpu` measures burn on the GPU instead (the GPU part, `bench/gpu/`).
+//! `--device wgpu` measures burn on the GPU instead (the GPU part, `bench/gpu/`);
+//! `--trees tests/fixtures/trees/xgb_large.json` a tree ensemble, tables against wgpu.
 
 use pipec_bench::hand_port::{Chain, Titanic};
 use pipec_bench::{measure_pipeline, record, seconds_per_call, Args};
@@ -31,6 +32,15 @@ fn run() -> Result<(), String> {
     let root = if built_from.join("examples").is_dir() { built_from } else { Path::new(".").to_path_buf() };
     let titanic_dir = root.join("examples/titanic");
     let chain_dir = root.join("examples/chain");
+    if let Some(model) = &args.trees {
+        // Held-out rows of the fixtures' reference for that model (the 1,000-tree one by default).
+        let reference = root.join("tests/fixtures/trees/reference.json");
+        let text = std::fs::read_to_string(&reference).map_err(|e| format!("{}: {e}", reference.display()))?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let stem = model.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let rows = json["models"][&stem]["inputs"].as_array().cloned().ok_or_else(|| format!("no held-out rows for {stem}"))?;
+        return pipec_bench::trees::measure_trees(&root.join(model), &rows, &args.sizes, args.base);
+    }
     if args.device == "wgpu" {
         // One-hot widths of the categorical inputs as uploaded: sex 2 + class 3; student 2.
         let titanic_bytes = pipec_bench::bytes_per_row::<pipec_gen_titanic::Pipeline>(&[2, 3]);
