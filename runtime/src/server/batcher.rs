@@ -250,7 +250,7 @@ fn run(models: &Models, role: Role, jobs: Vec<Job>, duties: &Duties) {
                 for (reply, scored) in answers {
                     let answer = match &logged {
                         Ok(()) => Ok(scored),
-                        Err(e) => Err(format!("the audit log could not record the request: {e}")),
+                        Err(e) => Err(format!("the request was scored, but the audit log could not record it: {e}")),
                     };
                     let _ = reply.send(answer);
                 }

@@ -164,11 +164,12 @@ impl Duties {
             })
             .collect();
         let drift = self.drift.as_ref().map(|drift| {
+            let features = drift.report();
             serde_json::json!({
                 "window": drift.spec().window,
                 "threshold": drift.spec().drift_threshold,
-                "drifted": drift.report().iter().any(|f| f.drifted),
-                "features": drift.report(),
+                "drifted": features.iter().any(|f| f.drifted),
+                "features": features,
             })
         });
         let accuracy = self.feedback.as_ref().map(|feedback| {

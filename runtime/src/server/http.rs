@@ -308,7 +308,7 @@ async fn infer_checked(
     let scored = answer
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped before answering"))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("scoring failed: {e}")))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the request failed: {e}")))?;
     let spec = state.specs.get(scored.role).unwrap_or(state.spec);
     let mut parameters = Map::new();
     parameters.insert("pipeline".into(), Value::from(scored.identity));
