@@ -304,88 +304,29 @@ fn attribute_table(forest: &Forest, categories: &CategoryTable) -> Vec<f32> {
 mod tests {
     use super::*;
 
-    /// Builds a forest node by node, each tree's nodes contiguous with its root first.
-    struct Build(Forest);
+    use pipec_forest::{ForestBuilder, TreeNode};
 
-    impl Build {
-        fn new(features: u32, base: Vec<f32>) -> Build {
-            Build(Forest {
-                features,
-                outputs: base.len() as u32,
-                base,
-                roots: Vec::new(),
-                tree_output: Vec::new(),
-                kind: Vec::new(),
-                feature: Vec::new(),
-                threshold: Vec::new(),
-                default_left: Vec::new(),
-                missing: Vec::new(),
-                left: Vec::new(),
-                right: Vec::new(),
-                leaf_value: Vec::new(),
-                cat_offset: Vec::new(),
-                cat_len: Vec::new(),
-                cat_bits: Vec::new(),
-                max_depth: 0,
-            })
-        }
+    fn leaf(value: f32) -> TreeNode {
+        TreeNode::Leaf { value }
+    }
 
-        fn push(&mut self, kind: NodeKind, feature: u32, threshold: f32, missing: Missing, default_left: bool) -> u32 {
-            let f = &mut self.0;
-            let id = f.kind.len() as u32;
-            f.kind.push(kind);
-            f.feature.push(feature);
-            f.threshold.push(threshold);
-            f.default_left.push(default_left);
-            f.missing.push(missing);
-            f.left.push(id);
-            f.right.push(id);
-            f.leaf_value.push(0.0);
-            f.cat_offset.push(0);
-            f.cat_len.push(0);
-            id
-        }
+    /// A numeric split whose children are nodes `left` and `right` of its tree.
+    fn numeric(feature: u32, threshold: f32, missing: Missing, default_left: bool, left: usize, right: usize) -> TreeNode {
+        TreeNode::Numeric { feature, threshold, default_left, missing, left, right }
+    }
 
-        fn leaf(&mut self, value: f32) -> u32 {
-            let id = self.push(NodeKind::Leaf, 0, 0.0, Missing::None, false);
-            self.0.leaf_value[id as usize] = value;
-            id
+    /// A categorical split whose left categories are `categories`, in a bitset of `words`.
+    fn categorical(feature: u32, categories: &[u32], words: u32, missing: Missing, default_left: bool, left: usize, right: usize) -> TreeNode {
+        let mut bits = vec![0u32; words as usize];
+        for &c in categories {
+            bits[(c / 32) as usize] |= 1 << (c % 32);
         }
+        TreeNode::Categorical { feature, bits, default_left, missing, left, right }
+    }
 
-        fn numeric(&mut self, feature: u32, threshold: f32, missing: Missing, default_left: bool) -> u32 {
-            self.push(NodeKind::Numeric, feature, threshold, missing, default_left)
-        }
-
-        /// A categorical split whose left categories are `categories`, in a bitset of `words`.
-        fn categorical(&mut self, feature: u32, categories: &[u32], words: u32, missing: Missing, default_left: bool) -> u32 {
-            let id = self.push(NodeKind::Categorical, feature, 0.0, missing, default_left);
-            let offset = self.0.cat_bits.len();
-            self.0.cat_bits.extend(std::iter::repeat_n(0, words as usize));
-            for &c in categories {
-                self.0.cat_bits[offset + (c / 32) as usize] |= 1 << (c % 32);
-            }
-            self.0.cat_offset[id as usize] = offset as u32;
-            self.0.cat_len[id as usize] = words;
-            id
-        }
-
-        fn children(&mut self, node: u32, left: u32, right: u32) {
-            self.0.left[node as usize] = left;
-            self.0.right[node as usize] = right;
-        }
-
-        /// A split with two leaves.
-        fn stump(&mut self, split: u32, left: f32, right: f32) {
-            let l = self.leaf(left);
-            let r = self.leaf(right);
-            self.children(split, l, r);
-        }
-
-        fn tree(&mut self, root: u32, output: u32, depth: u32) {
-            self.0.roots.push(root);
-            self.0.tree_output.push(output);
-            self.0.max_depth = self.0.max_depth.max(depth);
-        }
+    /// A split with two leaves: nodes 0 (the split), 1 and 2.
+    fn stump(split: impl Fn(usize, usize) -> TreeNode, left: f32, right: f32) -> [TreeNode; 3] {
+        [split(1, 2), leaf(left), leaf(right)]
     }
 
     /// The row-by-row reference, `Forest::predict_margins`.
@@ -417,44 +358,34 @@ mod tests {
     /// Every missing rule, `x == threshold`, categorical values in, out, negative, fractional,
     /// NaN and beyond the bitset, a single-leaf tree, two outputs and base values.
     fn hand_forest() -> Forest {
-        let mut b = Build::new(3, vec![0.5, -1.0]);
+        let mut b = ForestBuilder::new(3, vec![0.5, -1.0]);
+        let mut add = |output: u32, nodes: &[TreeNode]| b.add_tree(output, nodes).expect("a valid tree");
         for (missing, default_left, output, leaves) in [
             (Missing::Nan, true, 0, (1.0, 2.0)),
             (Missing::Nan, false, 1, (10.0, 20.0)),
         ] {
-            let split = b.numeric(0, 1.0, missing, default_left);
-            b.stump(split, leaves.0, leaves.1);
-            b.tree(split, output, 1);
+            add(output, &stump(|l, r| numeric(0, 1.0, missing, default_left, l, r), leaves.0, leaves.1));
         }
-        let split = b.numeric(1, -0.5, Missing::Zero, true);
-        b.stump(split, 100.0, 200.0);
-        b.tree(split, 0, 1);
-        let split = b.numeric(1, -0.5, Missing::None, true);
-        b.stump(split, 1000.0, 2000.0);
-        b.tree(split, 1, 1);
-        let split = b.categorical(2, &[1, 3, 33], 2, Missing::Nan, false);
-        b.stump(split, 0.25, 0.75);
-        b.tree(split, 0, 1);
-        let split = b.categorical(2, &[0, 5], 1, Missing::None, false);
-        b.stump(split, 0.125, 0.375);
-        b.tree(split, 1, 1);
-        let leaf = b.leaf(3.0);
-        b.tree(leaf, 0, 0);
-        let root = b.numeric(0, 0.0, Missing::Nan, true);
-        let inner = b.numeric(1, 0.0, Missing::Nan, false);
-        b.stump(inner, 0.01, 0.02);
-        let right = b.leaf(0.03);
-        b.children(root, inner, right);
-        b.tree(root, 1, 2);
+        add(0, &stump(|l, r| numeric(1, -0.5, Missing::Zero, true, l, r), 100.0, 200.0));
+        add(1, &stump(|l, r| numeric(1, -0.5, Missing::None, true, l, r), 1000.0, 2000.0));
+        add(0, &stump(|l, r| categorical(2, &[1, 3, 33], 2, Missing::Nan, false, l, r), 0.25, 0.75));
+        add(1, &stump(|l, r| categorical(2, &[0, 5], 1, Missing::None, false, l, r), 0.125, 0.375));
+        add(0, &[leaf(3.0)]);
+        add(
+            1,
+            &[
+                numeric(0, 0.0, Missing::Nan, true, 1, 4),
+                numeric(1, 0.0, Missing::Nan, false, 2, 3),
+                leaf(0.01),
+                leaf(0.02),
+                leaf(0.03),
+            ],
+        );
         // The missing rules hold for categorical splits too: zero (and NaN) default left here,
-        let split = b.categorical(2, &[2], 1, Missing::Zero, true);
-        b.stump(split, 0.5, 1.5);
-        b.tree(split, 0, 1);
+        add(0, &stump(|l, r| categorical(2, &[2], 1, Missing::Zero, true, l, r), 0.5, 1.5));
         // and NaN defaults left here.
-        let split = b.categorical(2, &[2], 1, Missing::Nan, true);
-        b.stump(split, 0.0625, 0.1875);
-        b.tree(split, 1, 1);
-        b.0
+        add(1, &stump(|l, r| categorical(2, &[2], 1, Missing::Nan, true, l, r), 0.0625, 0.1875));
+        b.finish().expect("a valid forest")
     }
 
     const NAN: f32 = f32::NAN;
@@ -491,16 +422,15 @@ mod tests {
 
     #[test]
     fn forest_single_leaves_and_empty_batches() {
-        let mut b = Build::new(2, vec![1.0, 2.0, 3.0]);
+        let mut b = ForestBuilder::new(2, vec![1.0, 2.0, 3.0]);
         for (tree, value) in [0.5f32, -0.25, 4.0, 8.0].into_iter().enumerate() {
-            let leaf = b.leaf(value);
-            b.tree(leaf, tree as u32 % 3, 0);
+            b.add_tree(tree as u32 % 3, &[leaf(value)]).expect("a valid tree");
         }
-        let forest = b.0;
+        let forest = b.finish().expect("a valid forest");
         let x = [NAN, 1.0, 2.0, 3.0];
         assert_close(&evaluate(&forest, &x, &Device::flex(), CHUNK_ELEMENTS), &[9.5, 1.75, 7.0, 9.5, 1.75, 7.0], "leaves");
         assert_eq!(evaluate(&forest, &[], &Device::flex(), CHUNK_ELEMENTS), Vec::<f32>::new());
-        let no_trees = Build::new(2, vec![1.0, 2.0]).0;
+        let no_trees = ForestBuilder::new(2, vec![1.0, 2.0]).finish().expect("a valid forest");
         assert_close(&evaluate(&no_trees, &x, &Device::flex(), CHUNK_ELEMENTS), &[1.0, 2.0, 1.0, 2.0], "no trees");
     }
 
@@ -530,37 +460,44 @@ mod tests {
     const FEATURES: u32 = 20;
     const CATEGORICAL_FROM: u32 = 15;
 
-    fn grow(b: &mut Build, rng: &mut Rng, depth: u32) -> (u32, u32) {
+    /// Appends a random subtree to `nodes`, returning its index.
+    fn grow(nodes: &mut Vec<TreeNode>, rng: &mut Rng, depth: u32) -> usize {
+        let at = nodes.len();
         if depth == 0 || rng.chance(0.2) {
-            return (b.leaf(rng.grid() * 0.37), 0);
+            nodes.push(leaf(rng.grid() * 0.37));
+            return at;
         }
         let missing = [Missing::Nan, Missing::Zero, Missing::None][rng.below(3) as usize];
         let feature = rng.below(FEATURES);
-        let split = if feature >= CATEGORICAL_FROM {
+        // The split's children are known only once grown: reserve its place first.
+        nodes.push(leaf(0.0));
+        let split: Box<dyn Fn(usize, usize) -> TreeNode> = if feature >= CATEGORICAL_FROM {
             let words = 1 + rng.below(3);
             let categories: Vec<u32> = (0..32 * words).filter(|_| rng.chance(0.4)).collect();
             let default_left = rng.chance(0.5);
-            b.categorical(feature, &categories, words, missing, default_left)
+            Box::new(move |l, r| categorical(feature, &categories, words, missing, default_left, l, r))
         } else {
             let default_left = rng.chance(0.5);
-            b.numeric(feature, rng.grid(), missing, default_left)
+            let threshold = rng.grid();
+            Box::new(move |l, r| numeric(feature, threshold, missing, default_left, l, r))
         };
-        let (left, left_depth) = grow(b, rng, depth - 1);
-        let (right, right_depth) = grow(b, rng, depth - 1);
-        b.children(split, left, right);
-        (split, 1 + left_depth.max(right_depth))
+        let left = grow(nodes, rng, depth - 1);
+        let right = grow(nodes, rng, depth - 1);
+        nodes[at] = split(left, right);
+        at
     }
 
     fn random_forest(seed: u64, trees: u32, outputs: u32) -> Forest {
         let mut rng = Rng(seed);
         let base = (0..outputs).map(|_| rng.grid()).collect();
-        let mut b = Build::new(FEATURES, base);
+        let mut b = ForestBuilder::new(FEATURES, base);
         for tree in 0..trees {
             let max_depth = 1 + rng.below(8);
-            let (root, depth) = grow(&mut b, &mut rng, max_depth);
-            b.tree(root, tree % outputs, depth);
+            let mut nodes = Vec::new();
+            grow(&mut nodes, &mut rng, max_depth);
+            b.add_tree(tree % outputs, &nodes).expect("a valid tree");
         }
-        b.0
+        b.finish().expect("a valid forest")
     }
 
     fn random_rows(seed: u64, rows: usize) -> Vec<f32> {
