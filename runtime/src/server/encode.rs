@@ -23,7 +23,7 @@ pub struct Encoded {
 enum Data<'a> {
     F32(&'a [f32]),
     Bool(&'a [bool]),
-    Bytes(Vec<String>),
+    Bytes(&'a [String]),
 }
 
 #[derive(Serialize)]
@@ -58,12 +58,15 @@ pub fn failed_checks(spec: &PipelineSpec, rows: usize, columns: &[OutputColumn])
     failed
 }
 
+/// The answer to a request of `rows` rows; `failed` is [`failed_checks`] of its columns (empty
+/// when the pipeline has no checks).
 pub fn encode(
     spec: &PipelineSpec,
     head: InferResponse,
     rows: usize,
     requested: &[RequestedOutput],
     columns: &[OutputColumn],
+    failed: &[String],
 ) -> Result<Encoded, serde_json::Error> {
     let mut binary: Option<Vec<u8>> = None;
     let mut outputs = Vec::with_capacity(requested.len());
@@ -78,7 +81,7 @@ pub fn encode(
                 };
                 (declared.name, output_datatype(declared), column.width(), data)
             }
-            Answer::FailedChecks => (FAILED_CHECKS, "BYTES", 1, Data::Bytes(failed_checks(spec, rows, columns))),
+            Answer::FailedChecks => (FAILED_CHECKS, "BYTES", 1, Data::Bytes(failed)),
         };
         let shape = if width == 1 { vec![rows] } else { vec![rows, width] };
         let mut parameters = Map::new();

@@ -313,12 +313,13 @@ async fn infer_checked(
     let mut parameters = Map::new();
     parameters.insert("pipeline".into(), Value::from(scored.identity));
     parameters.insert("model".into(), Value::from(scored.role.as_str()));
-    if spec.checks().next().is_some() {
-        let failed = failed_checks(spec, rows, &scored.columns).iter().filter(|f| !f.is_empty()).count();
-        parameters.insert("failed_check_rows".into(), Value::from(failed));
+    let has_checks = spec.checks().next().is_some();
+    let failed = if has_checks { failed_checks(spec, rows, &scored.columns) } else { Vec::new() };
+    if has_checks {
+        parameters.insert("failed_check_rows".into(), Value::from(failed.iter().filter(|f| !f.is_empty()).count()));
     }
     let head = InferResponse { model_name: state.spec.name, model_version: state.spec.version, id: request_id, parameters };
-    let encoded = encode(spec, head, rows, &decoded.outputs, &scored.columns)
+    let encoded = encode(spec, head, rows, &decoded.outputs, &scored.columns, &failed)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}")))?;
     Ok(match encoded.binary {
         None => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], encoded.json).into_response(),
