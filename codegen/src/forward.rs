@@ -246,6 +246,8 @@ impl Gen<'_> {
                     UnaryFn::Sigmoid => quote!(activation::sigmoid(#x)),
                     UnaryFn::Relu => quote!(activation::relu(#x)),
                     UnaryFn::Tanh => quote!(#x.tanh()),
+                    // burn has floor and ceil: toward zero is the floor of the magnitude.
+                    UnaryFn::Trunc => quote!(#x.clone().abs().floor() * #x.sign()),
                     UnaryFn::Not => quote!(#x.bool_not()),
                     UnaryFn::IsMissing => quote!(#x.is_nan()),
                 }

@@ -269,6 +269,7 @@ impl Native<'_> {
                     UnaryFn::Sigmoid => quote!(1.0 / (1.0 + (-#x).exp())),
                     UnaryFn::Relu => quote!(#x.max(0.0)),
                     UnaryFn::Tanh => quote!(#x.tanh()),
+                    UnaryFn::Trunc => quote!(#x.trunc()),
                     UnaryFn::Not => quote!(if #x == 0.0 { 1.0 } else { 0.0 }),
                     UnaryFn::IsMissing => quote!(if #x.is_nan() { 1.0 } else { 0.0 }),
                 };

@@ -198,6 +198,7 @@ fn unary(op: UnaryFn, x: f32) -> f32 {
         UnaryFn::Sigmoid => 1.0 / (1.0 + (-x).exp()),
         UnaryFn::Relu => x.max(0.0),
         UnaryFn::Tanh => x.tanh(),
+        UnaryFn::Trunc => x.trunc(),
         UnaryFn::Not => bool_f32(x == 0.0),
         UnaryFn::IsMissing => bool_f32(x.is_nan()),
     }

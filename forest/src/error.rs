@@ -21,6 +21,10 @@ pub enum ImportError {
     /// A LightGBM text model; `line` counts from 1 (0 when no single line is at fault).
     #[error("LightGBM model, line {line}: {message}")]
     Lightgbm { line: usize, message: String },
+    /// ONNX-ML tree-ensemble attributes that are inconsistent (the message names the
+    /// attribute and index).
+    #[error("ONNX tree ensemble: {0}")]
+    Onnx(String),
     /// A model the importer understands but this crate does not support.
     #[error("unsupported model: {0}")]
     Unsupported(String),

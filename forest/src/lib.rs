@@ -6,7 +6,9 @@
 //!   its IR, the runtime evaluates the same tables with tensors, code generation embeds them.
 //! - Importing: [`import_xgboost`] (XGBoost JSON, `save_model("m.json")`) and
 //!   [`import_lightgbm`] (LightGBM text, `save_model("m.txt")`), with typed errors that name
-//!   the JSON path or the text line ([`ImportError`]).
+//!   the JSON path or the text line ([`ImportError`]); [`import_onnx_tree_ensemble`] and
+//!   [`import_onnx_unified_tree_ensemble`] (ONNX-ML tree-ensemble attributes the compiler
+//!   reads, with the [`ScoreRule`] onnxruntime applies to the margins; see `onnx/mod.rs`).
 //! - Evaluation, one row at a time ([`Forest::predict_margins`], [`Forest::predict`]): the
 //!   reference semantics every other evaluation of the tables must reproduce (see `eval.rs`).
 //! - Checking ([`Forest::validate`]): a validated forest never makes evaluation panic.
@@ -21,6 +23,7 @@ mod eval;
 mod forest;
 mod json;
 mod lightgbm;
+mod onnx;
 mod threshold;
 mod xgboost;
 
@@ -30,5 +33,9 @@ pub use error::{ImportError, Imported};
 pub use eval::{ZERO_THRESHOLD, apply_objective};
 pub use forest::{Forest, Missing, NodeKind, Objective};
 pub use lightgbm::import_lightgbm;
+pub use onnx::{
+    OnnxEnsembleKind, OnnxForest, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble, ScoreRule,
+    ScoreTransform, import_onnx_tree_ensemble, import_onnx_unified_tree_ensemble, onnx_probit,
+};
 pub use threshold::{f32_at_most, f32_less_than, next_down};
 pub use xgboost::import_xgboost;

@@ -93,15 +93,13 @@ fn a_thousand_tree_model_generates_no_more_code_than_a_small_one() {
             source_name: "big.pipe".into(),
             role: pipec_codegen::CrateRole::Server { challenger: None },
         };
-        let started = std::time::Instant::now();
         let files = pipec_codegen::generate(&checked.optimised(&[]), &options).files;
-        let elapsed = started.elapsed();
         let code: usize = files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "rs")).map(|(_, b)| b.len()).sum();
         let blob = files.iter().find(|(p, _)| p.ends_with("weights.bin")).map_or(0, |(_, b)| b.len());
-        (checked.graph().clone(), code, blob, elapsed)
+        (checked.graph().clone(), code, blob)
     };
-    let (small_graph, small_code, small_blob, _) = generated("xgb_binary.json");
-    let (large_graph, large_code, large_blob, elapsed) = generated("xgb_large.json");
+    let (small_graph, small_code, small_blob) = generated("xgb_binary.json");
+    let (large_graph, large_code, large_blob) = generated("xgb_large.json");
     let trees = |graph: &pipec_compiler::ir::Graph| {
         graph
             .ids()
@@ -117,5 +115,4 @@ fn a_thousand_tree_model_generates_no_more_code_than_a_small_one() {
         large_code <= small_code + 64,
         "generated code grew from {small_code} to {large_code} bytes with 10x the trees"
     );
-    assert!(elapsed.as_secs_f64() < 30.0, "generating took {elapsed:?}");
 }

@@ -107,6 +107,8 @@ pub enum UnaryFn {
     Sigmoid,
     Relu,
     Tanh,
+    /// Toward zero (`f32::trunc`): an ONNX cast to an integer type.
+    Trunc,
     /// Boolean negation.
     Not,
     /// Whether an f32 value is missing (NaN); gives bool.
@@ -125,6 +127,7 @@ impl UnaryFn {
             UnaryFn::Sigmoid => "sigmoid",
             UnaryFn::Relu => "relu",
             UnaryFn::Tanh => "tanh",
+            UnaryFn::Trunc => "trunc",
             UnaryFn::Not => "not",
             UnaryFn::IsMissing => "is_missing",
         }

@@ -146,6 +146,11 @@ fn apply_model(lw: &mut Lowerer, name: &str, args: &[pipec_dsl::ast::Arg], span:
             let Some((x, _)) = nullable_f32(lw, val, arg.span) else { return Val::Poisoned };
             super::trees::apply(lw, &trees, x, arg.span, span)
         }
+        // An ONNX model takes missing values only when its graph replaces them first.
+        Some(models::ModelDef::Onnx(onnx)) => {
+            let Some((x, nullable)) = nullable_f32(lw, val, arg.span) else { return Val::Poisoned };
+            super::onnx::apply(lw, &onnx, x, nullable, arg.span, span)
+        }
         Some(models::ModelDef::Dense(dense)) => {
             let Some(x) = require_f32(lw, val, arg.span) else { return Val::Poisoned };
             models::apply(lw, &dense, x, arg.span, span)

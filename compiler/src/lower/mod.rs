@@ -15,6 +15,7 @@ mod builtins;
 mod expr;
 mod models;
 mod monitor;
+mod onnx;
 mod order;
 mod scope;
 mod trees;

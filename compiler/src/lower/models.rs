@@ -22,6 +22,7 @@ pub enum OutputActivation {
 pub enum ModelDef {
     Dense(DenseModel),
     Trees(super::trees::TreeModel),
+    Onnx(super::onnx::OnnxModel),
 }
 
 /// A loaded dense model: its layers (weights stored `in x out`) and activations.
@@ -47,7 +48,7 @@ impl DenseModel {
     }
 }
 
-const KINDS: [&str; 5] = ["linear", "logistic", "mlp", "xgboost", "lightgbm"];
+const KINDS: [&str; 6] = ["linear", "logistic", "mlp", "xgboost", "lightgbm", "onnx"];
 
 /// Loads the weight file of a model declaration; `None` after reporting an error.
 pub(crate) fn load(lowerer: &mut Lowerer, decl: &ModelDecl) -> Option<ModelDef> {
@@ -68,6 +69,9 @@ fn try_load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<ModelDef, Diagnostic>
     }
     if super::trees::KINDS.contains(&kind) {
         return super::trees::load(lowerer, decl, kind).map(ModelDef::Trees);
+    }
+    if kind == super::onnx::KIND {
+        return super::onnx::load(lowerer, decl).map(ModelDef::Onnx);
     }
     load_dense(lowerer, decl, kind).map(ModelDef::Dense)
 }

@@ -1,0 +1,63 @@
+//! What a classifier operator writes as its scores, from its margins: onnxruntime's
+//! `post_transform`, and its binary case, where one margin becomes two scores.
+
+use super::translate::{unsupported, Operand, Translator, Value};
+use crate::ir::{BinaryFn, Op, Ty, UnaryFn};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PostTransform {
+    None,
+    Logistic,
+    Softmax,
+    SoftmaxZero,
+    Probit,
+}
+
+impl PostTransform {
+    pub fn parse(value: Option<&str>) -> Result<PostTransform, String> {
+        Ok(match value.unwrap_or("NONE") {
+            "NONE" => PostTransform::None,
+            "LOGISTIC" => PostTransform::Logistic,
+            "SOFTMAX" => PostTransform::Softmax,
+            "SOFTMAX_ZERO" => PostTransform::SoftmaxZero,
+            "PROBIT" => PostTransform::Probit,
+            other => return Err(format!("unknown post_transform `{other}`")),
+        })
+    }
+}
+
+/// `post` applied to every margin.
+pub(super) fn transform(t: &mut Translator, margins: &Value, post: PostTransform) -> Result<Value, String> {
+    Ok(match post {
+        PostTransform::None => margins.clone(),
+        PostTransform::Logistic => t.unary(UnaryFn::Sigmoid, margins),
+        PostTransform::Softmax => {
+            let id = t.push(Op::Softmax { x: margins.id }, Ty::F32(margins.width()));
+            Value { id, dims: margins.dims.clone() }
+        }
+        other => return Err(unsupported(&format!("post_transform {other:?}"))),
+    })
+}
+
+/// A LinearClassifier's scores: with one row of coefficients and two labels, onnxruntime
+/// writes `[1 - p, p]`, where `p` is the margin itself, or its logistic under LOGISTIC
+/// (SOFTMAX and SOFTMAX_ZERO leave a single margin as it is); otherwise `post` over all.
+pub(super) fn classifier_scores(t: &mut Translator, margins: &Value, labels: usize, post: PostTransform) -> Result<Value, String> {
+    if margins.width() == 1 && labels == 2 {
+        let p = match post {
+            PostTransform::None | PostTransform::Softmax | PostTransform::SoftmaxZero => margins.clone(),
+            PostTransform::Logistic => t.unary(UnaryFn::Sigmoid, margins),
+            PostTransform::Probit => return Err(unsupported("post_transform PROBIT")),
+        };
+        return complement_pair(t, &p);
+    }
+    transform(t, margins, post)
+}
+
+/// `[1 - p, p]` from a width-1 `p`.
+pub(super) fn complement_pair(t: &mut Translator, p: &Value) -> Result<Value, String> {
+    let one = t.const_row(vec![1.0]);
+    let q = t.binary(BinaryFn::Sub, Operand::Value(Value { id: one, dims: Vec::new() }), Operand::Value(p.clone()))?;
+    let id = t.push(Op::Concat { parts: vec![q.id, p.id] }, Ty::F32(2));
+    Ok(Value { id, dims: vec![2] })
+}
