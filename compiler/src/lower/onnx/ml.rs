@@ -57,7 +57,7 @@ pub(super) fn translate(t: &mut Translator, node: &Node) -> Result<bool, String>
             let mut parts = Vec::new();
             for column in 0..x.width() {
                 let v = if x.width() == 1 { truncated.clone() } else { t.select(&truncated, &[i64::from(column)])? };
-                let hits = t.binary_const(BinaryFn::Eq, &Value { id: v.id, dims: Vec::new() }, cats.clone())?;
+                let hits = t.binary_const(BinaryFn::Eq, &Value { id: v.id, dims: vec![1] }, cats.clone())?;
                 parts.push(t.bool_to_f32(&hits).id);
             }
             let width = x.width() * cats.len() as u32;

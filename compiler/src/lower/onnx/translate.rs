@@ -259,13 +259,15 @@ impl Translator {
         Value { id: self.push(Op::Unary { op, x: x.id }, ty), dims: x.dims.clone() }
     }
 
-    /// A constant shaped to combine with `like` under ONNX broadcasting (one value, or the
-    /// row's own shape with leading ones allowed).
+    /// A constant shaped to combine with rows shaped `like` under ONNX broadcasting without
+    /// mixing rows: one value; the row's own shape (leading ones allowed); or, against rows
+    /// of one value shaped `[1]` (a tensor `[N, 1]`), a row of constants (`[k]` or `[1, k]`).
+    /// A rank-1 tensor `[N]` has its batch on the broadcast axis, so only one value fits it.
     pub fn broadcast(&mut self, c: &Constant, like: &[u32]) -> Result<Value, String> {
         if c.values.len() == 1 {
             return Ok(Value { id: self.const_row(c.f32s()), dims: Vec::new() });
         }
-        if like.iter().all(|d| *d == 1) && c.shape.first().is_none_or(|d| *d == 1 || c.shape.len() == 1) {
+        if !like.is_empty() && like.iter().all(|d| *d == 1) && c.shape.first().is_none_or(|d| *d == 1 || c.shape.len() == 1) {
             // A row of one value against a row of constants: `[N, 1]` with `[k]` is `[N, k]`.
             let start = usize::from(c.shape.len() > 1);
             let dims = c.shape[start..].iter().map(|d| *d as u32).collect();
@@ -273,7 +275,7 @@ impl Translator {
         }
         let trailing: Vec<usize> = c.shape.iter().copied().skip_while(|d| *d == 1).collect();
         let row: Vec<usize> = like.iter().map(|d| *d as usize).skip_while(|d| *d == 1).collect();
-        if trailing == row || (c.values.len() == like.iter().product::<u32>() as usize && c.shape.len() <= 1) {
+        if !like.is_empty() && trailing == row {
             return Ok(Value { id: self.const_row(c.f32s()), dims: like.to_vec() });
         }
         Err(unsupported(&format!(
