@@ -4,7 +4,8 @@
 //! Property tests, bounded: `PIPEC_FUZZ_CASES` (default 256) cases per property, so CI can
 //! choose the time it spends. Seeds for the mutations: the built-in sources below, every
 //! `tests/diagnostics/*.pipe` case, and every `*.pipe` under `examples/` (found at run time,
-//! each checked against its own folder so that its artifacts are read too).
+//! each checked against its own folder so that its artifacts are read too). The ONNX fixtures
+//! are mutated byte-wise as model files.
 
 use pipec_compiler::check_source;
 use pipec_dsl::{Diagnostic, render};
@@ -303,7 +304,12 @@ fn mutation() -> impl Strategy<Value = Mutation> {
 }
 
 fn apply(source: &str, mutations: &[Mutation]) -> String {
-    let mut bytes = source.as_bytes().to_vec();
+    // `check_source` takes text: invalid UTF-8 becomes U+FFFD, as a lossy reader would give.
+    String::from_utf8_lossy(&apply_bytes(source.as_bytes(), mutations)).into_owned()
+}
+
+fn apply_bytes(source: &[u8], mutations: &[Mutation]) -> Vec<u8> {
+    let mut bytes = source.to_vec();
     for m in mutations {
         let n = bytes.len();
         let at = |p: usize| if n == 0 { 0 } else { p % (n + 1) };
@@ -331,8 +337,7 @@ fn apply(source: &str, mutations: &[Mutation]) -> String {
             }
         }
     }
-    // `check_source` takes text: invalid UTF-8 becomes U+FFFD, as a lossy reader would give.
-    String::from_utf8_lossy(&bytes).into_owned()
+    bytes
 }
 
 #[test]
@@ -377,6 +382,33 @@ fn mutated_seeds_never_panic() {
             check_or_fail(&source, &seed.dir)
         })
         .unwrap();
+}
+
+/// Model files are input too: every ONNX fixture, mutated byte-wise, read by `onnx(...)`.
+/// onnx-ir may reject a file (or panic inside, which the compiler turns into a diagnostic);
+/// the check itself must answer with diagnostics that render.
+#[test]
+fn mutated_onnx_files_never_panic() {
+    let fixtures = manifest_dir().join("../tests/fixtures/onnx");
+    let mut models: Vec<Vec<u8>> = std::fs::read_dir(&fixtures)
+        .expect("the ONNX fixtures")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .map(|p| std::fs::read(p).expect("a fixture"))
+        .collect();
+    models.sort();
+    assert!(models.len() >= 10, "ONNX fixtures missing");
+    let dir = std::env::temp_dir().join(format!("pipec-fuzz-onnx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a scratch folder");
+    let source = r#"pipeline p { version "1" input { x: f32[30] } models { m = onnx("m.onnx") } output { y = m(x) } }"#;
+    let strategy = (0..models.len(), prop::collection::vec(mutation(), 1..4));
+    runner()
+        .run(&strategy, |(index, mutations)| {
+            std::fs::write(dir.join("m.onnx"), apply_bytes(&models[index], &mutations)).expect("writes");
+            check_or_fail(source, &dir)
+        })
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Token soup built from the grammar's pieces: more of it gets past the parser than random text.
