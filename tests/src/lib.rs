@@ -2,7 +2,11 @@
 //!
 //! They load an example's `reference.json` into a runtime [`Batch`] and into the IR
 //! interpreter's columns, run a generated pipeline on a device, and compare outputs within
-//! a stated tolerance.
+//! a stated tolerance; [`Fixture`] holds a fixture pipeline to its reference on every path.
+
+mod fixture;
+
+pub use fixture::Fixture;
 
 use pipec_compiler::interp;
 use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, OutputColumn, PipelineSpec};

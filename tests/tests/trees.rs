@@ -5,74 +5,38 @@
 //! up to 1, relative above): the interpreter before and after the passes, the native path
 //! (also bit for bit against the interpreter), burn's CPU backend, and wgpu.
 
-use pipec_compiler::interp;
 use pipec_runtime::burn_api::Device;
-use pipec_runtime::{CompiledPipeline, RowPipeline};
-use pipec_tests::{assert_close, check_file, outputs_as_f64, repo_root, run, Reference};
+use pipec_tests::{repo_root, Fixture};
 use std::path::PathBuf;
 
 type Trees = pipec_gen_trees::Pipeline;
-
-const TOLERANCE: f64 = 1e-5;
 
 fn dir() -> PathBuf {
     repo_root().join("tests/fixtures/trees")
 }
 
-fn reference() -> Reference {
-    let reference = Reference::load(&dir().join("reference_pipe.json"));
-    assert_eq!(reference.rows, 100);
-    reference
-}
-
-fn check_outputs(what: &str, outputs: &[Vec<f64>]) {
-    let reference = reference();
-    let spec = Trees::spec();
-    assert_eq!(outputs.len(), spec.outputs.len());
-    for (output, actual) in spec.outputs.iter().zip(outputs) {
-        assert_close(&format!("{}/{what}", output.name), actual, &reference.output(output.name), TOLERANCE);
-    }
+fn fixture() -> Fixture {
+    Fixture::new(dir().join("trees.pipe"), 100, 1e-5)
 }
 
 #[test]
 fn the_interpreter_matches_xgboost_and_lightgbm_before_and_after_passes() {
-    let checked = check_file(&dir().join("trees.pipe"));
-    let reference = reference();
-    for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
-        let columns = reference.interp_columns(&graph);
-        let outputs = interp::eval_outputs(&graph, &columns, reference.rows).expect("evaluates");
-        let outputs: Vec<Vec<f64>> = outputs.into_iter().map(|o| o.into_iter().map(f64::from).collect()).collect();
-        check_outputs(stage, &outputs);
-    }
+    fixture().check_interpreter::<Trees>();
 }
 
 #[test]
 fn the_native_path_matches_the_libraries_and_the_interpreter_bit_for_bit() {
-    let reference = reference();
-    let batch = reference.batch(Trees::spec());
-    let native = <Trees as CompiledPipeline>::Rows::load().expect("weights load");
-    let outputs = native.forward_rows(&batch).expect("scores");
-    let native = outputs_as_f64(outputs);
-    check_outputs("native", &native);
-
-    let graph = check_file(&dir().join("trees.pipe")).optimised(&[]).graph().clone();
-    let interpreted = interp::eval_outputs(&graph, &reference.interp_columns(&graph), reference.rows).expect("evaluates");
-    for ((output, a), b) in Trees::spec().outputs.iter().zip(&native).zip(&interpreted) {
-        let same = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (*x as f32).to_bits() == y.to_bits());
-        assert!(same, "{}: the native path differs from the interpreter", output.name);
-    }
+    fixture().check_native::<Trees>();
 }
 
 #[test]
 fn burn_on_the_cpu_matches_the_libraries() {
-    let batch = reference().batch(Trees::spec());
-    check_outputs("flex", &run::<Trees>(&Device::flex(), &batch));
+    fixture().check_burn::<Trees>("flex", &Device::flex());
 }
 
 #[test]
 fn burn_on_wgpu_matches_the_libraries() {
-    let batch = reference().batch(Trees::spec());
-    check_outputs("wgpu", &run::<Trees>(&Device::wgpu(Default::default()), &batch));
+    fixture().check_burn::<Trees>("wgpu", &Device::wgpu(Default::default()));
 }
 
 /// A 1,000-tree XGBoost model (depth 6, about 30,000 nodes) is data, not code: the generated
