@@ -303,7 +303,7 @@ fn reshape(dims: &[u32], shape: &[i64]) -> Result<Vec<u32>, String> {
     }
     let known: u64 = out.iter().map(|d| u64::from(*d)).product();
     if let Some(i) = infer {
-        if known == 0 || width % known != 0 {
+        if known == 0 || !width.is_multiple_of(known) {
             return Err(format!("cannot reshape rows of {width} values to {shape:?}"));
         }
         out[i] = (width / known) as u32;

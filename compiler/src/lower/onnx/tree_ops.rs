@@ -108,25 +108,25 @@ fn unified(a: &PublicAttributesOwned) -> Result<OnnxUnifiedTreeEnsemble, String>
             None => Ok((Vec::new(), false)),
         }
     };
-    let mut e = OnnxUnifiedTreeEnsemble::default();
-    e.nodes_featureids = ints(a, "nodes_featureids");
-    (e.nodes_splits, e.nodes_splits_are_double) = tensor("nodes_splits")?;
-    e.nodes_modes = tensor("nodes_modes")?.0.iter().map(|m| if (0.0..=255.0).contains(m) { *m as u8 } else { u8::MAX }).collect();
-    e.nodes_truenodeids = ints(a, "nodes_truenodeids");
-    e.nodes_trueleafs = ints(a, "nodes_trueleafs");
-    e.nodes_falsenodeids = ints(a, "nodes_falsenodeids");
-    e.nodes_falseleafs = ints(a, "nodes_falseleafs");
-    e.nodes_missing_value_tracks_true = ints(a, "nodes_missing_value_tracks_true");
-    e.membership_values = tensor("membership_values")?.0;
-    e.leaf_targetids = ints(a, "leaf_targetids");
-    e.leaf_weights = tensor("leaf_weights")?.0;
-    e.tree_roots = ints(a, "tree_roots");
-    e.n_targets = a.get_i64("n_targets").unwrap_or(1);
-    if let Some(f) = a.get_i64("aggregate_function") {
-        e.aggregate_function = f;
-    }
-    if let Some(p) = a.get_i64("post_transform") {
-        e.post_transform = p;
-    }
-    Ok(e)
+    let defaults = OnnxUnifiedTreeEnsemble::default();
+    let (nodes_splits, nodes_splits_are_double) = tensor("nodes_splits")?;
+    Ok(OnnxUnifiedTreeEnsemble {
+        nodes_featureids: ints(a, "nodes_featureids"),
+        nodes_splits,
+        nodes_splits_are_double,
+        // Out-of-range codes become 255, which the importer reports as an unknown mode.
+        nodes_modes: tensor("nodes_modes")?.0.iter().map(|m| if (0.0..=255.0).contains(m) { *m as u8 } else { u8::MAX }).collect(),
+        nodes_truenodeids: ints(a, "nodes_truenodeids"),
+        nodes_trueleafs: ints(a, "nodes_trueleafs"),
+        nodes_falsenodeids: ints(a, "nodes_falsenodeids"),
+        nodes_falseleafs: ints(a, "nodes_falseleafs"),
+        nodes_missing_value_tracks_true: ints(a, "nodes_missing_value_tracks_true"),
+        membership_values: tensor("membership_values")?.0,
+        leaf_targetids: ints(a, "leaf_targetids"),
+        leaf_weights: tensor("leaf_weights")?.0,
+        tree_roots: ints(a, "tree_roots"),
+        n_targets: a.get_i64("n_targets").unwrap_or(1),
+        aggregate_function: a.get_i64("aggregate_function").unwrap_or(defaults.aggregate_function),
+        post_transform: a.get_i64("post_transform").unwrap_or(defaults.post_transform),
+    })
 }
