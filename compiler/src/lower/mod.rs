@@ -75,6 +75,17 @@ impl Lowerer<'_> {
         Ok(bytes)
     }
 
+    /// [`Lowerer::read_artifact`] for the file a string literal at `span` names (relative to
+    /// the `.pipe` file); a failure is the diagnostic, labelled "this `what`".
+    pub fn read_artifact_at(&self, written: &str, span: Span, what: &str) -> Result<Vec<u8>, Diagnostic> {
+        let file = self.base_dir.join(written);
+        self.read_artifact(written, &file).map_err(|e| {
+            Diagnostic::error(e.code(), e.to_string())
+                .with_primary(span, format!("this {what}"))
+                .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
+        })
+    }
+
     pub fn push(&mut self, op: Op, ty: Ty, span: Span) -> crate::ir::NodeId {
         self.graph.push(op, ty, span)
     }

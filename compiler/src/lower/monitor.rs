@@ -203,15 +203,10 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
 
     // Baselines: only for a pipeline without errors, so that the graph is complete.
     let Some((path, path_span)) = reference else { return };
-    let file = lw.base_dir.join(&path);
-    let bytes = match lw.read_artifact(&path, &file) {
+    let bytes = match lw.read_artifact_at(&path, path_span, "reference file") {
         Ok(bytes) => bytes,
-        Err(e) => {
-            lw.error(
-                Diagnostic::error(e.code(), e.to_string())
-                    .with_primary(path_span, "this reference file")
-                    .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display())),
-            );
+        Err(diagnostic) => {
+            lw.error(diagnostic);
             return;
         }
     };

@@ -32,12 +32,7 @@ pub(crate) fn load(lowerer: &Lowerer, decl: &ModelDecl, kind: &str) -> Result<Tr
         None => false,
         Some(e) => literal_word(e, "output", &["predict", "margin"])? == "margin",
     };
-    let file = lowerer.base_dir.join(path);
-    let bytes = lowerer.read_artifact(path, &file).map_err(|e| {
-        Diagnostic::error(e.code(), e.to_string())
-            .with_primary(path_expr.span, "this model file")
-            .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
-    })?;
+    let bytes = lowerer.read_artifact_at(path, path_expr.span, "model file")?;
     let invalid = |reason: String| {
         Diagnostic::error("E0302", format!("`{path}` is not a {kind} model pipec can read"))
             .with_primary(path_expr.span, reason)

@@ -55,12 +55,7 @@ pub(crate) fn load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<OnnxModel, Dia
         None => None,
         Some(e) => Some((literal_str(e, "output")?, e.span)),
     };
-    let file = lowerer.base_dir.join(path);
-    let bytes = lowerer.read_artifact(path, &file).map_err(|e| {
-        Diagnostic::error(e.code(), e.to_string())
-            .with_primary(path_expr.span, "this model file")
-            .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
-    })?;
+    let bytes = lowerer.read_artifact_at(path, path_expr.span, "model file")?;
     let invalid = |reason: String| {
         Diagnostic::error("E0302", format!("`{path}` is not an ONNX model pipec can read")).with_primary(path_expr.span, reason)
     };

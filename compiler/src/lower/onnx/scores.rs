@@ -3,6 +3,7 @@
 
 use super::translate::{unsupported, Operand, Translator, Value};
 use crate::ir::{BinaryFn, Op, Ty, UnaryFn};
+use pipec_forest::ScoreTransform;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum PostTransform {
@@ -26,16 +27,13 @@ impl PostTransform {
     }
 }
 
-/// `post` applied to every margin.
-pub(super) fn transform(t: &mut Translator, margins: &Value, post: PostTransform) -> Result<Value, String> {
-    Ok(match post {
-        PostTransform::None => margins.clone(),
-        PostTransform::Logistic => t.unary(UnaryFn::Sigmoid, margins),
-        PostTransform::Softmax => {
-            let id = t.push(Op::Softmax { x: margins.id }, Ty::F32(margins.width()));
-            Value { id, dims: margins.dims.clone() }
-        }
-        other => return Err(unsupported(&format!("post_transform {other:?}"))),
+/// `transform` applied to the margins (the tree ensembles' rules use it too).
+pub(super) fn apply(t: &mut Translator, margins: &Value, transform: ScoreTransform) -> Result<Value, String> {
+    Ok(match transform {
+        ScoreTransform::None => margins.clone(),
+        ScoreTransform::Logistic => t.unary(UnaryFn::Sigmoid, margins),
+        ScoreTransform::Softmax => t.softmax(margins),
+        ScoreTransform::Probit => return Err(unsupported("post_transform PROBIT")),
     })
 }
 
@@ -51,7 +49,14 @@ pub(super) fn classifier_scores(t: &mut Translator, margins: &Value, labels: usi
         };
         return complement_pair(t, &p);
     }
-    transform(t, margins, post)
+    let transform = match post {
+        PostTransform::None => ScoreTransform::None,
+        PostTransform::Logistic => ScoreTransform::Logistic,
+        PostTransform::Softmax => ScoreTransform::Softmax,
+        PostTransform::Probit => ScoreTransform::Probit,
+        PostTransform::SoftmaxZero => return Err(unsupported("post_transform SOFTMAX_ZERO")),
+    };
+    apply(t, margins, transform)
 }
 
 /// `[1 - p, p]` from a width-1 `p`.

@@ -52,12 +52,12 @@ pub(super) fn translate(t: &mut Translator, node: &Node) -> Result<bool, String>
         Node::Sqrt(_) => unary(t, node, UnaryFn::Sqrt)?,
         Node::Softmax(n) => {
             let x = softmax_operand(t, node, n.config.axis)?;
-            let s = softmax(t, &x);
+            let s = t.softmax(&x);
             t.set(node, 0, s)?;
         }
         Node::LogSoftmax(n) => {
             let x = softmax_operand(t, node, n.config.axis)?;
-            let s = softmax(t, &x);
+            let s = t.softmax(&x);
             let l = t.unary(UnaryFn::Log, &s);
             t.set(node, 0, l)?;
         }
@@ -217,11 +217,6 @@ fn softmax_operand(t: &mut Translator, node: &Node, axis: usize) -> Result<Value
         return Err(unsupported(&format!("a softmax over axis {axis} of rows shaped {:?}", x.dims)));
     }
     Ok(x)
-}
-
-fn softmax(t: &mut Translator, x: &Value) -> Value {
-    let id = t.push(Op::Softmax { x: x.id }, Ty::F32(x.width()));
-    Value { id, dims: x.dims.clone() }
 }
 
 fn concat(t: &mut Translator, node: &Node, axis: usize) -> Result<(), String> {

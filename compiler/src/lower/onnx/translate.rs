@@ -259,6 +259,11 @@ impl Translator {
         Value { id: self.push(Op::Unary { op, x: x.id }, ty), dims: x.dims.clone() }
     }
 
+    /// Softmax over the row.
+    pub fn softmax(&mut self, x: &Value) -> Value {
+        Value { id: self.push(Op::Softmax { x: x.id }, Ty::F32(x.width())), dims: x.dims.clone() }
+    }
+
     /// A constant shaped to combine with rows shaped `like` under ONNX broadcasting without
     /// mixing rows: one value; the row's own shape (leading ones allowed); or, against rows
     /// of one value shaped `[1]` (a tensor `[N, 1]`), a row of constants (`[k]` or `[1, k]`).

@@ -4,12 +4,12 @@
 //! the margins into the operator's scores (`ScoreRule`); the result is one `Trees` op and
 //! those few elementwise ops, exactly as for XGBoost and LightGBM models.
 
-use super::scores::complement_pair;
+use super::scores::{apply, complement_pair};
 use super::translate::{unsupported, Translator, Value};
 use crate::ir::{ForestRef, Op, Ty, UnaryFn};
 use onnx_ir::node::custom::CustomNode;
 use onnx_ir::{DType, Node, PublicAttributesOwned, TensorDataExt};
-use pipec_forest::{ImportError, OnnxEnsembleKind, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble, ScoreRule, ScoreTransform};
+use pipec_forest::{ImportError, OnnxEnsembleKind, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble, ScoreRule};
 
 pub(super) fn translate(t: &mut Translator, node: &Node, c: &CustomNode) -> Result<(), String> {
     let x = t.value(node, 0)?;
@@ -45,15 +45,6 @@ pub(super) fn translate(t: &mut Translator, node: &Node, c: &CustomNode) -> Resu
     // The classifier's scores are its second output (the first is the label).
     let index = usize::from(c.op_type == "TreeEnsembleClassifier");
     t.set(node, index, scores)
-}
-
-fn apply(t: &mut Translator, margins: &Value, transform: ScoreTransform) -> Result<Value, String> {
-    Ok(match transform {
-        ScoreTransform::None => margins.clone(),
-        ScoreTransform::Logistic => t.unary(UnaryFn::Sigmoid, margins),
-        ScoreTransform::Softmax => Value { id: t.push(Op::Softmax { x: margins.id }, Ty::F32(margins.width())), dims: margins.dims.clone() },
-        ScoreTransform::Probit => return Err(unsupported("post_transform PROBIT")),
-    })
 }
 
 fn ints(a: &PublicAttributesOwned, name: &str) -> Vec<i64> {
