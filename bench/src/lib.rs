@@ -9,7 +9,7 @@ pub mod hand_port;
 pub mod trees;
 
 use pipec_runtime::burn_api::Device;
-use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, PipelineSpec, RowPipeline};
+use pipec_runtime::{Batch, Column, CompiledPipeline, FusedEngine, InputKind, PipelineSpec, RowPipeline};
 use serde_json::{json, Value};
 use std::hint::black_box;
 use std::path::Path;
@@ -41,7 +41,11 @@ pub fn seconds_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
 /// The reference rows of an example (`examples/<name>/reference.json`), as JSON columns: its
 /// inputs, then its outputs (so that a stage run alone can take an earlier stage's output).
 pub fn reference_inputs(example_dir: &Path) -> Result<serde_json::Map<String, Value>, String> {
-    let path = example_dir.join("reference.json");
+    reference_columns(&example_dir.join("reference.json"))
+}
+
+/// The columns of a reference file: its inputs, then its outputs.
+pub fn reference_columns(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut columns = json["outputs"].as_object().cloned().unwrap_or_default();
@@ -60,11 +64,16 @@ pub fn cycled_batch(spec: &PipelineSpec, inputs: &serde_json::Map<String, Value>
                 .and_then(Value::as_array)
                 .filter(|v| !v.is_empty())
                 .ok_or_else(|| format!("no reference rows for input {}", input.name))?;
-            let at = |r: usize| &values[r % values.len()];
+            // Element `e` of row `r` (a vector input's rows are lists).
+            let at = |r: usize, e: usize| {
+                let row = &values[r % values.len()];
+                row.as_array().map_or(row, |list| list.get(e).unwrap_or(&Value::Null))
+            };
+            let w = input.width;
             Ok(match input.kind {
-                InputKind::Str => Column::Str((0..rows).map(|r| at(r).as_str().map(str::to_string)).collect()),
-                InputKind::Bool => Column::Bool((0..rows).map(|r| at(r).as_bool().unwrap_or(false)).collect()),
-                _ => Column::F32((0..rows).map(|r| at(r).as_f64().map_or(f32::NAN, |v| v as f32)).collect()),
+                InputKind::Str => Column::Str((0..rows).map(|r| at(r, 0).as_str().map(str::to_string)).collect()),
+                InputKind::Bool => Column::Bool((0..rows * w).map(|i| at(i / w, i % w).as_bool().unwrap_or(false)).collect()),
+                _ => Column::F32((0..rows * w).map(|i| at(i / w, i % w).as_f64().map_or(f32::NAN, |v| v as f32)).collect()),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -167,7 +176,7 @@ pub fn runner_main<P: CompiledPipeline>() -> std::process::ExitCode {
 
 /// Bytes a batch moves between host and device per row for pipeline `P` on burn: every input
 /// as the f32 (or one-hot) tensor it is uploaded as, every output read back as 4 bytes per
-/// value. The floor of the traffic the fused pipeline needs.
+/// value.
 pub fn bytes_per_row<P: CompiledPipeline>(one_hot_widths: &[usize]) -> usize {
     let spec = P::spec();
     let numeric: usize = spec.inputs.iter().filter(|i| i.kind != InputKind::Str).map(|i| 4 * i.width).sum();
@@ -176,28 +185,63 @@ pub fn bytes_per_row<P: CompiledPipeline>(one_hot_widths: &[usize]) -> usize {
     numeric + categorical + outputs
 }
 
-/// Measures pipeline `P` on burn's wgpu device at each batch size (the GPU part).
-pub fn measure_gpu<P: CompiledPipeline>(example_dir: &Path, sizes: &[usize], base: Duration, bytes_per_row: usize) -> Result<Vec<Value>, String> {
+/// Measures pipeline `P` on the GPU at each batch size, with the reference rows of
+/// `reference` (a `reference.json` or `reference_pipe.json`) cycled: burn's tensor code on
+/// wgpu (what the GPU ran before the fused kernel), the fused kernel end to end (host rows in,
+/// columns out) and the fused kernel alone (inputs already on the device, nothing read
+/// back), and the native path on one CPU thread. Prints one JSON line per measurement and
+/// the ratios on stderr.
+pub fn measure_gpu<P: CompiledPipeline>(reference: &Path, sizes: &[usize], base: Duration, burn_bytes_per_row: usize) -> Result<Vec<Value>, String> {
     let example = P::spec().name;
-    let inputs = reference_inputs(example_dir)?;
+    let inputs = reference_columns(reference)?;
     let device = pipec_runtime::open_wgpu().map_err(|e| e.to_string())?;
-    let pipeline = P::load(&device.device).map_err(|e| e.to_string())?;
+    let burn = P::load(&device.device).map_err(|e| e.to_string())?;
+    let (kernel, weights) = P::fused().ok_or_else(|| format!("{example}: no fused kernel"))?;
+    let fused = FusedEngine::new(kernel, P::spec(), weights, &device.device).map_err(|e| e.to_string())?;
+    let native = P::Rows::load().map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for &rows in sizes {
         let batch = cycled_batch(P::spec(), &inputs, rows)?;
+        let budget = budget_for(rows, base);
         // Warm up: kernel compilation and autotuning happen on the first calls of a shape.
         for _ in 0..3 {
-            pipeline.forward(&batch).map_err(|e| e.to_string())?;
+            burn.forward(&batch).map_err(|e| e.to_string())?;
+            fused.forward(&batch).map_err(|e| e.to_string())?;
         }
-        let seconds = seconds_per_call(budget_for(rows, base), || {
-            black_box(pipeline.forward(black_box(&batch)).ok());
+        let uploaded = fused.upload(&batch).map_err(|e| e.to_string())?;
+        let mut line = |engine: &str, seconds: f64, bytes_per_row: usize| {
+            let mut line = record(example, "all-passes", engine, rows, seconds);
+            line["adapter"] = json!(device.adapter);
+            line["bytes_per_row"] = json!(bytes_per_row);
+            line["bytes_per_s"] = json!((bytes_per_row * rows) as f64 / seconds);
+            println!("{line}");
+            out.push(line);
+        };
+        let burn_s = seconds_per_call(budget, || {
+            black_box(burn.forward(black_box(&batch)).ok());
         });
-        let mut line = record(example, "all-passes", "pipec-burn-wgpu", rows, seconds);
-        line["adapter"] = json!(device.adapter);
-        line["bytes_per_row"] = json!(bytes_per_row);
-        line["bytes_per_s"] = json!((bytes_per_row * rows) as f64 / seconds);
-        println!("{line}");
-        out.push(line);
+        line("pipec-burn-wgpu", burn_s, burn_bytes_per_row);
+        let fused_s = seconds_per_call(budget, || {
+            black_box(fused.forward(black_box(&batch)).ok());
+        });
+        line("pipec-fused-wgpu", fused_s, fused.bytes_per_row());
+        let kernel_s = seconds_per_call(budget, || {
+            black_box(fused.compute(black_box(&uploaded)).ok());
+        });
+        line("pipec-fused-kernel", kernel_s, fused.bytes_per_row());
+        let native_s = seconds_per_call(budget, || {
+            black_box(native.forward_rows(black_box(&batch)).ok());
+        });
+        line("pipec-native", native_s, 0);
+        eprintln!(
+            "{example} {rows} rows: burn-wgpu {:.3} ms, fused {:.3} ms (kernel alone {:.3} ms), native 1 thread {:.3} ms; fused vs burn-wgpu {:.2}x, fused vs native {:.2}x",
+            burn_s * 1e3,
+            fused_s * 1e3,
+            kernel_s * 1e3,
+            native_s * 1e3,
+            burn_s / fused_s,
+            native_s / fused_s
+        );
     }
     Ok(out)
 }

@@ -2,7 +2,9 @@
 //! native one-row path and on burn's CPU backend, at each batch size; the typed one-row call;
 //! and the hand-written Rust ports at batch size 1. One JSON line per measurement on stdout.
 //! `bench/run.sh` runs it together with the Python references and prints the ratios.
-//! `--device wgpu` measures burn on the GPU instead (the GPU part, `bench/gpu/`);
+//! `--device wgpu` measures the GPU instead (the GPU part, `bench/gpu/`; also runs on
+//! lavapipe): burn's tensor code, the fused kernel end to end and alone, and the native path,
+//! for titanic, chain and the 1,000-tree fixture;
 //! `--trees tests/fixtures/trees/xgb_large.json` a tree ensemble, tables against wgpu.
 
 use pipec_bench::hand_port::{Chain, Titanic};
@@ -44,9 +46,14 @@ fn run() -> Result<(), String> {
     if args.device == "wgpu" {
         // One-hot widths of the categorical inputs as uploaded: sex 2 + class 3; student 2.
         let titanic_bytes = pipec_bench::bytes_per_row::<pipec_gen_titanic::Pipeline>(&[2, 3]);
-        pipec_bench::measure_gpu::<pipec_gen_titanic::Pipeline>(&titanic_dir, &args.sizes, args.base, titanic_bytes)?;
+        let titanic_reference = titanic_dir.join("reference.json");
+        pipec_bench::measure_gpu::<pipec_gen_titanic::Pipeline>(&titanic_reference, &args.sizes, args.base, titanic_bytes)?;
         let chain_bytes = pipec_bench::bytes_per_row::<pipec_gen_chain::Pipeline>(&[2]);
-        pipec_bench::measure_gpu::<pipec_gen_chain::Pipeline>(&chain_dir, &args.sizes, args.base, chain_bytes)?;
+        let chain_reference = chain_dir.join("reference.json");
+        pipec_bench::measure_gpu::<pipec_gen_chain::Pipeline>(&chain_reference, &args.sizes, args.base, chain_bytes)?;
+        let forest_bytes = pipec_bench::bytes_per_row::<pipec_gen_forest1000::Pipeline>(&[]);
+        let forest_reference = root.join("tests/fixtures/forest1000/reference_pipe.json");
+        pipec_bench::measure_gpu::<pipec_gen_forest1000::Pipeline>(&forest_reference, &args.sizes, args.base, forest_bytes)?;
         return Ok(());
     }
     measure_pipeline::<pipec_gen_titanic::Pipeline>(&titanic_dir, &args.config, &args.sizes, args.base)?;

@@ -45,9 +45,10 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
         #[allow(unused_imports)]
         use pipec_runtime::{
             bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind, InputSpec,
-            OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec, RuntimeError, Weights,
+            FusedKernel, OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec, RuntimeError, Weights,
         };
 
+        pub mod fused;
         pub mod native;
 
         /// Every constant of the pipeline (weights, statistics), little-endian f32.
@@ -71,6 +72,10 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
             fn load(device: &Device) -> Result<Self, RuntimeError> {
                 let weights = Weights::new(WEIGHTS);
                 Ok(Pipeline { device: device.clone(), #(#inits,)* })
+            }
+
+            fn fused() -> Option<(&'static FusedKernel, &'static [u8])> {
+                fused::KERNEL.map(|kernel| (kernel, WEIGHTS))
             }
 
             #[allow(unused_variables, clippy::let_and_return)]

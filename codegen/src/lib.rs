@@ -3,7 +3,8 @@
 //! [`generate`] turns a [`Checked`] graph (only the compiler can make one, so nothing
 //! unvalidated gets here) into the files of a crate: `Cargo.toml`, `src/main.rs` (the server
 //! binary, one call into `pipec_runtime::server`), `src/native.rs` (the one-row path:
-//! straight-line Rust over fixed-size arrays), `src/lib.rs` (burn tensor
+//! straight-line Rust over fixed-size arrays), `src/fused.rs` (the whole graph as one CubeCL
+//! kernel for the GPU, one thread per row), `src/lib.rs` (burn tensor
 //! code over a batch of rows, built with quote and formatted by prettyplease, marked
 //! `@generated`) and `weights.bin` (every constant the code reads, little-endian f32, embedded
 //! with `include_bytes!`). The same input gives the same bytes. [`write_crate`] writes the
@@ -12,6 +13,7 @@
 mod blob;
 mod cargo_toml;
 mod forward;
+mod fused;
 mod native;
 mod spec;
 
@@ -74,6 +76,7 @@ pub fn generate(checked: &Checked, options: &CrateOptions) -> GeneratedCrate {
     let mut blob = blob::Blob::default();
     let lib = forward::generate_lib(graph, &mut blob, &options.source_name);
     let native = native::generate_native(graph, &mut blob, &options.source_name);
+    let fused = fused::generate_fused(graph, &mut blob, &options.source_name);
     let mut files = vec![
         (PathBuf::from("Cargo.toml"), cargo_toml::render(graph, options).into_bytes()),
         (PathBuf::from("src/lib.rs"), lib.into_bytes()),
@@ -81,9 +84,16 @@ pub fn generate(checked: &Checked, options: &CrateOptions) -> GeneratedCrate {
     if let CrateRole::Server { challenger } = &options.role {
         files.push((PathBuf::from("src/main.rs"), server_main(graph, &options.source_name, challenger.is_some()).into_bytes()));
     }
+    files.push((PathBuf::from("src/fused.rs"), fused.into_bytes()));
     files.push((PathBuf::from("src/native.rs"), native.into_bytes()));
     files.push((PathBuf::from("weights.bin"), blob.into_bytes()));
     GeneratedCrate { files }
+}
+
+/// How the fused GPU kernel computes the graph (or why it cannot), one line per notable
+/// node, for `pipec explain`.
+pub fn describe_fused(graph: &pipec_compiler::ir::Graph) -> Vec<String> {
+    fused::describe(graph)
 }
 
 /// The field declaration and initialiser of node `id`'s category table (`c<id>`), as both

@@ -172,7 +172,7 @@ fn field_ident(name: &str) -> Ident {
 }
 
 /// Vocabularies up to this size become a `match`; larger ones a hash table lookup.
-const SMALL_VOCABULARY: usize = 64;
+pub(crate) const SMALL_VOCABULARY: usize = 64;
 
 fn var(id: NodeId) -> Ident {
     format_ident!("v{}", id.0)

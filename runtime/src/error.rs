@@ -18,4 +18,6 @@ pub enum RuntimeError {
     DeviceInit(String),
     #[error("the embedded tree ensemble is invalid: {0}")]
     Forest(String),
+    #[error("the fused GPU kernel failed: {0}")]
+    Fused(String),
 }

@@ -16,6 +16,8 @@ mod category;
 mod device;
 mod error;
 mod forest;
+mod fused;
+mod fused_forest;
 mod output;
 pub mod server;
 mod spec;
@@ -26,10 +28,16 @@ pub use category::{fnv1a64, CategoryTable};
 pub use device::{open_wgpu, DeviceChoice, WgpuDevice};
 pub use error::RuntimeError;
 pub use forest::TensorForest;
+pub use fused::{FusedEngine, FusedKernel, FusedLaunch, InputSlot, UploadedBatch, CHUNK_ROWS};
+pub use fused_forest::fused_forest_margins;
 pub use pipec_forest::Forest;
 pub use output::{bool_output, f32_output, OutputColumn};
 pub use spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
 pub use weights::Weights;
+
+/// CubeCL, as generated fused kernels use it (`use pipec_runtime::cubecl;` makes the
+/// `#[cube]` macro's paths resolve; the version is burn's, so nothing is built twice).
+pub use cubecl;
 
 /// burn's tensor API as generated code uses it.
 pub mod burn_api {
@@ -47,6 +55,13 @@ pub trait CompiledPipeline: Sized {
     fn load(device: &burn::tensor::Device) -> Result<Self, RuntimeError>;
     /// Scores a batch of rows; one output column per declared output, in order.
     fn forward(&self, batch: &Batch) -> Result<Vec<OutputColumn>, RuntimeError>;
+    /// The pipeline as one GPU kernel with the weight blob it reads, when it could be fused
+    /// (`src/fused.rs`); the GPU then runs it through a [`FusedEngine`] instead of [`forward`].
+    ///
+    /// [`forward`]: CompiledPipeline::forward
+    fn fused() -> Option<(&'static FusedKernel, &'static [u8])> {
+        None
+    }
 }
 
 /// A generated pipeline's native one-row path: straight-line Rust over fixed-size arrays, no

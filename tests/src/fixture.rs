@@ -60,6 +60,17 @@ impl Fixture {
         }
     }
 
+    /// The fused GPU kernel (on wgpu) against the reference and against the interpreter.
+    pub fn check_fused<P: CompiledPipeline>(&self) {
+        let batch = self.reference.batch(P::spec());
+        let fused = crate::run_fused::<P>(&batch);
+        self.check::<P>("fused", &fused);
+        for ((output, actual), expected) in P::spec().outputs.iter().zip(&fused).zip(self.interpret(true)) {
+            let expected: Vec<f64> = expected.into_iter().map(f64::from).collect();
+            assert_close(&format!("{}/fused-vs-interpreter", output.name), actual, &expected, self.tolerance);
+        }
+    }
+
     /// burn on `device` against the reference.
     pub fn check_burn<P: CompiledPipeline>(&self, what: &str, device: &pipec_runtime::burn_api::Device) {
         let batch = self.reference.batch(P::spec());

@@ -101,6 +101,39 @@ pub fn run<P: CompiledPipeline>(device: &pipec_runtime::burn_api::Device, batch:
     outputs_as_f64(pipeline.forward(batch).expect("forward runs"))
 }
 
+/// Runs pipeline `P`'s fused kernel on wgpu, returning each output as f64 values (booleans
+/// as 0/1). Panics if the pipeline has no fused kernel.
+pub fn run_fused<P: CompiledPipeline>(batch: &Batch) -> Vec<Vec<f64>> {
+    outputs_as_f64(fused_engine::<P>().forward(batch).expect("the fused kernel runs"))
+}
+
+/// Pipeline `P`'s fused kernel, loaded on burn's default wgpu device.
+pub fn fused_engine<P: CompiledPipeline>() -> pipec_runtime::FusedEngine {
+    let (kernel, weights) = P::fused().expect("the pipeline has a fused kernel");
+    let device = pipec_runtime::burn_api::Device::wgpu(Default::default());
+    pipec_runtime::FusedEngine::new(kernel, P::spec(), weights, &device).expect("the fused kernel loads")
+}
+
+/// The rows of `batch` repeated, in order, to `rows` rows.
+pub fn cycled(batch: &Batch, spec: &PipelineSpec, rows: usize) -> Batch {
+    let n = batch.rows();
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(spec.inputs)
+        .map(|(column, input)| {
+            let w = input.width;
+            let at = |i: usize| ((i / w) % n) * w + i % w;
+            match column {
+                Column::F32(v) => Column::F32((0..rows * w).map(|i| v[at(i)]).collect()),
+                Column::Bool(v) => Column::Bool((0..rows * w).map(|i| v[at(i)]).collect()),
+                Column::Str(v) => Column::Str((0..rows).map(|r| v[r % n].clone()).collect()),
+            }
+        })
+        .collect();
+    Batch::new(spec, rows, columns).expect("valid batch")
+}
+
 /// Output columns as f64 values (booleans as 0/1).
 pub fn outputs_as_f64(outputs: Vec<OutputColumn>) -> Vec<Vec<f64>> {
     outputs

@@ -103,6 +103,10 @@ pub fn explain(file: &Path, dot: Option<&Path>, disabled: &[String], color: Colo
             print!("{}", pipec_compiler::ir::render_text(before));
             println!("\n== after optimisation ({} nodes)", after.nodes.len());
             print!("{}", pipec_compiler::ir::render_text(after));
+            println!("\n== GPU (fused kernel)");
+            for line in pipec_codegen::describe_fused(after) {
+                println!("{line}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -63,10 +63,11 @@ pub struct ServerConfig {
     pub device: DeviceFlag,
 
     /// On wgpu, batches with fewer rows than this run on the CPU instead: a GPU round trip
-    /// costs about a millisecond, which single rows should not pay. 0 sends every batch to the
-    /// GPU.
-    #[arg(long, env = "PIPEC_GPU_MIN_ROWS", default_value_t = 512)]
-    pub gpu_min_rows: usize,
+    /// costs about a millisecond, which small batches should not pay. 0 sends every batch to
+    /// the GPU. Default: measured at start-up for this pipeline on this machine (the native
+    /// path's cost per row against the GPU's cost per batch and per row).
+    #[arg(long, env = "PIPEC_GPU_MIN_ROWS")]
+    pub gpu_min_rows: Option<usize>,
 
     /// Batches of up to this many rows run on the native one-row path (straight-line Rust,
     /// no allocation per row), larger ones on burn's CPU backend; 0 sends every batch to

@@ -5,9 +5,10 @@ use pipec_runtime::TensorForest;
 #[allow(unused_imports)]
 use pipec_runtime::{
     bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind,
-    InputSpec, OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec,
-    RuntimeError, Weights,
+    InputSpec, FusedKernel, OutputColumn, OutputKind, OutputRole, OutputSpec,
+    PipelineSpec, RuntimeError, Weights,
 };
+pub mod fused;
 pub mod native;
 /// Every constant of the pipeline (weights, statistics), little-endian f32.
 pub static WEIGHTS: &[u8] = include_bytes!("../weights.bin");
@@ -96,6 +97,9 @@ impl CompiledPipeline for Pipeline {
             w13: weights.tensor(9841usize, 16usize, 1usize, device)?,
             b13: weights.tensor(9857usize, 1usize, 1usize, device)?,
         })
+    }
+    fn fused() -> Option<(&'static FusedKernel, &'static [u8])> {
+        fused::KERNEL.map(|kernel| (kernel, WEIGHTS))
     }
     #[allow(unused_variables, clippy::let_and_return)]
     fn forward(&self, batch: &Batch) -> Result<Vec<OutputColumn>, RuntimeError> {
