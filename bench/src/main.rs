@@ -4,7 +4,7 @@
 //! `bench/run.sh` runs it together with the Python references and prints the ratios.
 //! `--device wgpu` measures the GPU instead (the GPU part, `bench/gpu/`; also runs on
 //! lavapipe): burn's tensor code, the fused kernel end to end and alone, and the native path,
-//! for titanic, chain and the 1,000-tree fixture;
+//! for titanic, chain, the 30-64-32-1 MLP fixture and the 1,000-tree fixture;
 //! `--trees tests/fixtures/trees/xgb_large.json` a tree ensemble, tables against wgpu.
 
 use pipec_bench::hand_port::{Chain, Titanic};
@@ -51,6 +51,9 @@ fn run() -> Result<(), String> {
         let chain_bytes = pipec_bench::bytes_per_row::<pipec_gen_chain::Pipeline>(&[2]);
         let chain_reference = chain_dir.join("reference.json");
         pipec_bench::measure_gpu::<pipec_gen_chain::Pipeline>(&chain_reference, &args.sizes, args.base, chain_bytes)?;
+        let mlp_bytes = pipec_bench::bytes_per_row::<pipec_gen_mlp30::Pipeline>(&[]);
+        let mlp_reference = root.join("tests/fixtures/mlp30/reference_pipe.json");
+        pipec_bench::measure_gpu::<pipec_gen_mlp30::Pipeline>(&mlp_reference, &args.sizes, args.base, mlp_bytes)?;
         let forest_bytes = pipec_bench::bytes_per_row::<pipec_gen_forest1000::Pipeline>(&[]);
         let forest_reference = root.join("tests/fixtures/forest1000/reference_pipe.json");
         pipec_bench::measure_gpu::<pipec_gen_forest1000::Pipeline>(&forest_reference, &args.sizes, args.base, forest_bytes)?;

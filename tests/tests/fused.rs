@@ -3,7 +3,7 @@
 //! libraries' references, within 1e-5 (absolute up to 1, relative above):
 //! - every op of the language (`tests/fixtures/ops`), on random rows with missing values and
 //!   unknown categories;
-//! - the tree and ONNX fixtures, and every example, on their reference rows;
+//! - the tree, ONNX and wide-MLP fixtures, and every example, on their reference rows;
 //! - batches of several chunks (packed on worker threads, launched as they arrive), whose
 //!   rows must come back in order, equal to the native path's answers for the same rows;
 //! - and every route against the native path (the CPU default) on the same 700 rows: burn's
@@ -52,6 +52,15 @@ fn a_thousand_tree_model_matches_xgboost_and_the_interpreter() {
     let fixture = Fixture::new(repo_root().join("tests/fixtures/forest1000/forest1000.pipe"), 100, TOLERANCE);
     fixture.check_native::<pipec_gen_forest1000::Pipeline>();
     fixture.check_fused::<pipec_gen_forest1000::Pipeline>();
+}
+
+/// A 30-64-32-1 MLP whose wide layers take the kernel's loop over inputs (weights from the
+/// blob), against scikit-learn's predict_proba.
+#[test]
+fn a_wide_mlp_matches_scikit_learn_and_the_interpreter() {
+    let fixture = Fixture::new(repo_root().join("tests/fixtures/mlp30/mlp30.pipe"), 100, TOLERANCE);
+    fixture.check_native::<pipec_gen_mlp30::Pipeline>();
+    fixture.check_fused::<pipec_gen_mlp30::Pipeline>();
 }
 
 #[test]
@@ -119,6 +128,7 @@ fn every_checked_in_crate_has_a_fused_kernel() {
     assert!(pipec_gen_trees::Pipeline::fused().is_some());
     assert!(pipec_gen_onnx::Pipeline::fused().is_some());
     assert!(pipec_gen_forest1000::Pipeline::fused().is_some());
+    assert!(pipec_gen_mlp30::Pipeline::fused().is_some());
 }
 
 /// More than 256 rows, where burn's CPU backend blocks its matrix products differently.
