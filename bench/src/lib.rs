@@ -124,7 +124,7 @@ pub fn measure_pipeline<P: CompiledPipeline>(example_dir: &Path, config: &str, s
 }
 
 /// The command line of a benchmark runner: `--sizes 1,64,... --budget-ms N --config NAME
-/// --example-dir DIR`.
+/// --example-dir DIR`; with `--device wgpu` also `--only NAME` and `--single-call true`.
 pub struct Args {
     pub sizes: Vec<usize>,
     pub base: Duration,
@@ -134,11 +134,16 @@ pub struct Args {
     pub device: String,
     /// `--trees FILE`: the tree-ensemble benchmark on that model instead.
     pub trees: Option<std::path::PathBuf>,
+    /// `--only NAME`: with `--device wgpu`, only that pipeline.
+    pub only: Option<String>,
+    /// `--single-call true`: with `--device wgpu`, one warm-up call and one timed call per
+    /// engine (for engines too slow for repeated rounds, such as burn's trees on lavapipe).
+    pub single_call: bool,
 }
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
-        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into(), trees: None };
+        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into(), trees: None, only: None, single_call: false };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -151,6 +156,8 @@ impl Args {
                 "--example-dir" => args.example_dir = Some(value.into()),
                 "--device" => args.device = value,
                 "--trees" => args.trees = Some(value.into()),
+                "--only" => args.only = Some(value),
+                "--single-call" => args.single_call = value.parse().map_err(|e| format!("--single-call: {e}"))?,
                 other => return Err(format!("unknown flag {other}")),
             }
         }
@@ -191,8 +198,22 @@ pub fn bytes_per_row<P: CompiledPipeline>(one_hot_widths: &[usize]) -> usize {
 /// columns out) and the fused kernel alone (inputs already on the device, nothing read
 /// back), and the native path on one CPU thread. Prints one JSON line per measurement and
 /// the ratios on stderr.
-pub fn measure_gpu<P: CompiledPipeline>(reference: &Path, sizes: &[usize], base: Duration, burn_bytes_per_row: usize) -> Result<Vec<Value>, String> {
+pub fn measure_gpu<P: CompiledPipeline>(reference: &Path, args: &Args, burn_bytes_per_row: usize) -> Result<Vec<Value>, String> {
     let example = P::spec().name;
+    if args.only.as_deref().is_some_and(|only| only != example) {
+        return Ok(Vec::new());
+    }
+    let (sizes, base) = (&args.sizes, args.base);
+    let timed = |budget: Duration, f: &mut dyn FnMut()| -> f64 {
+        if args.single_call {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_secs_f64()
+        } else {
+            seconds_per_call(budget, f)
+        }
+    };
+    let warm_ups = if args.single_call { 1 } else { 3 };
     let inputs = reference_columns(reference)?;
     let device = pipec_runtime::open_wgpu().map_err(|e| e.to_string())?;
     let burn = P::load(&device.device).map_err(|e| e.to_string())?;
@@ -204,7 +225,7 @@ pub fn measure_gpu<P: CompiledPipeline>(reference: &Path, sizes: &[usize], base:
         let batch = cycled_batch(P::spec(), &inputs, rows)?;
         let budget = budget_for(rows, base);
         // Warm up: kernel compilation and autotuning happen on the first calls of a shape.
-        for _ in 0..3 {
+        for _ in 0..warm_ups {
             burn.forward(&batch).map_err(|e| e.to_string())?;
             fused.forward(&batch).map_err(|e| e.to_string())?;
         }
@@ -217,19 +238,19 @@ pub fn measure_gpu<P: CompiledPipeline>(reference: &Path, sizes: &[usize], base:
             println!("{line}");
             out.push(line);
         };
-        let burn_s = seconds_per_call(budget, || {
+        let burn_s = timed(budget, &mut || {
             black_box(burn.forward(black_box(&batch)).ok());
         });
         line("pipec-burn-wgpu", burn_s, burn_bytes_per_row);
-        let fused_s = seconds_per_call(budget, || {
+        let fused_s = timed(budget, &mut || {
             black_box(fused.forward(black_box(&batch)).ok());
         });
         line("pipec-fused-wgpu", fused_s, fused.bytes_per_row());
-        let kernel_s = seconds_per_call(budget, || {
+        let kernel_s = timed(budget, &mut || {
             black_box(fused.compute(black_box(&uploaded)).ok());
         });
         line("pipec-fused-kernel", kernel_s, fused.bytes_per_row());
-        let native_s = seconds_per_call(budget, || {
+        let native_s = timed(budget, &mut || {
             black_box(native.forward_rows(black_box(&batch)).ok());
         });
         line("pipec-native", native_s, 0);

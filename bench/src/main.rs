@@ -47,16 +47,16 @@ fn run() -> Result<(), String> {
         // One-hot widths of the categorical inputs as uploaded: sex 2 + class 3; student 2.
         let titanic_bytes = pipec_bench::bytes_per_row::<pipec_gen_titanic::Pipeline>(&[2, 3]);
         let titanic_reference = titanic_dir.join("reference.json");
-        pipec_bench::measure_gpu::<pipec_gen_titanic::Pipeline>(&titanic_reference, &args.sizes, args.base, titanic_bytes)?;
+        pipec_bench::measure_gpu::<pipec_gen_titanic::Pipeline>(&titanic_reference, &args, titanic_bytes)?;
         let chain_bytes = pipec_bench::bytes_per_row::<pipec_gen_chain::Pipeline>(&[2]);
         let chain_reference = chain_dir.join("reference.json");
-        pipec_bench::measure_gpu::<pipec_gen_chain::Pipeline>(&chain_reference, &args.sizes, args.base, chain_bytes)?;
+        pipec_bench::measure_gpu::<pipec_gen_chain::Pipeline>(&chain_reference, &args, chain_bytes)?;
         let mlp_bytes = pipec_bench::bytes_per_row::<pipec_gen_mlp30::Pipeline>(&[]);
         let mlp_reference = root.join("tests/fixtures/mlp30/reference_pipe.json");
-        pipec_bench::measure_gpu::<pipec_gen_mlp30::Pipeline>(&mlp_reference, &args.sizes, args.base, mlp_bytes)?;
+        pipec_bench::measure_gpu::<pipec_gen_mlp30::Pipeline>(&mlp_reference, &args, mlp_bytes)?;
         let forest_bytes = pipec_bench::bytes_per_row::<pipec_gen_forest1000::Pipeline>(&[]);
         let forest_reference = root.join("tests/fixtures/forest1000/reference_pipe.json");
-        pipec_bench::measure_gpu::<pipec_gen_forest1000::Pipeline>(&forest_reference, &args.sizes, args.base, forest_bytes)?;
+        pipec_bench::measure_gpu::<pipec_gen_forest1000::Pipeline>(&forest_reference, &args, forest_bytes)?;
         return Ok(());
     }
     measure_pipeline::<pipec_gen_titanic::Pipeline>(&titanic_dir, &args.config, &args.sizes, args.base)?;
