@@ -21,7 +21,10 @@ use pipec_compiler::ir::{BinaryFn, CategoryMap, Graph, InputKind, NodeId, Op, Un
 use proc_macro2::{Literal, TokenStream};
 use quote::{format_ident, quote};
 
-/// Dense layers with at most this many weights are unrolled with literal weights.
+/// Dense layers with at most this many weights are unrolled with literal weights. On lavapipe
+/// a 30-64-32-1 MLP (layers of 1,920 and 2,048 weights) ran 14x faster unrolled than looped,
+/// but its crate then took minutes to compile (the `#[cube]` expansion of 4,000 terms), so
+/// larger layers loop (docs/performance.md).
 pub const UNROLL_WEIGHTS: usize = 1024;
 /// Values wider than this are not fused (their scalar locals would not fit in registers).
 pub const MAX_FUSED_WIDTH: u32 = 1024;
@@ -257,6 +260,23 @@ fn min(a: &TokenStream, b: &TokenStream) -> TokenStream {
     quote!(select(#b.is_nan() || #a <= #b, #a, #b))
 }
 
+/// Terms per statement of a long sum.
+const SUM_CHUNK: usize = 32;
+
+/// `let mut acc = 0.0 + t0 + ... + t31; acc = acc + t32 + ...;`: a sum in the interpreter's
+/// order (left to right), in statements of at most [`SUM_CHUNK`] terms: one nested expression
+/// hundreds of terms deep overflows the `#[cube]` macro's stack, and one statement per term
+/// makes it slow to compile.
+fn sum_into(acc: &proc_macro2::Ident, terms: Vec<TokenStream>) -> TokenStream {
+    let mut chunks = terms.chunks(SUM_CHUNK);
+    let first = chunks.next().unwrap_or(&[]);
+    let mut code = quote!(let mut #acc = 0.0f32 #(+ #first)*;);
+    for chunk in chunks {
+        code.extend(quote!(#acc = #acc #(+ #chunk)*;));
+    }
+    code
+}
+
 fn flag(cond: TokenStream) -> TokenStream {
     quote!(select(#cond, 1.0f32, 0.0f32))
 }
@@ -367,7 +387,7 @@ impl Kernel<'_> {
                 for (exp, x) in exps.iter().zip(&xs) {
                     code.extend(quote!(let #exp = (#x - #top).exp();));
                 }
-                code.extend(quote!(let #sum = 0.0f32 #(+ #exps)*;));
+                code.extend(sum_into(&sum, exps.iter().map(|e| quote!(#e)).collect()));
                 let values = exps.iter().map(|exp| quote!(#exp / #sum)).collect();
                 code.extend(self.bind(id, values));
                 code
@@ -443,12 +463,17 @@ impl Kernel<'_> {
             Op::Dense { x, weight, bias } => self.dense(id, *x, weight, bias),
             Op::Bucketize { x, boundaries } => {
                 let x = self.at(*x, 0);
-                let terms = boundaries.iter().map(|b| {
-                    let b = constant(self.blob, *b);
-                    flag(quote!(#b <= #x))
-                });
-                let value = quote!(0.0f32 #(+ #terms)*);
-                self.bind(id, vec![value])
+                let terms: Vec<TokenStream> = boundaries
+                    .iter()
+                    .map(|b| {
+                        let b = constant(self.blob, *b);
+                        flag(quote!(#b <= #x))
+                    })
+                    .collect();
+                let count = format_ident!("n{}_count", id.0);
+                let mut code = sum_into(&count, terms);
+                code.extend(self.bind(id, vec![quote!(#count)]));
+                code
             }
             Op::Trees { x, forest } => {
                 self.uses_forest = true;
@@ -480,21 +505,24 @@ impl Kernel<'_> {
         let (inputs, outputs) = (weight.rows as usize, weight.cols as usize);
         let xs: Vec<TokenStream> = (0..inputs).map(|k| self.at(x, k)).collect();
         if inputs * outputs <= UNROLL_WEIGHTS && weight.data.iter().all(|v| v.is_finite()) {
-            let values = (0..outputs)
-                .map(|j| {
-                    let terms: Vec<TokenStream> = xs
-                        .iter()
-                        .enumerate()
-                        .map(|(k, xk)| {
-                            let wk = constant(self.blob, weight.data[k * outputs + j]);
-                            quote!(#xk * #wk)
-                        })
-                        .collect();
-                    let b = constant(self.blob, bias[j]);
-                    quote!((0.0f32 #(+ #terms)*) + #b)
-                })
-                .collect();
-            return self.bind(id, values);
+            let mut code = TokenStream::new();
+            let mut values = Vec::with_capacity(outputs);
+            for j in 0..outputs {
+                let acc = format_ident!("n{}_acc{}", id.0, j);
+                let terms: Vec<TokenStream> = xs
+                    .iter()
+                    .enumerate()
+                    .map(|(k, xk)| {
+                        let wk = constant(self.blob, weight.data[k * outputs + j]);
+                        quote!(#xk * #wk)
+                    })
+                    .collect();
+                code.extend(sum_into(&acc, terms));
+                let b = constant(self.blob, bias[j]);
+                values.push(quote!(#acc + #b));
+            }
+            code.extend(self.bind(id, values));
+            return code;
         }
         let w_offset = self.blob.push(&weight.data);
         let b_offset = self.blob.push(bias);

@@ -3,7 +3,7 @@
 //! libraries' references, within 1e-5 (absolute up to 1, relative above):
 //! - every op of the language (`tests/fixtures/ops`), on random rows with missing values and
 //!   unknown categories;
-//! - the tree, ONNX and wide-MLP fixtures, and every example, on their reference rows;
+//! - the tree, ONNX and MLP fixtures (unrolled and looped dense layers), and every example, on their reference rows;
 //! - batches of several chunks (packed on worker threads, launched as they arrive), whose
 //!   rows must come back in order, equal to the native path's answers for the same rows;
 //! - and every route against the native path (the CPU default) on the same 700 rows: burn's
@@ -54,13 +54,23 @@ fn a_thousand_tree_model_matches_xgboost_and_the_interpreter() {
     fixture.check_fused::<pipec_gen_forest1000::Pipeline>();
 }
 
-/// A 30-64-32-1 MLP whose wide layers take the kernel's loop over inputs (weights from the
-/// blob), against scikit-learn's predict_proba.
+/// A 30-64-32-1 MLP (layers of 1,920 and 2,048 weights, looped; the last one unrolled),
+/// against scikit-learn's predict_proba.
 #[test]
-fn a_wide_mlp_matches_scikit_learn_and_the_interpreter() {
+fn an_mlp_matches_scikit_learn_and_the_interpreter() {
     let fixture = Fixture::new(repo_root().join("tests/fixtures/mlp30/mlp30.pipe"), 100, TOLERANCE);
     fixture.check_native::<pipec_gen_mlp30::Pipeline>();
     fixture.check_fused::<pipec_gen_mlp30::Pipeline>();
+}
+
+/// A 30-160-1 MLP whose first layer (4,800 weights) takes the kernel's loop over inputs with
+/// the weights read from the blob and whose last one is a 160-term unrolled sum, against
+/// scikit-learn's predict_proba.
+#[test]
+fn a_wide_mlp_matches_scikit_learn_and_the_interpreter() {
+    let fixture = Fixture::new(repo_root().join("tests/fixtures/mlpwide/mlpwide.pipe"), 100, TOLERANCE);
+    fixture.check_native::<pipec_gen_mlpwide::Pipeline>();
+    fixture.check_fused::<pipec_gen_mlpwide::Pipeline>();
 }
 
 #[test]
@@ -129,6 +139,7 @@ fn every_checked_in_crate_has_a_fused_kernel() {
     assert!(pipec_gen_onnx::Pipeline::fused().is_some());
     assert!(pipec_gen_forest1000::Pipeline::fused().is_some());
     assert!(pipec_gen_mlp30::Pipeline::fused().is_some());
+    assert!(pipec_gen_mlpwide::Pipeline::fused().is_some());
 }
 
 /// More than 256 rows, where burn's CPU backend blocks its matrix products differently.
