@@ -141,10 +141,7 @@ fn encoder(id: NodeId, map: &CategoryMap, missing: Option<&str>) -> TokenStream 
             quote!(match #value { #(#arms,)* _ => #unknown })
         }
         _ => {
-            let init = match map {
-                CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
-                CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
-            };
+            let init = crate::category_table_init(map);
             quote!({
                 static TABLE: std::sync::LazyLock<CategoryTable> = std::sync::LazyLock::new(|| #init);
                 TABLE.index(#value) as f32

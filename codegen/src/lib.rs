@@ -102,14 +102,20 @@ fn category_table_field(
     id: pipec_compiler::ir::NodeId,
     map: &pipec_compiler::ir::CategoryMap,
 ) -> (proc_macro2::Ident, proc_macro2::TokenStream, proc_macro2::TokenStream) {
-    use pipec_compiler::ir::CategoryMap;
     use quote::quote;
     let table = quote::format_ident!("c{}", id.0);
-    let init = match map {
+    let init = category_table_init(map);
+    (table.clone(), quote!(#table: CategoryTable), quote!(#table: #init))
+}
+
+/// The expression that builds a `CategoryTable` for `map` (the burn, native and fused paths).
+fn category_table_init(map: &pipec_compiler::ir::CategoryMap) -> proc_macro2::TokenStream {
+    use pipec_compiler::ir::CategoryMap;
+    use quote::quote;
+    match map {
         CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
         CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
-    };
-    (table.clone(), quote!(#table: CategoryTable), quote!(#table: #init))
+    }
 }
 
 /// Whether the graph holds a tree ensemble (its code then names the runtime's forest types).
