@@ -10,8 +10,9 @@ use pipec_compiler::ir::{BinaryFn, Graph, NodeId, Op, Ty, UnaryFn};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-/// The whole `src/lib.rs`, formatted.
-pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String {
+/// The crate's `src/lib.rs` (the interface: spec, weights, modules) and `src/tensor.rs` (the
+/// burn path), in that order.
+pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> (String, String) {
     let mut emitter = Gen {
         graph,
         blob,
@@ -38,23 +39,35 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
     let inits = &emitter.inits;
     let doc = format!(" The `{}` pipeline, version {}, compiled by pipec.", graph.name, graph.version);
     let forest_import = crate::has_trees(graph).then(|| quote!(use pipec_runtime::TensorForest;));
-    let tokens = quote! {
+    let lib = quote! {
         #[allow(unused_imports)]
-        use pipec_runtime::burn_api::{activation, Bool, Device, Tensor};
-        #forest_import
-        #[allow(unused_imports)]
-        use pipec_runtime::{
-            bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, InputKind, InputSpec,
-            FusedKernel, OutputColumn, OutputKind, OutputRole, OutputSpec, PipelineSpec, RuntimeError, Weights,
-        };
+        use pipec_runtime::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
 
+        #[cfg(feature = "gpu")]
         pub mod fused;
         pub mod native;
+        #[cfg(feature = "gpu")]
+        mod tensor;
+
+        #[cfg(feature = "gpu")]
+        pub use tensor::Pipeline;
 
         /// Every constant of the pipeline (weights, statistics), little-endian f32.
         pub static WEIGHTS: &[u8] = include_bytes!("../weights.bin");
 
         #spec
+    };
+    let tensor = quote! {
+        //! The pipeline over burn tensors, a batch at a time (the feature `gpu`).
+        #[allow(unused_imports)]
+        use pipec_runtime::burn_api::{activation, Bool, Device, Tensor};
+        #forest_import
+        #[allow(unused_imports)]
+        use pipec_runtime::{
+            bool_output, f32_output, Batch, CategoryTable, CompiledPipeline, FusedKernel, OutputColumn,
+            PipelineSpec, RuntimeError, Weights,
+        };
+        use crate::{fused, native, SPEC, WEIGHTS};
 
         #[doc = #doc]
         pub struct Pipeline {
@@ -87,7 +100,7 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> String
             }
         }
     };
-    crate::format_file(tokens, source_name)
+    (crate::format_file(lib, source_name), crate::format_file(tensor, source_name))
 }
 
 struct Gen<'a> {

@@ -138,6 +138,10 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
         }
 
         impl RowPipeline for NativePipeline {
+            fn spec() -> &'static pipec_runtime::PipelineSpec {
+                &super::SPEC
+            }
+
             fn load() -> Result<Self, RuntimeError> {
                 #[allow(unused_variables)]
                 let weights = Weights::new(super::WEIGHTS);

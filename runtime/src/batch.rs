@@ -2,6 +2,7 @@
 
 use crate::error::RuntimeError;
 use crate::spec::{InputKind, PipelineSpec};
+#[cfg(feature = "gpu")]
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 /// One input column. Numeric inputs of every declared kind (f32, f64, i64) arrive as f32,
@@ -115,6 +116,7 @@ impl Batch {
     }
 
     /// Numeric input `index` as a `[rows, width]` tensor.
+    #[cfg(feature = "gpu")]
     pub fn f32_tensor(&self, index: usize, width: usize, device: &Device) -> Tensor<2> {
         let values = match &self.columns[index] {
             Column::F32(v) => v.clone(),
@@ -124,6 +126,7 @@ impl Batch {
     }
 
     /// Boolean input `index` as a `[rows, width]` tensor.
+    #[cfg(feature = "gpu")]
     pub fn bool_tensor(&self, index: usize, width: usize, device: &Device) -> Tensor<2, Bool> {
         let values = match &self.columns[index] {
             Column::Bool(v) => v.clone(),

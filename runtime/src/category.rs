@@ -1,5 +1,6 @@
 //! Categorical inputs: strings to category indices on the host, then one-hot or index tensors.
 
+#[cfg(feature = "gpu")]
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use std::collections::HashMap;
 
@@ -41,6 +42,7 @@ impl CategoryTable {
     }
 
     /// Indices as a one-hot `[rows, categories]` tensor (unknown: an all-zero row).
+    #[cfg(feature = "gpu")]
     pub fn one_hot(&self, indices: &[u32], device: &Device) -> Tensor<2> {
         let width = self.categories() as usize;
         let mut values = vec![0.0f32; indices.len() * width];
@@ -54,6 +56,7 @@ impl CategoryTable {
 
     /// Indices as a `[rows]` integer tensor, for gathering rows of a table with one extra
     /// all-zero row at `categories()` for unknown values.
+    #[cfg(feature = "gpu")]
     pub fn index_tensor(&self, indices: &[u32], device: &Device) -> Tensor<1, Int> {
         let values: Vec<i64> = indices.iter().map(|i| i64::from(*i)).collect();
         Tensor::from_data(TensorData::new(values, [indices.len()]), device)

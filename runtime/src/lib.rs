@@ -10,13 +10,22 @@
 //! Protocol over HTTP, batching, metrics, shutdown).
 //!
 //! This crate depends on none of pipec's compiler crates.
+//!
+//! The feature `gpu` adds everything that runs on burn (the tensor path on the CPU's `flex`
+//! backend and on wgpu, [`CompiledPipeline`]) and the fused GPU kernel ([`FusedEngine`]).
+//! Without it, the runtime and the server it builds hold only the native one-row path
+//! ([`RowPipeline`]): that is what `pipec build --device cpu` links.
 
 mod batch;
 mod category;
+#[cfg(feature = "gpu")]
 mod device;
 mod error;
+#[cfg(feature = "gpu")]
 mod forest;
+#[cfg(feature = "gpu")]
 mod fused;
+#[cfg(feature = "gpu")]
 mod fused_forest;
 mod output;
 pub mod server;
@@ -25,27 +34,37 @@ mod weights;
 
 pub use batch::{Batch, Column};
 pub use category::{fnv1a64, CategoryTable};
+#[cfg(feature = "gpu")]
 pub use device::{open_wgpu, DeviceChoice, WgpuDevice};
 pub use error::RuntimeError;
+#[cfg(feature = "gpu")]
 pub use forest::TensorForest;
+#[cfg(feature = "gpu")]
 pub use fused::{FusedEngine, FusedKernel, FusedLaunch, InputSlot, UploadedBatch, CHUNK_ROWS};
+#[cfg(feature = "gpu")]
 pub use fused_forest::fused_forest_margins;
 pub use pipec_forest::Forest;
-pub use output::{bool_output, f32_output, OutputColumn};
+#[cfg(feature = "gpu")]
+pub use output::{bool_output, f32_output};
+pub use output::OutputColumn;
 pub use spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
 pub use weights::Weights;
 
 /// CubeCL, as generated fused kernels use it (`use pipec_runtime::cubecl;` makes the
 /// `#[cube]` macro's paths resolve; the version is burn's, so nothing is built twice).
+#[cfg(feature = "gpu")]
 pub use cubecl;
 
 /// burn's tensor API as generated code uses it.
+#[cfg(feature = "gpu")]
 pub mod burn_api {
     pub use burn::tensor::activation;
     pub use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 }
 
-/// What every generated pipeline implements: the batch path over burn tensors.
+/// What every generated pipeline implements with the feature `gpu`: the batch path over
+/// burn tensors.
+#[cfg(feature = "gpu")]
 pub trait CompiledPipeline: Sized {
     /// The same pipeline's native one-row path.
     type Rows: RowPipeline;
@@ -67,6 +86,8 @@ pub trait CompiledPipeline: Sized {
 /// A generated pipeline's native one-row path: straight-line Rust over fixed-size arrays, no
 /// allocation per row, on the CPU. The server uses it for small batches.
 pub trait RowPipeline: Sized {
+    /// Names, kinds and shapes of the inputs and outputs.
+    fn spec() -> &'static PipelineSpec;
     /// Loads the embedded weights into host arrays.
     fn load() -> Result<Self, RuntimeError>;
     /// Scores a batch row by row; one output column per declared output, in order.

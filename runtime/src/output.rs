@@ -1,6 +1,8 @@
 //! Reading outputs back from the device.
 
+#[cfg(feature = "gpu")]
 use crate::error::RuntimeError;
+#[cfg(feature = "gpu")]
 use burn::tensor::{Bool, Tensor};
 
 /// One output, `rows * width` values row-major.
@@ -30,6 +32,7 @@ impl OutputColumn {
     }
 }
 
+#[cfg(feature = "gpu")]
 /// Reads a `[rows or 1, width]` tensor back as `rows` rows (a constant row is repeated).
 pub fn f32_output(name: &str, tensor: Tensor<2>, rows: usize) -> Result<OutputColumn, RuntimeError> {
     let [n, width] = tensor.dims();
@@ -41,6 +44,7 @@ pub fn f32_output(name: &str, tensor: Tensor<2>, rows: usize) -> Result<OutputCo
     Ok(OutputColumn::F32 { width, values })
 }
 
+#[cfg(feature = "gpu")]
 pub fn bool_output(name: &str, tensor: Tensor<2, Bool>, rows: usize) -> Result<OutputColumn, RuntimeError> {
     let [n, width] = tensor.dims();
     let tensor = if n == rows { tensor } else { tensor.expand([rows, width]) };

@@ -2,6 +2,7 @@
 //! generated code names.
 
 use crate::error::RuntimeError;
+#[cfg(feature = "gpu")]
 use burn::tensor::{Device, Tensor, TensorData};
 
 pub struct Weights<'a> {
@@ -48,6 +49,7 @@ impl<'a> Weights<'a> {
     }
 
     /// A `[rows, cols]` tensor from `rows * cols` values starting at f32 index `offset`.
+    #[cfg(feature = "gpu")]
     pub fn tensor(&self, offset: usize, rows: usize, cols: usize, device: &Device) -> Result<Tensor<2>, RuntimeError> {
         let values = self.values(offset, rows * cols)?;
         Ok(Tensor::from_data(TensorData::new(values, [rows, cols]), device))

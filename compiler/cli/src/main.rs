@@ -8,6 +8,8 @@
 //! inputs end in a diagnostic.
 
 mod commands;
+mod deploy;
+mod image;
 mod log_cmd;
 mod server_build;
 
@@ -55,6 +57,12 @@ enum Command {
         /// goes under the target directory.
         #[arg(long = "emit-crate", value_name = "DIR")]
         emit_crate: Option<PathBuf>,
+        /// Also write an OCI image archive holding the CPU server (`docker load -i FILE.tar`;
+        /// no Docker daemon is used): an empty image with the static binary as `/server`,
+        /// run as user 65532, listening on 0.0.0.0:8080 (`PORT`) and gRPC on 8081. Tagged
+        /// `pipec/<pipeline>:<version>`. See docs/deploy.md.
+        #[arg(long, value_name = "FILE.tar")]
+        image: Option<PathBuf>,
         #[command(flatten)]
         cargo: CargoArgs,
         /// The crate is a member of an enclosing workspace (no `[workspace]` table of its own).
@@ -96,6 +104,9 @@ enum Command {
         #[arg(last = true, value_name = "REPLAY_ARGS")]
         replay_args: Vec<String>,
     },
+    /// Write Kubernetes (`k8s`) or KServe (`kserve`) manifests for the image `build --image`
+    /// makes (`docs/deploy.md`).
+    Deploy(deploy::DeployArgs),
     /// Print a server's audit log as JSON lines, oldest record first, optionally filtered.
     Log {
         /// The audit log folder (holding `audit-*.log` segments).
@@ -127,6 +138,12 @@ pub struct CargoArgs {
     /// absolute path of the runtime next to this pipec's sources.
     #[arg(long, env = "PIPEC_RUNTIME_PATH", value_name = "PATH")]
     runtime_path: Option<PathBuf>,
+    /// What the server is built to run on. `cpu`: the native path only, statically linked on
+    /// Linux, no burn, wgpu or cubecl code (a few MiB, about 2 minutes for a first build).
+    /// `gpu`: also burn's CPU backend, wgpu and the fused GPU kernel (`--device wgpu|auto` of
+    /// the server; the first build compiles burn, about 15-18 minutes on 2 cores).
+    #[arg(long = "device", env = "PIPEC_BUILD_DEVICE", value_enum, default_value_t = server_build::BuildDevice::Cpu)]
+    device: server_build::BuildDevice,
 }
 
 fn main() -> ExitCode {
@@ -145,18 +162,19 @@ fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { file } => commands::check(&file, cli.color),
         Command::Explain { file, dot, disable_pass } => commands::explain(&file, dot.as_deref(), &disable_pass, cli.color),
-        Command::Build { file, output, emit_crate, cargo, in_workspace, challenger, disable_pass } => {
+        Command::Build { file, output, emit_crate, image, cargo, in_workspace, challenger, disable_pass } => {
             let options = server_build::Options {
                 challenger,
                 target_dir: cargo.target_dir,
                 runtime: cargo.runtime_path,
+                device: cargo.device,
                 in_workspace,
                 disabled: disable_pass,
                 color: cli.color,
             };
-            match (output, emit_crate) {
-                (None, Some(dir)) => server_build::emit_crate(&file, &dir, &options),
-                (output, dir) => server_build::build(&file, output, dir, &options),
+            match (output, emit_crate, image) {
+                (None, Some(dir), None) => server_build::emit_crate(&file, &dir, &options),
+                (output, dir, image) => server_build::build(&file, output, dir, image.as_deref(), &options),
             }
         }
         Command::Serve { file, cargo, disable_pass, server_args } => {
@@ -164,6 +182,7 @@ fn run(cli: Cli) -> ExitCode {
                 challenger: None,
                 target_dir: cargo.target_dir,
                 runtime: cargo.runtime_path,
+                device: cargo.device,
                 in_workspace: false,
                 disabled: disable_pass,
                 color: cli.color,
@@ -175,12 +194,14 @@ fn run(cli: Cli) -> ExitCode {
                 challenger: None,
                 target_dir: cargo.target_dir,
                 runtime: cargo.runtime_path,
+                device: cargo.device,
                 in_workspace: false,
                 disabled: Vec::new(),
                 color: cli.color,
             };
             server_build::replay(&log, &build, &replay_args, &options)
         }
+        Command::Deploy(args) => deploy_manifests(&args, cli.color),
         Command::Log { dir, since, until, id, model } => {
             let filter = pipec_audit::Filter { since_unix_nanos: since, until_unix_nanos: until, request_id: id, model };
             log_cmd::log(&dir, filter)
@@ -193,4 +214,14 @@ fn run(cli: Cli) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `pipec deploy`: checks the pipeline, then writes the manifests for its image.
+fn deploy_manifests(args: &deploy::DeployArgs, color: commands::ColorChoice) -> anyhow::Result<ExitCode> {
+    let Some(checked) = commands::load(&args.file, color)? else { return Ok(ExitCode::FAILURE) };
+    let graph = checked.graph();
+    for path in deploy::deploy(args, &graph.name, &graph.version, checked.identity())? {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }

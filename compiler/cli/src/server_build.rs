@@ -15,11 +15,21 @@ use std::time::Instant;
 /// The lock file of pipec's workspace, written into standalone generated crates.
 const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
 
+/// What a server binary is built to run on (`--device` of `pipec build`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BuildDevice {
+    /// The native path only: the generated crate without its feature `gpu`.
+    Cpu,
+    /// Everything: burn on the CPU and on wgpu, and the fused GPU kernel.
+    Gpu,
+}
+
 pub struct Options {
     /// A second `.pipe` file compiled into the same binary as the challenger.
     pub challenger: Option<PathBuf>,
     pub target_dir: Option<PathBuf>,
     pub runtime: Option<PathBuf>,
+    pub device: BuildDevice,
     pub in_workspace: bool,
     pub disabled: Vec<String>,
     pub color: ColorChoice,
@@ -63,19 +73,20 @@ enum Place {
 /// the target directory). With a challenger, its crate is written beside it and the
 /// champion's server holds both. Returns the crate's folder and the pipeline's name, or
 /// `None` when a file has errors (they have been printed).
-fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, String)>> {
+fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
     let started = Instant::now();
     let disabled = passes(&options.disabled)?;
     let Some(checked) = load(file, options.color)? else { return Ok(None) };
-    let pipeline = checked.graph().name.clone();
-    let package = pipec_codegen::package_name(&pipeline);
+    let graph = checked.graph();
+    let pipeline = Pipeline { name: graph.name.clone(), version: graph.version.clone(), identity: checked.identity().to_string() };
+    let package = pipec_codegen::package_name(&pipeline.name);
     let dir = dir.map_or_else(|| target_dir(options).join("pipec").join("crates").join(&package), Path::to_path_buf);
     let challenger = match &options.challenger {
         None => None,
         Some(challenger_file) => {
             let Some(crate_dir) = write_challenger(challenger_file, &checked, &dir, options)? else { return Ok(None) };
             Some(pipec_codegen::ChallengerCrate {
-                package: pipec_codegen::challenger_package_name(&pipeline),
+                package: pipec_codegen::challenger_package_name(&pipeline.name),
                 path: crate_dir.display().to_string(),
             })
         }
@@ -110,6 +121,14 @@ fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Opt
         started.elapsed().as_millis()
     );
     Ok(Some((dir, pipeline)))
+}
+
+/// What a built server serves.
+pub struct Pipeline {
+    pub name: String,
+    pub version: String,
+    /// The build identity (`pipec_compiler::Checked::identity`).
+    pub identity: String,
 }
 
 /// Checks the challenger's `.pipe` file against the champion (same name, inputs and
@@ -170,7 +189,7 @@ fn describe_outputs(outputs: &[(String, String)]) -> String {
 pub fn replay(log: &Path, build: &Path, replay_args: &[String], options: &Options) -> Result<ExitCode> {
     let binary = if build.extension().is_some_and(|e| e == "pipe") {
         match build_binary(build, Place::TargetDir, None, options)? {
-            Some(binary) => binary,
+            Some((binary, _)) => binary,
             None => return Ok(ExitCode::FAILURE),
         }
     } else {
@@ -197,42 +216,88 @@ pub fn emit_crate(file: &Path, dir: &Path, options: &Options) -> Result<ExitCode
     })
 }
 
-/// `pipec build FILE [-o BIN] [--emit-crate DIR]`: the server binary.
-pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
-    let place = output.map_or(Place::CurrentFolder, Place::Given);
-    Ok(match build_binary(file, place, dir.as_deref(), options)? {
-        Some(_) => ExitCode::SUCCESS,
-        None => ExitCode::FAILURE,
-    })
+/// `pipec build FILE [-o BIN] [--emit-crate DIR] [--image FILE.tar]`: the server binary, and
+/// with `--image` an OCI image archive holding it (the binary then goes under the target
+/// directory unless `-o` names a place).
+pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, image: Option<&Path>, options: &Options) -> Result<ExitCode> {
+    if image.is_some() && options.device != BuildDevice::Cpu {
+        bail!("--image holds a CPU server (static, in an empty image); build it with --device cpu, the default");
+    }
+    let place = match (output, image) {
+        (Some(path), _) => Place::Given(path),
+        (None, Some(_)) => Place::TargetDir,
+        (None, None) => Place::CurrentFolder,
+    };
+    let Some((binary, pipeline)) = build_binary(file, place, dir.as_deref(), options)? else { return Ok(ExitCode::FAILURE) };
+    if let Some(image) = image {
+        write_image(&binary, &pipeline, image)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The port the image's server listens on (`PORT`, the Knative default), and its gRPC port.
+pub const IMAGE_HTTP_PORT: u16 = 8080;
+pub const IMAGE_GRPC_PORT: u16 = 8081;
+
+fn write_image(binary: &Path, pipeline: &Pipeline, out: &Path) -> Result<()> {
+    let started = Instant::now();
+    let reference = crate::deploy::default_image(&pipeline.name, &pipeline.version);
+    let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference.as_str(), "latest"));
+    let spec = crate::image::ImageSpec {
+        binary,
+        repository: repository.to_string(),
+        tag: tag.to_string(),
+        port: IMAGE_HTTP_PORT,
+        user: "65532:65532".into(),
+        env: vec![
+            ("PIPEC_HOST".into(), "0.0.0.0".into()),
+            ("PIPEC_GRPC_PORT".into(), IMAGE_GRPC_PORT.to_string()),
+        ],
+        labels: vec![
+            ("org.opencontainers.image.title".into(), pipeline.name.clone()),
+            ("org.opencontainers.image.version".into(), pipeline.version.clone()),
+            ("dev.pipec.identity".into(), pipeline.identity.clone()),
+        ],
+        created: None,
+    };
+    let summary = crate::image::write_image(&spec, out)?;
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+    eprintln!(
+        "wrote image {reference} to {} ({:.1} MiB; the layer {:.1} MiB compressed, {:.1} MiB unpacked; image id {}) in {} ms; \
+         load it with `docker load -i {}`",
+        out.display(),
+        mib(summary.archive_bytes),
+        mib(summary.layer_compressed_bytes),
+        mib(summary.layer_uncompressed_bytes),
+        summary.image_id,
+        started.elapsed().as_millis(),
+        out.display()
+    );
+    Ok(())
 }
 
 /// `pipec serve FILE [-- SERVER_ARGS]`: build into the target directory, then become the
 /// server, so that signals reach it directly.
 pub fn serve(file: &Path, options: &Options, server_args: &[String]) -> Result<ExitCode> {
-    let Some(binary) = build_binary(file, Place::TargetDir, None, options)? else { return Ok(ExitCode::FAILURE) };
+    let Some((binary, _)) = build_binary(file, Place::TargetDir, None, options)? else { return Ok(ExitCode::FAILURE) };
     eprintln!("starting {} {}", binary.display(), server_args.join(" "));
     let error = std::os::unix::process::CommandExt::exec(Command::new(&binary).args(server_args));
     Err(error).with_context(|| format!("cannot start `{}`", binary.display()))
 }
 
-fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options) -> Result<Option<PathBuf>> {
+fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
     let started = Instant::now();
     let target = target_dir(options);
     let Some((dir, pipeline)) = write_crate(file, dir, options)? else { return Ok(None) };
-    let bin = pipec_codegen::server_bin_name(&pipeline);
+    let bin = pipec_codegen::server_bin_name(&pipeline.name);
     let output = match place {
         Place::Given(path) => path,
         Place::CurrentFolder => PathBuf::from(&bin),
         Place::TargetDir => target.join("pipec").join("bin").join(&bin),
     };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    eprintln!(
-        "compiling `{bin}` with cargo in release mode (target directory {}; the first build compiles burn, \
-         about 15 minutes on 2 cores; later builds take seconds)",
-        target.display()
-    );
-    let compile_started = Instant::now();
-    let status = Command::new(&cargo)
+    let mut command = Command::new(&cargo);
+    command
         .arg("build")
         .arg("--release")
         .arg("--bin")
@@ -240,13 +305,43 @@ fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options
         .arg("--manifest-path")
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .with_context(|| format!("cannot run `{}`", Path::new(&cargo).display()))?;
+        .arg(&target);
+    let compiled = match options.device {
+        BuildDevice::Gpu => {
+            eprintln!(
+                "compiling `{bin}` for the CPU and the GPU with cargo in release mode (target directory {}; the \
+                 first build compiles burn, about 15 minutes on 2 cores; later builds take seconds)",
+                target.display()
+            );
+            target.join("release").join(&bin)
+        }
+        BuildDevice::Cpu => {
+            command.arg("--no-default-features");
+            let triple = host_triple()?;
+            let folder = if let Some(triple) = triple.filter(|t| t.ends_with("-linux-gnu")) {
+                // A static executable (glibc's static-pie), so that it runs in an image with
+                // nothing else in it. `--target` keeps the flag off build scripts and macros.
+                let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+                flags.push_str(" -C target-feature=+crt-static");
+                command.arg("--target").arg(&triple).env("RUSTFLAGS", flags.trim());
+                target.join(&triple).join("release")
+            } else {
+                target.join("release")
+            };
+            eprintln!(
+                "compiling `{bin}` for the CPU with cargo in release mode (target directory {}; the first build \
+                 compiles the server's dependencies, about 2 minutes on 2 cores; later builds take seconds)",
+                target.display()
+            );
+            folder.join(&bin)
+        }
+    };
+    let compile_started = Instant::now();
+    let status = command.status().with_context(|| format!("cannot run `{}`", Path::new(&cargo).display()))?;
     if !status.success() {
         bail!("cargo could not build `{bin}` ({status}); its messages are above");
     }
-    install(&target.join("release").join(&bin), &output)?;
+    install(&compiled, &output)?;
     let size = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
     eprintln!(
         "built {} ({:.1} MiB) in {:.1} s, of which cargo {:.1} s",
@@ -255,7 +350,18 @@ fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options
         started.elapsed().as_secs_f64(),
         compile_started.elapsed().as_secs_f64()
     );
-    Ok(Some(output))
+    Ok(Some((output, pipeline)))
+}
+
+/// The host's target triple, from `rustc -vV` (`None` if rustc does not say).
+fn host_triple() -> Result<Option<String>> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .arg("-vV")
+        .output()
+        .with_context(|| format!("cannot run `{} -vV`", Path::new(&rustc).display()))?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text.lines().find_map(|line| line.strip_prefix("host: ")).map(|t| t.trim().to_string()))
 }
 
 /// Copies the binary into place through a temporary file, so that a running copy of an older

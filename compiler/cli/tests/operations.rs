@@ -27,7 +27,12 @@ fn ops_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
         let challenger = pipe("titanic_ops_challenger.pipe");
-        build_server(&pipe("titanic_ops.pipe"), "titanic-ops-server", &["--challenger", challenger.to_str().unwrap()])
+        // For the GPU: the replay test also runs burn's CPU route (`--native-max-rows 0`).
+        build_server(
+            &pipe("titanic_ops.pipe"),
+            "titanic-ops-server",
+            &["--device", "gpu", "--challenger", challenger.to_str().unwrap()],
+        )
     })
 }
 
@@ -37,7 +42,7 @@ fn changed_binary() -> &'static Path {
     BINARY.get_or_init(|| {
         // Built after the champion, so the two builds do not race for the shared crate folder.
         let _ = ops_binary();
-        build_server(&pipe("titanic_ops_challenger.pipe"), "titanic-ops-changed", &[])
+        build_server(&pipe("titanic_ops_challenger.pipe"), "titanic-ops-changed", &["--device", "gpu"])
     })
 }
 

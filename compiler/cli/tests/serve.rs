@@ -18,10 +18,21 @@ mod support;
 
 use support::{build_server, get, post, target_dir, Server};
 
-/// Builds the titanic server once for all tests in this file.
+/// Builds the titanic server for the CPU (the default, `--device cpu`) once for all tests in
+/// this file.
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-server", &[]))
+}
+
+/// The titanic server built with `--device gpu`: burn's CPU backend, wgpu and the fused kernel.
+fn gpu_server_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // After the CPU build: both write the titanic crate under the target directory.
+        server_binary();
+        build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-server-gpu", &["--device", "gpu"])
+    })
 }
 
 fn titanic_server(args: &[&str]) -> Server {
@@ -426,7 +437,7 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
 #[test]
 fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without_a_gpu() {
     // Two workers share the one wgpu device a process can open.
-    let server = titanic_server(&["--device", "wgpu", "--gpu-min-rows", "0", "--workers", "2"]);
+    let server = Server::start(gpu_server_binary(), &["--device", "wgpu", "--gpu-min-rows", "0", "--workers", "2"]);
     let reference = reference();
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
@@ -436,7 +447,7 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     drop(server);
 
     // burn's CPU backend, which the native path otherwise replaces on the CPU.
-    let server = titanic_server(&["--native-max-rows", "0"]);
+    let server = Server::start(gpu_server_binary(), &["--native-max-rows", "0"]);
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
     assert_close("p_survived on burn flex", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
@@ -444,7 +455,7 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="cpu"}"#) >= 1.0);
     drop(server);
 
-    let server = titanic_server(&["--device", "auto"]);
+    let server = Server::start(gpu_server_binary(), &["--device", "auto"]);
     let (status, _) = infer(&server, &json_request(&reference, 0..3));
     assert_eq!(status, 200);
     let has_gpu = server.log().contains("wgpu on");
@@ -502,7 +513,7 @@ fn unit_identities(units: &[Value]) -> Vec<u64> {
 /// again (15 minutes). The fix is to pin features in runtime/Cargo.toml.
 #[test]
 fn a_standalone_server_crate_reuses_the_workspace_build_of_burn() {
-    server_binary();
+    gpu_server_binary();
     let standalone = target_dir().join("pipec/crates/pipec-gen-titanic");
     let alone = unit_graph(&standalone, &["build", "--bin", "titanic-server"]);
     let workspace = unit_graph(&repo_root(), &["test", "--workspace", "--no-run"]);
@@ -515,6 +526,83 @@ fn a_standalone_server_crate_reuses_the_workspace_build_of_burn() {
         .map(|(unit, _)| format!("{} {} features {}", unit["pkg_id"], unit["mode"], unit["features"]))
         .collect();
     assert!(extra.is_empty(), "compiled again for the standalone crate:\n{}", extra.join("\n"));
+}
+
+/// The host's target triple, as `pipec build --device cpu` passes it to cargo.
+fn host_triple() -> String {
+    let output = Command::new("rustc").arg("-vV").output().expect("rustc runs");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.lines().find_map(|l| l.strip_prefix("host: ")).expect("rustc -vV names the host").trim().to_string()
+}
+
+/// `pipec build --device cpu` (the default) compiles no burn, wgpu or cubecl code, gives a
+/// small static binary, and that binary refuses `--device wgpu` with a message saying how to
+/// get one that runs there.
+#[test]
+fn a_cpu_server_holds_no_gpu_code_and_says_how_to_get_one() {
+    let binary = server_binary();
+    let standalone = target_dir().join("pipec/crates/pipec-gen-titanic");
+    let triple = host_triple();
+    let units = unit_graph(&standalone, &["build", "--bin", "titanic-server", "--no-default-features", "--target", &triple]);
+    assert!(units.iter().any(|u| u["pkg_id"].as_str().is_some_and(|p| p.contains("pipec-runtime"))), "no runtime unit");
+    let gpu: Vec<&str> = units
+        .iter()
+        .filter_map(|u| u["pkg_id"].as_str())
+        .filter(|p| ["#burn", "#wgpu", "#cubecl", "/burn", "/wgpu", "/cubecl"].iter().any(|name| p.contains(name)))
+        .collect();
+    assert!(gpu.is_empty(), "the CPU server compiles GPU crates: {gpu:?}");
+
+    let size = std::fs::metadata(binary).expect("the binary").len();
+    assert!(size <= 15 << 20, "the CPU server is {:.1} MiB; the goal is at most 15 MiB", size as f64 / (1 << 20) as f64);
+    if triple.ends_with("-linux-gnu") {
+        let file = Command::new("file").arg(binary).output();
+        if let Ok(file) = file {
+            let text = String::from_utf8_lossy(&file.stdout);
+            assert!(text.contains("static"), "not statically linked: {text}");
+        }
+    }
+
+    let output = Command::new(binary).args(["--device", "wgpu", "--port", "0"]).output().expect("the server runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--device gpu"), "{stderr}");
+}
+
+/// The container contract: the port comes from `$PORT` (Knative), `--port` overrides it, and
+/// `--model-name` serves the model under a second name (KServe's InferenceService name).
+#[test]
+fn the_port_comes_from_port_and_the_model_answers_to_model_name() {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = free.local_addr().expect("address").port().to_string();
+    drop(free);
+    let server = Server::start_with(
+        server_binary(),
+        &["--host", "127.0.0.1", "--model-name", "titanic-isvc"],
+        &[("PORT", port.as_str())],
+    );
+    assert!(server.address().ends_with(&format!(":{port}")), "{} does not use PORT={port}", server.address());
+    let reference = reference();
+    let request = json_request(&reference, 0..2);
+    let (status, own) = infer(&server, &request);
+    assert_eq!(status, 200, "{own}");
+    let url = server.url("/v2/models/titanic-isvc/infer");
+    let (status, _, body) = post(&url, request.to_string().as_bytes(), &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let aliased: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(aliased["model_name"], "titanic-isvc");
+    assert_eq!(own["model_name"], "titanic");
+    assert_eq!(output(&aliased, "p_survived")["data"], output(&own, "p_survived")["data"]);
+    let (status, metadata) = get(&server.url("/v2/models/titanic-isvc"));
+    assert_eq!((status, metadata["name"].as_str()), (200, Some("titanic-isvc")));
+    let (status, ready) = get(&server.url("/v2/models/titanic-isvc/ready"));
+    assert_eq!(status, 200, "{ready}");
+    let (status, missing) = get(&server.url("/v2/models/other"));
+    assert_eq!(status, 404);
+    assert!(missing["error"].as_str().unwrap_or_default().contains("titanic-isvc"), "{missing}");
+
+    let bad = Command::new(server_binary()).env("PORT", "eighty").env_remove("PIPEC_PORT").output().expect("runs");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("PORT"), "{}", String::from_utf8_lossy(&bad.stderr));
 }
 
 /// A Python with NVIDIA's Triton HTTP client, in a venv under the target directory (created

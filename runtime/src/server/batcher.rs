@@ -32,6 +32,8 @@ struct Job {
     request_id: String,
     role: Role,
     reply: oneshot::Sender<Reply>,
+    /// When the request entered the queue.
+    queued: Instant,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -55,7 +57,7 @@ impl Batcher {
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sender = sender.as_ref().ok_or(SubmitError::Closed)?;
-        match sender.try_send(Job { batch, request_id, role, reply }) {
+        match sender.try_send(Job { batch, request_id, role, reply, queued: Instant::now() }) {
             Ok(()) => {
                 self.duties.metrics.queue_depth.inc();
                 Ok(answer)
@@ -163,7 +165,14 @@ fn collect(
     };
     let first = match carried.take() {
         Some(job) => job,
-        None => take(receiver.recv().ok()?),
+        None => match receiver.try_recv() {
+            Ok(job) => take(job),
+            Err(_) => {
+                // Nothing waits: a request arriving now would not queue.
+                metrics.queue_wait.set(0.0);
+                take(receiver.recv().ok()?)
+            }
+        },
     };
     let deadline = Instant::now() + limits.delay;
     let mut rows = first.batch.rows();
@@ -188,6 +197,11 @@ fn collect(
     }
     // A client that went away no longer needs its rows scored.
     jobs.retain(|job| !job.reply.is_closed());
+    let started = Instant::now();
+    if !jobs.is_empty() {
+        let waited: f64 = jobs.iter().map(|job| started.duration_since(job.queued).as_secs_f64()).sum();
+        metrics.queue_wait.set(waited / jobs.len() as f64);
+    }
     Some(jobs)
 }
 
@@ -312,6 +326,9 @@ fn shadow(
     };
     duties.compare(champion, &columns, merged.rows());
     let spec = challenger.spec();
+    if let Some(log) = &duties.payload_log {
+        log.record_shadow(spec, &columns, parts);
+    }
     if let Some(feedback) = &duties.feedback {
         for part in parts {
             feedback.remember(Role::Challenger, spec, &columns, part.request_id, part.start, part.rows);

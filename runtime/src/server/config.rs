@@ -46,17 +46,44 @@ pub enum ChallengerMode {
     Off,
 }
 
+/// Which payload events `--log-url` receives (KServe's logger modes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PayloadLogMode {
+    /// Each request and its response.
+    All,
+    /// Requests only.
+    Request,
+    /// Responses only.
+    Response,
+}
+
 /// Serves one compiled pipeline over the Open Inference Protocol (v2 REST).
 #[derive(Clone, Debug, Parser)]
 #[command(version, about, long_about = None)]
 pub struct ServerConfig {
-    /// Address to listen on.
+    /// Address to listen on. Loopback by default, so that a server started on a workstation
+    /// is not reachable from the network until asked; the container image `pipec build
+    /// --image` writes sets `PIPEC_HOST=0.0.0.0`.
     #[arg(long, env = "PIPEC_HOST", default_value = "127.0.0.1")]
     pub host: String,
 
-    /// TCP port to listen on (0 picks a free one; the log line `listening` gives it).
-    #[arg(long, env = "PIPEC_PORT", default_value_t = 8000)]
-    pub port: u16,
+    /// TCP port to listen on for HTTP (0 picks a free one; the log line `listening` gives
+    /// it). Default: `$PORT` when set (the Knative and Cloud Run container contract), else
+    /// 8000.
+    #[arg(long, env = "PIPEC_PORT")]
+    pub port: Option<u16>,
+
+    /// TCP port to serve the Open Inference Protocol over gRPC on (KServe's
+    /// `inference.GRPCInferenceService`, HTTP/2 without TLS), on the same --host. Unset: no
+    /// gRPC listener; 0 picks a free port (the log line `listening` gives it as
+    /// `grpc_address`). The container image sets `PIPEC_GRPC_PORT=8081`.
+    #[arg(long, env = "PIPEC_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
+
+    /// Also serve the model under this name (`/v2/models/NAME/...`), as KServe addresses a
+    /// runtime by the InferenceService's name. The pipeline's own name keeps working.
+    #[arg(long, env = "PIPEC_MODEL_NAME", value_parser = model_name)]
+    pub model_name: Option<String>,
 
     /// Device to run the pipeline on.
     #[arg(long, env = "PIPEC_DEVICE", value_enum, default_value_t = DeviceFlag::Cpu)]
@@ -141,6 +168,36 @@ pub struct ServerConfig {
     #[arg(long, env = "PIPEC_CHALLENGER_SHARE", default_value_t = 0.1, value_parser = share)]
     pub challenger_share: f64,
 
+    /// Payload events: send each inference request and its response to this URL as
+    /// CloudEvents (binary mode, KServe's `org.kubeflow.serving.inference.*` types), as
+    /// KServe's payload logger does. `http://` only. Off when unset.
+    #[arg(long, env = "PIPEC_LOG_URL")]
+    pub log_url: Option<String>,
+
+    /// Which payload events are sent.
+    #[arg(long, env = "PIPEC_LOG_MODE", value_enum, default_value_t = PayloadLogMode::All)]
+    pub log_mode: PayloadLogMode,
+
+    /// Payload events that may wait to be sent; beyond this, events are dropped (and counted
+    /// in `pipec_payload_events_dropped_total`), never the request.
+    #[arg(long, env = "PIPEC_LOG_QUEUE_CAPACITY", default_value_t = 10_000)]
+    pub log_queue_capacity: usize,
+
+    /// Time one payload event may take to be delivered, in milliseconds; a slower or failed
+    /// send drops the event.
+    #[arg(long, env = "PIPEC_LOG_TIMEOUT_MS", default_value_t = 2_000)]
+    pub log_timeout_ms: u64,
+
+    /// The payload events' `ce-source`. Default: `http://localhost:<port>/`, as KServe's agent
+    /// sends when given none.
+    #[arg(long, env = "PIPEC_LOG_SOURCE_URI")]
+    pub log_source_uri: Option<String>,
+
+    /// The payload events' `ce-namespace` (the Kubernetes namespace, which the downward API
+    /// gives as `POD_NAMESPACE`). Not sent when unset.
+    #[arg(long, env = "POD_NAMESPACE")]
+    pub log_namespace: Option<String>,
+
     /// Log format.
     #[arg(long, env = "PIPEC_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
     pub log_format: LogFormat,
@@ -154,6 +211,38 @@ pub struct ServerConfig {
 impl ServerConfig {
     pub fn max_batch_delay(&self) -> Duration {
         Duration::from_micros(self.max_batch_delay_us)
+    }
+
+    /// The HTTP port: `--port`/`PIPEC_PORT`, else `$PORT`, else 8000.
+    pub fn http_port(&self) -> Result<u16, String> {
+        if let Some(port) = self.port {
+            return Ok(port);
+        }
+        match std::env::var("PORT") {
+            Ok(text) => text
+                .trim()
+                .parse::<u16>()
+                .map_err(|_| format!("the environment variable PORT must be a TCP port number, not {text:?}")),
+            Err(std::env::VarError::NotPresent) => Ok(DEFAULT_PORT),
+            Err(std::env::VarError::NotUnicode(text)) => {
+                Err(format!("the environment variable PORT must be a TCP port number, not {text:?}"))
+            }
+        }
+    }
+}
+
+/// The HTTP port when neither `--port` nor `$PORT` gives one.
+pub const DEFAULT_PORT: u16 = 8000;
+
+/// A model name as it appears in a URL path segment.
+fn model_name(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text.len() <= 253
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if valid {
+        Ok(text.to_string())
+    } else {
+        Err(format!("expected a model name of letters, digits, `-`, `_` and `.`, not {text:?}"))
     }
 }
 

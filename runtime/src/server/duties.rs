@@ -9,6 +9,7 @@ use super::drift::Drift;
 use super::feedback::Feedback;
 use super::metrics::{AccuracyLabels, CheckLabels, FeatureLabels, Metrics, ModelLabels, OutputLabels, StatisticLabels};
 use super::models::{Role, Specs};
+use super::payload_log::PayloadLog;
 use crate::batch::Batch;
 use crate::output::OutputColumn;
 use pipec_audit::{AuditLog, AuditRecord};
@@ -26,6 +27,8 @@ pub struct Duties {
     /// Score the challenger on every champion batch.
     pub shadow: bool,
     pub comparison: Mutex<Comparison>,
+    /// Payload events (`--log-url`): each request and response sent as CloudEvents.
+    pub payload_log: Option<PayloadLog>,
     next_batch: AtomicU64,
     /// The high bits of batch ids: the process start, so ids differ across restarts.
     batch_tag: u64,
@@ -42,6 +45,7 @@ impl Duties {
             feedback: None,
             shadow: false,
             comparison: Mutex::new(Comparison::default()),
+            payload_log: None,
             next_batch: AtomicU64::new(0),
             batch_tag: (audit_sink::now_unix_nanos() / 1_000_000_000) << 32,
         }

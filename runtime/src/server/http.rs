@@ -1,17 +1,17 @@
 //! The Open Inference Protocol's REST endpoints, `/metrics`, and the request accounting that
 //! every endpoint shares.
 
-use super::batcher::{Batcher, SubmitError};
-use super::challenger::routes_to_challenger;
+use super::batcher::Batcher;
 use super::config::ChallengerMode;
-use super::decode::{decode, FAILED_CHECKS};
+use super::decode::FAILED_CHECKS;
 use super::duties::Duties;
-use super::encode::{encode, failed_checks, HEADER_LENGTH};
+use super::encode::HEADER_LENGTH;
 use super::error::ApiError;
 use super::feedback::FeedbackError;
+use super::infer;
 use super::metrics::{Metrics, ModelLabels};
-use super::models::{Role, Specs};
-use super::oip::{InferRequest, InferResponse, ModelMetadata, ServerMetadata, TensorMetadata};
+use super::models::Specs;
+use super::oip::{ModelMetadata, ServerMetadata, TensorMetadata};
 use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
 use crate::spec::PipelineSpec;
 use axum::body::{Body, Bytes};
@@ -38,7 +38,7 @@ impl RequestIds {
         RequestIds { start: super::audit_sink::now_unix_nanos(), next: AtomicU64::new(0) }
     }
 
-    fn next(&self) -> String {
+    pub(super) fn next(&self) -> String {
         format!("{:x}-{}", self.start, self.next.fetch_add(1, Ordering::Relaxed))
     }
 }
@@ -47,6 +47,8 @@ impl RequestIds {
 pub struct AppState {
     /// The champion's spec: the interface every request is checked against.
     pub spec: &'static PipelineSpec,
+    /// A second name the model answers to (`--model-name`).
+    pub alias: Option<&'static str>,
     pub specs: Specs,
     pub duties: Arc<Duties>,
     pub ids: Arc<RequestIds>,
@@ -121,7 +123,12 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 }
 
 async fn server_metadata() -> Json<ServerMetadata> {
-    Json(ServerMetadata { name: "pipec", version: env!("CARGO_PKG_VERSION"), extensions: vec!["binary_tensor_data"] })
+    Json(server_info())
+}
+
+/// What `GET /v2` and gRPC's `ServerMetadata` say about the server.
+pub(super) fn server_info() -> ServerMetadata {
+    ServerMetadata { name: "pipec", version: env!("CARGO_PKG_VERSION"), extensions: vec!["binary_tensor_data"] }
 }
 
 async fn live() -> Json<serde_json::Value> {
@@ -138,24 +145,31 @@ fn readiness(state: &AppState) -> Response {
     (status, Json(serde_json::json!({ "ready": ready }))).into_response()
 }
 
-/// Checks that a request addresses the pipeline this server serves.
-fn check_model(spec: &PipelineSpec, name: &str, version: Option<&str>) -> Result<(), ApiError> {
-    if name != spec.name {
+/// Checks that a request addresses the pipeline this server serves, by its own name or by
+/// `--model-name`; returns the name it was addressed by, which the answer repeats.
+pub(super) fn check_model(state: &AppState, name: &str, version: Option<&str>) -> Result<&'static str, ApiError> {
+    let spec = state.spec;
+    let served = if name == spec.name {
+        spec.name
+    } else if let Some(alias) = state.alias.filter(|alias| *alias == name) {
+        alias
+    } else {
+        let also = state.alias.map_or_else(String::new, |alias| format!(" (also as `{alias}`)"));
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
-            format!("model `{name}` is not served here; this server serves `{}`", spec.name),
+            format!("model `{name}` is not served here; this server serves `{}`{also}", spec.name),
         ));
-    }
+    };
     match version {
         Some(version) if version != spec.version => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             format!("model `{name}` has no version `{version}`; this server serves version {}", spec.version),
         )),
-        _ => Ok(()),
+        _ => Ok(served),
     }
 }
 
-fn metadata(specs: Specs) -> ModelMetadata {
+pub(super) fn metadata(specs: Specs, served: &'static str) -> ModelMetadata {
     let spec = specs.champion;
     let mut parameters = Map::new();
     parameters.insert("pipeline".into(), Value::from(spec.identity));
@@ -164,7 +178,7 @@ fn metadata(specs: Specs) -> ModelMetadata {
     }
     let checks = spec.checks().next().map(|_| TensorMetadata { name: FAILED_CHECKS, datatype: "BYTES", shape: vec![-1] });
     ModelMetadata {
-        name: spec.name,
+        name: served,
         parameters,
         versions: vec![spec.version],
         platform: "pipec",
@@ -182,36 +196,36 @@ fn metadata(specs: Specs) -> ModelMetadata {
 }
 
 async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match check_model(state.spec, &name, None) {
-        Ok(()) => Json(metadata(state.specs)).into_response(),
+    match check_model(&state, &name, None) {
+        Ok(served) => Json(metadata(state.specs, served)).into_response(),
         Err(e) => failure(e),
     }
 }
 
 async fn model_metadata_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Response {
-    match check_model(state.spec, &name, Some(&version)) {
-        Ok(()) => Json(metadata(state.specs)).into_response(),
+    match check_model(&state, &name, Some(&version)) {
+        Ok(served) => Json(metadata(state.specs, served)).into_response(),
         Err(e) => failure(e),
     }
 }
 
 async fn model_ready(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match check_model(state.spec, &name, None) {
-        Ok(()) => readiness(&state),
+    match check_model(&state, &name, None) {
+        Ok(_) => readiness(&state),
         Err(e) => failure(e),
     }
 }
 
 async fn model_ready_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Response {
-    match check_model(state.spec, &name, Some(&version)) {
-        Ok(()) => readiness(&state),
+    match check_model(&state, &name, Some(&version)) {
+        Ok(_) => readiness(&state),
         Err(e) => failure(e),
     }
 }
 
 async fn monitor(State(state): State<AppState>, Path(name): Path<String>) -> Response {
-    match check_model(state.spec, &name, None) {
-        Ok(()) => Json(state.duties.report()).into_response(),
+    match check_model(&state, &name, None) {
+        Ok(_) => Json(state.duties.report()).into_response(),
         Err(e) => failure(e),
     }
 }
@@ -222,7 +236,7 @@ async fn feedback(State(state): State<AppState>, Path(name): Path<String>, heade
 }
 
 async fn feedback_checked(state: &AppState, name: &str, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
-    check_model(state.spec, name, None)?;
+    check_model(state, name, None)?;
     let Some(feedback) = &state.duties.feedback else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -280,7 +294,7 @@ async fn infer_checked(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    check_model(state.spec, name, version)?;
+    let served = check_model(state, name, version)?;
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING).filter(|e| e.as_bytes() != b"identity") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -289,38 +303,7 @@ async fn infer_checked(
     }
     let bytes = read_body(state, headers, body).await?;
     let (json, binary) = split_binary(headers, &bytes)?;
-    let request: InferRequest = serde_json::from_slice(json)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid inference request: {e}")))?;
-    let decoded = decode(state.spec, &request, binary)?;
-    let rows = decoded.batch.rows();
-    let request_id = request.id.clone().unwrap_or_else(|| state.ids.next());
-    let role = choose_model(state, &request, &request_id);
-    let answer = state.batcher.submit(decoded.batch, request_id.clone(), role).map_err(|e| match e {
-        SubmitError::Full => {
-            state.metrics.rejected_full.inc();
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("the server is at capacity ({} requests queued); retry later", state.queue_capacity),
-            )
-        }
-        SubmitError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
-    })?;
-    let scored = answer
-        .await
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped before answering"))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the request failed: {e}")))?;
-    let spec = state.specs.get(scored.role).unwrap_or(state.spec);
-    let mut parameters = Map::new();
-    parameters.insert("pipeline".into(), Value::from(scored.identity));
-    parameters.insert("model".into(), Value::from(scored.role.as_str()));
-    let has_checks = spec.checks().next().is_some();
-    let failed = if has_checks { failed_checks(spec, rows, &scored.columns) } else { Vec::new() };
-    if has_checks {
-        parameters.insert("failed_check_rows".into(), Value::from(failed.iter().filter(|f| !f.is_empty()).count()));
-    }
-    let head = InferResponse { model_name: state.spec.name, model_version: state.spec.version, id: request_id, parameters };
-    let encoded = encode(spec, head, rows, &decoded.outputs, &scored.columns, &failed)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}")))?;
+    let encoded = infer::infer(state, served, json, binary).await?;
     Ok(match encoded.binary {
         None => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], encoded.json).into_response(),
         Some(binary) => {
@@ -332,20 +315,6 @@ async fn infer_checked(
                 .into_response()
         }
     })
-}
-
-/// Which pipeline answers: the champion, unless a challenger is in split mode and the
-/// request's routing key (parameter `routing_key`, else the request id) falls in its share.
-fn choose_model(state: &AppState, request: &InferRequest, request_id: &str) -> Role {
-    if state.specs.challenger.is_none() || state.challenger_mode != ChallengerMode::Split {
-        return Role::Champion;
-    }
-    let key = match request.parameters.get("routing_key") {
-        Some(Value::String(key)) => key.clone(),
-        Some(other @ Value::Number(_)) => other.to_string(),
-        _ => request_id.to_string(),
-    };
-    if routes_to_challenger(&key, state.challenger_share) { Role::Challenger } else { Role::Champion }
 }
 
 /// Reads the body within the size limit and the time limit.

@@ -83,7 +83,12 @@ pub struct Metrics {
     pub rows: Counter,
     pub rejected_full: Counter,
     pub queue_depth: Gauge,
+    /// Mean time the requests of the latest batch waited in the queue: what an autoscaler
+    /// watches (`pipec deploy` writes a KEDA example on it).
+    pub queue_wait: FloatGauge,
     pub duties: DutyMetrics,
+    /// Payload events (`--log-url`, `payload_log.rs`).
+    pub payload: super::payload_log::PayloadMetrics,
 }
 
 impl Metrics {
@@ -102,6 +107,7 @@ impl Metrics {
         let rows = Counter::default();
         let rejected_full = Counter::default();
         let queue_depth = Gauge::default();
+        let queue_wait = FloatGauge::default();
         registry.register("http_requests", "HTTP requests answered, by endpoint and status", requests.clone());
         registry.register("http_errors", "HTTP requests answered with a 4xx or 5xx status", errors.clone());
         registry.register(
@@ -113,6 +119,11 @@ impl Metrics {
         registry.register("scored_rows", "Rows scored", rows.clone());
         registry.register("queue_full_rejections", "Requests answered 429 because the queue was full", rejected_full.clone());
         registry.register("queue_depth", "Requests waiting for a batch", queue_depth.clone());
+        registry.register(
+            "queue_wait_seconds",
+            "Mean time the requests of the latest batch waited in the queue, in seconds",
+            queue_wait.clone(),
+        );
         let duties = DutyMetrics {
             answered_rows: Family::default(),
             check_failures: Family::default(),
@@ -158,7 +169,9 @@ impl Metrics {
         );
         registry.register("audit_records", "Records written to the audit log", d.audit_records.clone());
         registry.register("audit_failures", "Audit log writes that failed", d.audit_failures.clone());
-        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, queue_depth, duties }
+        let payload = super::payload_log::PayloadMetrics::default();
+        payload.register(&mut registry);
+        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, queue_depth, queue_wait, duties, payload }
     }
 
     pub fn observe_request(&self, endpoint: &str, code: u16, seconds: f64) {

@@ -3,7 +3,9 @@
 //! wgpu devices, Prometheus metrics, structured logs, graceful shutdown.
 //!
 //! A generated `main` is one line: `pipec_runtime::server::main::<Pipeline>()`, or
-//! `main_with_challenger::<Champion, Challenger>()` for a binary built with a challenger.
+//! `main_with_challenger::<Champion, Challenger>()` for a binary built with a challenger;
+//! built for the CPU only (without the feature `gpu`), `main_native::<NativePipeline>()` or
+//! `main_native_with_challenger`, which hold no burn or wgpu code.
 //!
 //! The production duties (`duties.rs`) hang off the worker after each batch: the audit log
 //! (`audit_sink.rs`, through `pipec-audit`), checks, drift (`drift.rs`), live accuracy
@@ -20,18 +22,25 @@ mod duties;
 mod encode;
 mod engines;
 mod error;
+#[cfg(feature = "gpu")]
+mod gpu_engines;
 mod feedback;
+mod grpc;
 mod http;
+mod infer;
 mod listen;
 mod metrics;
 mod models;
 mod oip;
+mod payload_log;
 mod replay;
 mod tensors;
 
-pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, ServerConfig};
+pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, PayloadLogMode, ServerConfig};
 
+#[cfg(feature = "gpu")]
 use crate::CompiledPipeline;
+use crate::RowPipeline;
 use models::{Opener, Specs};
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
@@ -42,14 +51,32 @@ use std::time::Duration;
 /// Parses flags and environment, then serves `P` until SIGTERM or SIGINT. Exits 0 after a
 /// clean shutdown, 1 when the server cannot start, 2 on bad flags. `<binary> replay ...`
 /// re-runs an audit log instead (see `replay`).
+#[cfg(feature = "gpu")]
 pub fn main<P: CompiledPipeline + 'static>() -> ExitCode {
     let (specs, open) = models::single::<P>();
     main_with(specs, open)
 }
 
 /// As [`main`], with a challenger `C` beside the champion `P` (`--challenger-mode`).
+#[cfg(feature = "gpu")]
 pub fn main_with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> ExitCode {
-    match models::with_challenger::<P, C>() {
+    paired(models::with_challenger::<P, C>())
+}
+
+/// As [`main`] for a server built for the CPU only: every batch runs on `R`, the native
+/// one-row path.
+pub fn main_native<R: RowPipeline + 'static>() -> ExitCode {
+    let (specs, open) = models::single_native::<R>();
+    main_with(specs, open)
+}
+
+/// As [`main_native`], with a challenger `C` beside the champion `R`.
+pub fn main_native_with_challenger<R: RowPipeline + 'static, C: RowPipeline + 'static>() -> ExitCode {
+    paired(models::with_challenger_native::<R, C>())
+}
+
+fn paired(models: Result<(Specs, Opener), String>) -> ExitCode {
+    match models {
         Ok((specs, open)) => main_with(specs, open),
         Err(e) => {
             eprintln!("error: {e}");
@@ -85,6 +112,10 @@ fn main_with(specs: Specs, open: Opener) -> ExitCode {
     };
     if let Err(e) = init_logging(&config) {
         eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = config.http_port() {
+        tracing::error!(error = %e, "bad settings");
         return ExitCode::from(2);
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -125,14 +156,19 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
         tokio::task::spawn_blocking(move || batcher::start(&config, open, duties))
     };
     let (batcher, workers, devices) = loading.await.map_err(|e| format!("loading failed: {e}"))??;
-    let address = format!("{}:{}", config.host, config.port);
+    let address = format!("{}:{}", config.host, config.http_port()?);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    let grpc = grpc::Listener::bind(&config.host, config.grpc_port).await?;
+    if let Some(log) = &duties.payload_log {
+        log.listening(bound.port());
+    }
     let ready = Arc::new(AtomicBool::new(true));
     let state = http::AppState {
         spec,
+        alias: config.model_name.clone().filter(|alias| alias != spec.name).map(|alias| &*Box::leak(alias.into_boxed_str())),
         specs,
         duties: duties.clone(),
         ids: Arc::new(http::RequestIds::new()),
@@ -147,7 +183,9 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     };
     tracing::info!(
         address = %bound,
+        grpc_address = grpc.as_ref().map(|g| tracing::field::display(g.address())),
         model = spec.name,
+        model_name = config.model_name.as_deref(),
         version = spec.version,
         pipeline = spec.identity,
         challenger = specs.challenger.map(|c| c.identity),
@@ -162,13 +200,23 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     );
     let drain = Duration::from_millis(config.shutdown_timeout_ms);
     let header_timeout = Duration::from_millis(config.header_timeout_ms);
+    let grpc = grpc.map(|listener| listener.serve(state.clone(), drain));
     listen::serve(listener, http::router(state), header_timeout, drain, |signal| {
         tracing::info!(signal, "shutting down: no new connections, finishing open requests");
         ready.store(false, Ordering::Relaxed);
+        if let Some(grpc) = &grpc {
+            grpc.stop();
+        }
     })
     .await;
+    if let Some(grpc) = grpc {
+        grpc.finished().await;
+    }
     batcher.close();
     let _ = tokio::task::spawn_blocking(move || workers.join()).await;
+    if let Some(log) = &duties.payload_log {
+        log.close(drain).await;
+    }
     if let Some(audit) = &duties.audit {
         let audit = audit.clone();
         match tokio::task::spawn_blocking(move || audit.close()).await {
@@ -216,5 +264,6 @@ fn open_duties(config: &ServerConfig, specs: Specs, metrics: Arc<metrics::Metric
         }
     }
     duties.shadow = specs.challenger.is_some() && config.challenger_mode == ChallengerMode::Shadow;
+    duties.payload_log = payload_log::PayloadLog::start(config, specs, &duties.metrics.payload)?;
     Ok(duties)
 }

@@ -2,8 +2,12 @@
 //! challenger of the same inputs and outputs.
 
 use super::config::ServerConfig;
-use super::engines::{Engines, Scorer};
+use super::engines::{NativeEngine, Scorer};
+#[cfg(feature = "gpu")]
+use super::gpu_engines::Engines;
 use crate::spec::{OutputRole, PipelineSpec};
+use crate::RowPipeline;
+#[cfg(feature = "gpu")]
 use crate::CompiledPipeline;
 use std::sync::Arc;
 
@@ -57,19 +61,45 @@ impl Specs {
     }
 }
 
-pub fn single<P: CompiledPipeline + 'static>() -> (Specs, Opener) {
-    let open: Opener = Arc::new(|config| Ok(Models { champion: Box::new(Engines::<P>::open(config)?), challenger: None }));
-    (Specs { champion: P::spec(), challenger: None }, open)
+/// How a worker loads one pipeline: on every device (`gpu`) or on the native path only.
+type Open<S> = fn(&ServerConfig) -> Result<S, String>;
+
+fn single_with<S: Scorer + 'static>(spec: &'static PipelineSpec, open: Open<S>) -> (Specs, Opener) {
+    let open: Opener = Arc::new(move |config| Ok(Models { champion: Box::new(open(config)?), challenger: None }));
+    (Specs { champion: spec, challenger: None }, open)
 }
 
-pub fn with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> Result<(Specs, Opener), String> {
-    same_interface(P::spec(), C::spec())?;
-    let open: Opener = Arc::new(|config| {
-        let champion = Box::new(Engines::<P>::open(config)?);
-        let challenger = Engines::<C>::open(config).map_err(|e| format!("the challenger: {e}"))?;
+fn pair_with<S: Scorer + 'static, T: Scorer + 'static>(
+    champion: &'static PipelineSpec,
+    challenger: &'static PipelineSpec,
+    open_champion: Open<S>,
+    open_challenger: Open<T>,
+) -> Result<(Specs, Opener), String> {
+    same_interface(champion, challenger)?;
+    let open: Opener = Arc::new(move |config| {
+        let champion = Box::new(open_champion(config)?);
+        let challenger = open_challenger(config).map_err(|e| format!("the challenger: {e}"))?;
         Ok(Models { champion, challenger: Some(Box::new(challenger)) })
     });
-    Ok((Specs { champion: P::spec(), challenger: Some(C::spec()) }, open))
+    Ok((Specs { champion, challenger: Some(challenger) }, open))
+}
+
+#[cfg(feature = "gpu")]
+pub fn single<P: CompiledPipeline + 'static>() -> (Specs, Opener) {
+    single_with(P::spec(), Engines::<P>::open)
+}
+
+#[cfg(feature = "gpu")]
+pub fn with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> Result<(Specs, Opener), String> {
+    pair_with(P::spec(), C::spec(), Engines::<P>::open, Engines::<C>::open)
+}
+
+pub fn single_native<R: RowPipeline + 'static>() -> (Specs, Opener) {
+    single_with(R::spec(), NativeEngine::<R>::open)
+}
+
+pub fn with_challenger_native<R: RowPipeline + 'static, C: RowPipeline + 'static>() -> Result<(Specs, Opener), String> {
+    pair_with(R::spec(), C::spec(), NativeEngine::<R>::open, NativeEngine::<C>::open)
 }
 
 /// A challenger must take the same inputs and answer with the same outputs as the champion,

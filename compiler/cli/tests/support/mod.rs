@@ -44,9 +44,18 @@ pub struct Server {
 
 impl Server {
     pub fn start(binary: &Path, args: &[&str]) -> Server {
+        let mut all = vec!["--host", "127.0.0.1", "--port", "0"];
+        all.extend_from_slice(args);
+        Server::start_with(binary, &all, &[])
+    }
+
+    /// Starts `binary` with exactly `args` (plus JSON logs) and the environment `env`, so
+    /// that a test can leave the address to the environment (`PORT`, `PIPEC_HOST`).
+    pub fn start_with(binary: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(binary)
-            .args(["--host", "127.0.0.1", "--port", "0", "--log-format", "json"])
+            .args(["--log-format", "json"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

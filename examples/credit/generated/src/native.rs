@@ -121,6 +121,9 @@ impl NativePipeline {
     }
 }
 impl RowPipeline for NativePipeline {
+    fn spec() -> &'static pipec_runtime::PipelineSpec {
+        &super::SPEC
+    }
     fn load() -> Result<Self, RuntimeError> {
         #[allow(unused_variables)]
         let weights = Weights::new(super::WEIGHTS);
