@@ -71,31 +71,12 @@ pub fn encode(
     let mut binary: Option<Vec<u8>> = None;
     let mut outputs = Vec::with_capacity(requested.len());
     for wanted in requested {
-        let (name, datatype, width, data) = match wanted.what {
-            Answer::Column(index) => {
-                let declared = &spec.outputs[index];
-                let column = &columns[index];
-                let data = match column {
-                    OutputColumn::F32 { values, .. } => Data::F32(values),
-                    OutputColumn::Bool { values, .. } => Data::Bool(values),
-                };
-                (declared.name, output_datatype(declared), column.width(), data)
-            }
-            Answer::FailedChecks => (FAILED_CHECKS, "BYTES", 1, Data::Bytes(failed)),
-        };
-        let shape = if width == 1 { vec![rows] } else { vec![rows, width] };
+        let (name, datatype, shape, data) = output(spec, wanted.what, rows, columns, failed);
         let mut parameters = Map::new();
         let data = if wanted.binary {
             let bytes = binary.get_or_insert_with(Vec::new);
             let before = bytes.len();
-            match data {
-                Data::F32(values) => values.iter().for_each(|v| bytes.extend(v.to_le_bytes())),
-                Data::Bool(values) => bytes.extend(values.iter().map(|&b| b as u8)),
-                Data::Bytes(values) => values.iter().for_each(|v| {
-                    bytes.extend((v.len() as u32).to_le_bytes());
-                    bytes.extend(v.as_bytes());
-                }),
-            }
+            write_binary(&data, bytes);
             parameters.insert("binary_data_size".into(), Value::from(bytes.len() - before));
             None
         } else {
@@ -106,4 +87,73 @@ pub fn encode(
     }
     let json = serde_json::to_vec(&Response { head, outputs })?;
     Ok(Encoded { json, binary })
+}
+
+/// One output of an answer with its data in the layout of the binary tensor data extension
+/// (what gRPC's `raw_output_contents` holds).
+pub struct RawOutput {
+    pub name: &'static str,
+    pub datatype: &'static str,
+    pub shape: Vec<usize>,
+    pub bytes: Vec<u8>,
+}
+
+/// The requested outputs, every one as binary data: the same bytes [`encode`] writes for an
+/// output asked for as binary.
+pub fn encode_raw(
+    spec: &PipelineSpec,
+    rows: usize,
+    requested: &[RequestedOutput],
+    columns: &[OutputColumn],
+    failed: &[String],
+) -> Vec<RawOutput> {
+    requested
+        .iter()
+        .map(|wanted| {
+            let (name, datatype, shape, data) = output(spec, wanted.what, rows, columns, failed);
+            let mut bytes = Vec::new();
+            write_binary(&data, &mut bytes);
+            RawOutput { name, datatype, shape, bytes }
+        })
+        .collect()
+}
+
+/// An output's name, datatype, shape and values.
+fn output<'a>(
+    spec: &PipelineSpec,
+    what: Answer,
+    rows: usize,
+    columns: &'a [OutputColumn],
+    failed: &'a [String],
+) -> (&'static str, &'static str, Vec<usize>, Data<'a>) {
+    let (name, datatype, width, data) = match what {
+        Answer::Column(index) => {
+            let declared = &spec.outputs[index];
+            let column = &columns[index];
+            let data = match column {
+                OutputColumn::F32 { values, .. } => Data::F32(values),
+                OutputColumn::Bool { values, .. } => Data::Bool(values),
+            };
+            (declared.name, output_datatype(declared), column.width(), data)
+        }
+        Answer::FailedChecks => (FAILED_CHECKS, "BYTES", 1, Data::Bytes(failed)),
+    };
+    let shape = if width == 1 { vec![rows] } else { vec![rows, width] };
+    (name, datatype, shape, data)
+}
+
+/// Values as binary tensor data: little-endian f32, one byte per bool, each string behind its
+/// length as a little-endian u32.
+fn write_binary(data: &Data, bytes: &mut Vec<u8>) {
+    match data {
+        Data::F32(values) => {
+            bytes.reserve(values.len() * 4);
+            values.iter().for_each(|v| bytes.extend(v.to_le_bytes()));
+        }
+        Data::Bool(values) => bytes.extend(values.iter().map(|&b| b as u8)),
+        Data::Bytes(values) => values.iter().for_each(|v| {
+            bytes.extend((v.len() as u32).to_le_bytes());
+            bytes.extend(v.as_bytes());
+        }),
+    }
 }

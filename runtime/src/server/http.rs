@@ -11,7 +11,7 @@ use super::feedback::FeedbackError;
 use super::infer;
 use super::metrics::{Metrics, ModelLabels};
 use super::models::Specs;
-use super::oip::{ModelMetadata, ServerMetadata, TensorMetadata};
+use super::oip::{InferRequest, ModelMetadata, ServerMetadata, TensorMetadata};
 use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
 use crate::spec::PipelineSpec;
 use axum::body::{Body, Bytes};
@@ -303,7 +303,12 @@ async fn infer_checked(
     }
     let bytes = read_body(state, headers, body).await?;
     let (json, binary) = split_binary(headers, &bytes)?;
-    let encoded = infer::infer(state, served, json, binary).await?;
+    let head: InferRequest = serde_json::from_slice(json)
+        .map_err(|e| ApiError::bad_request(format!("the body is not a valid inference request: {e}")))?;
+    let request = infer::Request { head, binary, json: Some(json) };
+    let infer::Answer::Rest(encoded) = infer::infer(state, served, request, infer::Form::Rest).await? else {
+        unreachable!("a REST answer was asked for")
+    };
     Ok(match encoded.binary {
         None => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], encoded.json).into_response(),
         Some(binary) => {

@@ -1,32 +1,56 @@
-//! Scoring one inference request, whatever protocol brought it: the request in the REST form
-//! (the JSON head and the binary tensor data after it), checked, batched, scored and encoded
-//! back into the REST form. `http.rs` hands it the body as it came; `grpc/` converts a
-//! `ModelInferRequest` into that form first (raw contents as binary data) and the answer back
-//! (every output as binary data, cut into `raw_output_contents`), so that both protocols run
-//! the same checks and give the same bits and the same error messages.
+//! Scoring one inference request, whatever protocol brought it. The request is in the REST
+//! form (an [`InferRequest`] and the binary tensor data after it): `http.rs` parses the body
+//! as it came; `grpc/` converts a `ModelInferRequest` into that form (raw and typed contents
+//! as binary data or `data`). Both then share the checks (`decode`), the routing, the batcher
+//! and the encoding (`encode`): REST gets the protocol's JSON answer with binary data where
+//! asked, gRPC every output as binary data for `raw_output_contents`, written by the same
+//! code, so the two protocols answer the same bits and the same error messages.
 
 use super::batcher::SubmitError;
 use super::challenger::routes_to_challenger;
 use super::config::ChallengerMode;
 use super::decode::decode;
-use super::encode::{encode, failed_checks, Encoded};
+use super::encode::{encode, encode_raw, failed_checks, Encoded, RawOutput};
 use super::error::ApiError;
 use super::http::AppState;
 use super::models::Role;
 use super::oip::{InferRequest, InferResponse};
+use super::payload_log::{Payload, PayloadPair};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-/// Scores the request whose JSON head is `json` and whose binary tensor data is `binary`
-/// (empty when it has none), addressed to the model by the name `served` (the pipeline's name
-/// or `--model-name`, already checked), and returns the answer's JSON head and binary data.
-pub async fn infer(state: &AppState, served: &'static str, json: &[u8], binary: &[u8]) -> Result<Encoded, ApiError> {
-    let request: InferRequest = serde_json::from_slice(json)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid inference request: {e}")))?;
-    let decoded = decode(state.spec, &request, binary)?;
+/// A request in the REST form.
+pub struct Request<'a> {
+    pub head: InferRequest,
+    /// The binary tensor data after the head; empty when there is none.
+    pub binary: &'a [u8],
+    /// The head's JSON as it arrived (REST). `None` for a converted gRPC request, whose head
+    /// serializes (`serde_json::to_vec(&request.head)`) to the same request in JSON.
+    pub json: Option<&'a [u8]>,
+}
+
+/// How the answer is wanted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// The protocol's JSON answer, with binary data for the outputs asked for that way.
+    Rest,
+    /// The head, and every output as binary data (gRPC).
+    Raw,
+}
+
+pub enum Answer {
+    Rest(Encoded),
+    Raw { head: InferResponse, outputs: Vec<RawOutput> },
+}
+
+/// Scores `request`, addressed to the model by the name `served` (the pipeline's name or
+/// `--model-name`, already checked), and answers in the form asked for.
+pub async fn infer(state: &AppState, served: &'static str, request: Request<'_>, form: Form) -> Result<Answer, ApiError> {
+    let received = std::time::SystemTime::now();
+    let decoded = decode(state.spec, &request.head, request.binary)?;
     let rows = decoded.batch.rows();
-    let request_id = request.id.clone().unwrap_or_else(|| state.ids.next());
-    let role = choose_model(state, &request, &request_id);
+    let request_id = request.head.id.clone().unwrap_or_else(|| state.ids.next());
+    let role = choose_model(state, &request.head, &request_id);
     let answer = state.batcher.submit(decoded.batch, request_id.clone(), role).map_err(|e| match e {
         SubmitError::Full => {
             state.metrics.rejected_full.inc();
@@ -51,14 +75,31 @@ pub async fn infer(state: &AppState, served: &'static str, json: &[u8], binary: 
         parameters.insert("failed_check_rows".into(), Value::from(failed.iter().filter(|f| !f.is_empty()).count()));
     }
     let head = InferResponse { model_name: served, model_version: state.spec.version, id: request_id.clone(), parameters };
-    let encoded = encode(spec, head, rows, &decoded.outputs, &scored.columns, &failed)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}")))?;
-    // payload events: the one place for the payload logger's hook, for REST and gRPC alike.
-    // At hand here: the request (`json` + `binary`, the REST form, which is also what a gRPC
-    // request was converted into), the answer (`encoded.json` + `encoded.binary`), the
-    // request id (`request_id`: the request's own or the one given above) and the role that
-    // answered (`scored.role`).
-    Ok(encoded)
+    let answer = match form {
+        Form::Rest => Answer::Rest(
+            encode(spec, head, rows, &decoded.outputs, &scored.columns, &failed).map_err(|e| {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}"))
+            })?,
+        ),
+        Form::Raw => Answer::Raw { head, outputs: encode_raw(spec, rows, &decoded.outputs, &scored.columns, &failed) },
+    };
+    // Payload events (`--log-url`), REST and gRPC alike: the request and the answer in their
+    // REST form, under the request id, for the role that answered.
+    if let Some(log) = &state.duties.payload_log {
+        let response = match &answer {
+            Answer::Rest(encoded) => Payload::rest(&encoded.json, encoded.binary.as_deref().unwrap_or_default()),
+            Answer::Raw { head, outputs } => Payload::raw_answer(head, outputs),
+        };
+        log.record(PayloadPair {
+            id: request_id,
+            received,
+            request: Payload::request(&request.head, request.json, request.binary),
+            response: Some(response),
+            role: scored.role,
+            pipeline: scored.identity,
+        });
+    }
+    Ok(answer)
 }
 
 /// Which pipeline answers: the champion, unless a challenger is in split mode and the

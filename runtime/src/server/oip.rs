@@ -5,30 +5,34 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// `POST /v2/models/{name}/infer`.
-#[derive(Debug, Deserialize)]
+/// `POST /v2/models/{name}/infer`. Also what a gRPC `ModelInferRequest` is converted into;
+/// serialized, it is that request's JSON head in the REST form (for the payload log).
+#[derive(Debug, Deserialize, Serialize)]
 pub struct InferRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub parameters: Map<String, Value>,
     pub inputs: Vec<RequestInput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Vec<RequestOutput>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct RequestInput {
     pub name: String,
     pub shape: Vec<i64>,
     pub datatype: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub parameters: Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct RequestOutput {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub parameters: Map<String, Value>,
 }
 

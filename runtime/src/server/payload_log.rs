@@ -16,9 +16,9 @@
 use super::audit_sink::Part;
 use super::config::{ChallengerMode, PayloadLogMode, ServerConfig};
 use super::decode::{Answer, RequestedOutput};
-use super::encode::{encode, failed_checks};
+use super::encode::{encode, failed_checks, RawOutput};
 use super::models::{Role, Specs};
-use super::oip::InferResponse;
+use super::oip::{InferRequest, InferResponse, ResponseOutput};
 use crate::output::OutputColumn;
 use crate::spec::PipelineSpec;
 use bytes::Bytes;
@@ -33,6 +33,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -81,6 +82,37 @@ impl Payload {
             content_type: HeaderValue::from_static("application/octet-stream"),
             json_length: Some(json.len()),
         }
+    }
+
+    /// A request in the REST form: its JSON as it arrived, or for a request converted from
+    /// gRPC (`json` is `None`) its head serialized, then its binary tensor data.
+    pub fn request(head: &InferRequest, json: Option<&[u8]>, binary: &[u8]) -> Payload {
+        match json {
+            Some(json) => Payload::rest(json, binary),
+            None => Payload::rest(&serde_json::to_vec(head).unwrap_or_default(), binary),
+        }
+    }
+
+    /// A gRPC answer in the REST form: the JSON head with every output as binary data, then
+    /// the outputs' bytes: what `encode` writes when every output is asked for as binary.
+    pub fn raw_answer(head: &InferResponse, outputs: &[RawOutput]) -> Payload {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            #[serde(flatten)]
+            head: &'a InferResponse,
+            outputs: Vec<ResponseOutput>,
+        }
+        let described = outputs
+            .iter()
+            .map(|output| {
+                let mut parameters = Map::new();
+                parameters.insert("binary_data_size".into(), Value::from(output.bytes.len()));
+                ResponseOutput { name: output.name, datatype: output.datatype, shape: output.shape.clone(), parameters }
+            })
+            .collect();
+        let json = serde_json::to_vec(&Head { head, outputs: described }).unwrap_or_default();
+        let binary: Vec<u8> = outputs.iter().flat_map(|output| output.bytes.iter().copied()).collect();
+        Payload::rest(&json, &binary)
     }
 }
 
@@ -284,19 +316,17 @@ impl PayloadLog {
         let (requests, responses) = modes(self.shared.mode);
         let id: Arc<str> = pair.id.into();
         if requests {
-            if pair.role == Role::Champion {
-                if let Some(challenger) = self.shared.shadow {
-                    self.enqueue(Event {
-                        kind: Kind::Request,
-                        id: id.clone(),
-                        time: pair.received,
-                        role: Role::Challenger,
-                        pipeline: challenger.identity,
-                        body: pair.request.body.clone(),
-                        content_type: pair.request.content_type.clone(),
-                        json_length: pair.request.json_length,
-                    });
-                }
+            if let (Role::Champion, Some(challenger)) = (pair.role, self.shared.shadow) {
+                self.enqueue(Event {
+                    kind: Kind::Request,
+                    id: id.clone(),
+                    time: pair.received,
+                    role: Role::Challenger,
+                    pipeline: challenger.identity,
+                    body: pair.request.body.clone(),
+                    content_type: pair.request.content_type.clone(),
+                    json_length: pair.request.json_length,
+                });
             }
             self.enqueue(Event {
                 kind: Kind::Request,
@@ -671,6 +701,53 @@ mod tests {
         event.json_length = binary.json_length;
         let request = build_request(&attributes(), &event, UNIX_EPOCH).unwrap();
         assert_eq!(request.headers()["ce-jsonlength"], "2");
+    }
+
+    #[test]
+    fn a_grpc_answer_is_logged_as_the_rest_answer_with_every_output_binary() {
+        use crate::spec::{OutputKind, OutputRole, OutputSpec};
+        static SPEC: PipelineSpec = PipelineSpec {
+            name: "t",
+            version: "1",
+            identity: "0",
+            monitor: None,
+            inputs: &[],
+            outputs: &[
+                OutputSpec { name: "p", kind: OutputKind::F32, width: 2, role: OutputRole::Output },
+                OutputSpec { name: "ok", kind: OutputKind::Bool, width: 1, role: OutputRole::Check },
+            ],
+        };
+        let columns = [
+            OutputColumn::F32 { width: 2, values: vec![0.5, 1.0, -2.0, 3.25] },
+            OutputColumn::Bool { values: vec![true, false], width: 1 },
+        ];
+        let failed = failed_checks(&SPEC, 2, &columns);
+        let requested: Vec<RequestedOutput> = [Answer::Column(0), Answer::FailedChecks]
+            .into_iter()
+            .map(|what| RequestedOutput { what, binary: true })
+            .collect();
+        let head = || {
+            let mut parameters = Map::new();
+            parameters.insert("model".into(), Value::from("champion"));
+            InferResponse { model_name: "t", model_version: "1", id: "r1".into(), parameters }
+        };
+        let rest = encode(&SPEC, head(), 2, &requested, &columns, &failed).unwrap();
+        let raw = super::super::encode::encode_raw(&SPEC, 2, &requested, &columns, &failed);
+        let logged = Payload::raw_answer(&head(), &raw);
+        assert_eq!(logged.json_length, Some(rest.json.len()));
+        assert_eq!(&logged.body[..rest.json.len()], &rest.json[..], "{}", String::from_utf8_lossy(&logged.body));
+        assert_eq!(&logged.body[rest.json.len()..], &rest.binary.unwrap()[..]);
+    }
+
+    #[test]
+    fn a_grpc_request_is_logged_as_its_rest_form() {
+        let json = br#"{"id":"r1","inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1.5]}]}"#;
+        let head: InferRequest = serde_json::from_slice(json).unwrap();
+        assert_eq!(&Payload::request(&head, Some(json), b"").body[..], &json[..]);
+        let converted = Payload::request(&head, None, b"");
+        let reread: Value = serde_json::from_slice(&converted.body).unwrap();
+        assert_eq!(reread["id"], "r1");
+        assert_eq!(reread["inputs"][0]["data"][0], 1.5);
     }
 
     #[test]

@@ -1,28 +1,27 @@
-//! A `ModelInferRequest` into the REST form (a JSON head, then binary tensor data) that
-//! `infer.rs` scores, and the REST answer back into a `ModelInferResponse`.
+//! A `ModelInferRequest` into the REST form (an `InferRequest` and the binary tensor data
+//! after it) that `infer.rs` scores, and the answer back into a `ModelInferResponse`.
 //!
 //! Requests: each `raw_input_contents` entry becomes its input's binary data, as is (little
 //! endian, BYTES elements each behind a 4-byte length, as in Triton's raw format); typed
 //! `contents` become binary data too where that keeps every bit (`fp32_contents`,
 //! `fp64_contents`, `bytes_contents`), and the input's `data` otherwise (integers and
-//! booleans). Every output is asked for as binary data, and the answer's binary section is
-//! cut into `raw_output_contents` by each output's `binary_data_size`: the bytes a REST client
-//! would have received, so the two protocols give the same bits by construction.
+//! booleans). Answers: every output as binary data, written by the code that writes REST's
+//! binary outputs (`encode.rs`), into `raw_output_contents`: the bytes a REST client receives,
+//! so the two protocols give the same bits by construction.
 
 use super::proto::infer_parameter::ParameterChoice;
 use super::proto::model_infer_response::InferOutputTensor;
 use super::proto::{InferParameter, InferTensorContents, ModelInferRequest, ModelInferResponse};
-use crate::server::encode::Encoded;
+use crate::server::encode::RawOutput;
 use crate::server::error::ApiError;
-use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use crate::server::oip::{InferRequest, InferResponse, RequestInput, RequestOutput};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 
 /// A request in the REST form.
 #[derive(Debug)]
 pub struct Rest {
-    pub json: Vec<u8>,
+    pub head: InferRequest,
     pub binary: Vec<u8>,
 }
 
@@ -42,8 +41,7 @@ pub fn request(message: ModelInferRequest) -> Result<Rest, ApiError> {
     for (index, input) in message.inputs.into_iter().enumerate() {
         let mut parameters = parameters_to_json(input.parameters);
         parameters.remove(BINARY_DATA_SIZE);
-        let mut tensor = json!({ "name": input.name, "shape": input.shape, "datatype": input.datatype });
-        let data = match (raw.get(index), input.contents) {
+        let typed = match (raw.get(index), input.contents) {
             (Some(_), Some(contents)) if !is_empty(&contents) => {
                 return Err(ApiError::bad_request(format!(
                     "input `{}`: has both `contents` and raw_input_contents; send one of them",
@@ -58,37 +56,32 @@ pub fn request(message: ModelInferRequest) -> Result<Rest, ApiError> {
             // No values at all: the decoder says how many the shape holds.
             (None, None) => Typed::Data(Value::Array(Vec::new())),
         };
-        match data {
+        let data = match typed {
             Typed::Binary(size) => {
                 parameters.insert(BINARY_DATA_SIZE.into(), Value::from(size));
+                None
             }
-            Typed::Data(data) => tensor["data"] = data,
-        }
-        if !parameters.is_empty() {
-            tensor["parameters"] = Value::Object(parameters);
-        }
-        inputs.push(tensor);
+            Typed::Data(data) => Some(data),
+        };
+        inputs.push(RequestInput { name: input.name, shape: input.shape, datatype: input.datatype, parameters, data });
     }
+    // Every output comes back as binary data (`Form::Raw`); this says so to whoever reads
+    // the request in the REST form (the payload log).
     let mut parameters = parameters_to_json(message.parameters);
     parameters.insert("binary_data_output".into(), Value::Bool(true));
-    let mut head = json!({ "inputs": inputs, "parameters": parameters });
-    if !message.id.is_empty() {
-        head["id"] = Value::String(message.id);
-    }
-    if !message.outputs.is_empty() {
-        let outputs: Vec<Value> = message
+    let outputs = (!message.outputs.is_empty()).then(|| {
+        message
             .outputs
             .into_iter()
             .map(|output| {
                 let mut parameters = parameters_to_json(output.parameters);
-                parameters.insert("binary_data".into(), Value::Bool(true));
-                json!({ "name": output.name, "parameters": parameters })
+                parameters.remove("binary_data");
+                RequestOutput { name: output.name, parameters }
             })
-            .collect();
-        head["outputs"] = Value::Array(outputs);
-    }
-    let json = serde_json::to_vec(&head).map_err(|e| ApiError::bad_request(format!("the request cannot be read: {e}")))?;
-    Ok(Rest { json, binary })
+            .collect()
+    });
+    let id = (!message.id.is_empty()).then_some(message.id);
+    Ok(Rest { head: InferRequest { id, parameters, inputs, outputs }, binary })
 }
 
 enum Typed {
@@ -144,12 +137,11 @@ fn typed(
         _ => None,
     };
     let holds = shape.iter().try_fold(1u64, |n, &d| u64::try_from(d).ok().and_then(|d| n.checked_mul(d)));
-    if let (Some(got), Some(holds)) = (count, holds) {
-        if got as u64 != holds && holds > 0 {
-            return Err(ApiError::bad_request(format!(
-                "input `{name}`: the shape holds {holds} values, but {got} were sent"
-            )));
-        }
+    if let (Some(got), Some(holds)) = (count, holds)
+        && got as u64 != holds
+        && holds > 0
+    {
+        return Err(ApiError::bad_request(format!("input `{name}`: the shape holds {holds} values, but {got} were sent")));
     }
     let before = binary.len();
     let data = |values: Vec<Value>| Ok(Typed::Data(Value::Array(values)));
@@ -215,72 +207,45 @@ fn parameters_from_json(parameters: Map<String, Value>) -> HashMap<String, Infer
         .collect()
 }
 
-/// The head of a REST answer whose outputs are all binary.
-#[derive(Deserialize)]
-struct Head {
-    model_name: String,
-    model_version: String,
-    id: String,
-    #[serde(default)]
-    parameters: Map<String, Value>,
-    outputs: Vec<OutputHead>,
-}
-
-#[derive(Deserialize)]
-struct OutputHead {
-    name: String,
-    datatype: String,
-    shape: Vec<i64>,
-    #[serde(default)]
-    parameters: Map<String, Value>,
-}
-
-pub fn response(answer: Encoded) -> Result<ModelInferResponse, ApiError> {
-    let internal = |why: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {why}"));
-    let head: Head = serde_json::from_slice(&answer.json).map_err(|e| internal(e.to_string()))?;
-    let binary = answer.binary.unwrap_or_default();
-    let mut at = 0;
-    let mut outputs = Vec::with_capacity(head.outputs.len());
-    let mut raw_output_contents = Vec::with_capacity(head.outputs.len());
-    for output in head.outputs {
-        let mut parameters = output.parameters;
-        let size = parameters
-            .remove(BINARY_DATA_SIZE)
-            .and_then(|size| size.as_u64())
-            .ok_or_else(|| internal(format!("output `{}` is not binary", output.name)))? as usize;
-        let end = at + size;
-        let bytes = binary.get(at..end).ok_or_else(|| internal(format!("output `{}` is cut short", output.name)))?;
-        raw_output_contents.push(bytes.to_vec());
-        at = end;
-        outputs.push(InferOutputTensor {
-            name: output.name,
-            datatype: output.datatype,
-            shape: output.shape,
-            parameters: parameters_from_json(parameters),
+pub fn response(head: InferResponse, outputs: Vec<RawOutput>) -> ModelInferResponse {
+    let mut tensors = Vec::with_capacity(outputs.len());
+    let mut raw_output_contents = Vec::with_capacity(outputs.len());
+    for output in outputs {
+        tensors.push(InferOutputTensor {
+            name: output.name.into(),
+            datatype: output.datatype.into(),
+            shape: output.shape.iter().map(|&n| n as i64).collect(),
+            parameters: HashMap::new(),
             contents: None,
         });
+        raw_output_contents.push(output.bytes);
     }
-    Ok(ModelInferResponse {
-        model_name: head.model_name,
-        model_version: head.model_version,
+    ModelInferResponse {
+        model_name: head.model_name.into(),
+        model_version: head.model_version.into(),
         id: head.id,
         parameters: parameters_from_json(head.parameters),
-        outputs,
+        outputs: tensors,
         raw_output_contents,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::proto::model_infer_request::{InferInputTensor, InferRequestedOutputTensor};
     use super::*;
+    use crate::output::OutputColumn;
+    use crate::server::decode::{self, RequestedOutput};
+    use crate::server::encode::{encode, encode_raw, failed_checks};
+    use crate::spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
+    use serde_json::json;
 
     fn input(name: &str, datatype: &str, shape: Vec<i64>, contents: Option<InferTensorContents>) -> InferInputTensor {
         InferInputTensor { name: name.into(), datatype: datatype.into(), shape, parameters: HashMap::new(), contents }
     }
 
     fn head(rest: &Rest) -> Value {
-        serde_json::from_slice(&rest.json).expect("JSON")
+        serde_json::to_value(&rest.head).expect("JSON")
     }
 
     #[test]
@@ -298,7 +263,7 @@ mod tests {
         assert_eq!(head["parameters"]["binary_data_output"], true);
         assert_eq!(head["inputs"][0]["parameters"]["binary_data_size"], 8);
         assert_eq!(head["inputs"][1]["parameters"]["binary_data_size"], 5);
-        assert_eq!(head["outputs"][0], json!({ "name": "y", "parameters": { "binary_data": true } }));
+        assert_eq!(head["outputs"][0], json!({ "name": "y" }));
         assert_eq!(rest.binary.len(), 13);
         assert_eq!(&rest.binary[4..8], &f32::NAN.to_le_bytes());
     }
@@ -357,19 +322,48 @@ mod tests {
         assert!(request(message).expect_err("count").message.starts_with("raw_input_contents has 1 entries"));
     }
 
+    static SPEC: PipelineSpec = PipelineSpec {
+        name: "t",
+        version: "1",
+        identity: "0",
+        monitor: None,
+        inputs: &[InputSpec { name: "x", kind: InputKind::F32, width: 1, is_vector: false, nullable: false }],
+        outputs: &[
+            OutputSpec { name: "p", kind: OutputKind::F32, width: 2, role: OutputRole::Output },
+            OutputSpec { name: "ok", kind: OutputKind::Bool, width: 1, role: OutputRole::Output },
+            OutputSpec { name: "big", kind: OutputKind::Bool, width: 1, role: OutputRole::Check },
+        ],
+    };
+
     #[test]
-    fn the_binary_answer_is_cut_into_raw_output_contents() {
-        let json = br#"{"model_name":"m","model_version":"1","id":"r","parameters":{"pipeline":"abc","model":"champion","failed_check_rows":2},
-            "outputs":[{"name":"p","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8}},
-                       {"name":"ok","datatype":"BOOL","shape":[2],"parameters":{"binary_data_size":2}}]}"#;
-        let binary = [0.25f32.to_le_bytes(), 0.5f32.to_le_bytes()].concat().into_iter().chain([1, 0]).collect();
-        let response = response(Encoded { json: json.to_vec(), binary: Some(binary) }).expect("valid");
+    fn raw_outputs_are_the_bytes_of_rest_binary_outputs() {
+        let columns = vec![
+            OutputColumn::F32 { width: 2, values: vec![0.1, -0.0, f32::MIN_POSITIVE, 3.5] },
+            OutputColumn::Bool { width: 1, values: vec![true, false] },
+            OutputColumn::Bool { width: 1, values: vec![false, true] },
+        ];
+        let failed = failed_checks(&SPEC, 2, &columns);
+        let requested: Vec<RequestedOutput> = [decode::Answer::FailedChecks, decode::Answer::Column(0), decode::Answer::Column(1)]
+            .into_iter()
+            .map(|what| RequestedOutput { what, binary: true })
+            .collect();
+        let head = || InferResponse { model_name: "t", model_version: "1", id: "r".into(), parameters: Map::new() };
+        let rest = encode(&SPEC, head(), 2, &requested, &columns, &failed).expect("encodes");
+        let raw = encode_raw(&SPEC, 2, &requested, &columns, &failed);
+        assert_eq!(rest.binary.expect("binary"), raw.iter().flat_map(|o| o.bytes.clone()).collect::<Vec<u8>>());
+
+        let mut parameters = Map::new();
+        parameters.insert("model".into(), Value::from("champion"));
+        parameters.insert("failed_check_rows".into(), Value::from(1));
+        let response = response(InferResponse { parameters, ..head() }, raw);
         assert_eq!(response.id, "r");
-        assert_eq!(response.raw_output_contents, vec![[0.25f32.to_le_bytes(), 0.5f32.to_le_bytes()].concat(), vec![1, 0]]);
-        assert_eq!(response.outputs[1].shape, vec![2]);
+        assert_eq!(response.raw_output_contents[0], b"\x03\0\0\0big\0\0\0\0".to_vec());
+        assert_eq!(response.raw_output_contents[2], vec![1, 0]);
+        let shapes: Vec<_> = response.outputs.iter().map(|o| (o.name.as_str(), o.datatype.as_str(), o.shape.clone())).collect();
+        assert_eq!(shapes, vec![("failed_checks", "BYTES", vec![2]), ("p", "FP32", vec![2, 2]), ("ok", "BOOL", vec![2])]);
         assert!(response.outputs.iter().all(|o| o.parameters.is_empty() && o.contents.is_none()));
         let rows = &response.parameters["failed_check_rows"];
-        assert_eq!(rows.parameter_choice, Some(ParameterChoice::Int64Param(2)));
+        assert_eq!(rows.parameter_choice, Some(ParameterChoice::Int64Param(1)));
         assert_eq!(response.parameters["model"].parameter_choice, Some(ParameterChoice::StringParam("champion".into())));
     }
 }

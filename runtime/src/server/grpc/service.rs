@@ -14,7 +14,7 @@ use super::proto::{
 };
 use crate::server::error::ApiError;
 use crate::server::http::{check_model, metadata, server_info, AppState};
-use crate::server::infer::infer;
+use crate::server::infer;
 use crate::server::oip;
 use axum::http::StatusCode;
 use std::sync::atomic::Ordering;
@@ -57,8 +57,11 @@ impl Service {
     async fn model_infer_checked(&self, message: ModelInferRequest) -> Result<ModelInferResponse, ApiError> {
         let served = check_model(&self.state, &message.model_name, version(&message.model_version))?;
         let rest = convert::request(message)?;
-        let answer = infer(&self.state, served, &rest.json, &rest.binary).await?;
-        convert::response(answer)
+        let request = infer::Request { head: rest.head, binary: &rest.binary, json: None };
+        match infer::infer(&self.state, served, request, infer::Form::Raw).await? {
+            infer::Answer::Raw { head, outputs } => Ok(convert::response(head, outputs)),
+            infer::Answer::Rest(_) => unreachable!("raw outputs were asked for"),
+        }
     }
 }
 
