@@ -37,6 +37,8 @@ pub fn render(graph: &Graph, options: &CrateOptions) -> String {
          # native path (`pipec build --device cpu`).\n\
          default = [\"gpu\"]\n\
          gpu = [\"pipec-runtime/gpu\"{challenger_gpu}]\n\
+         # `<server> score`: batch scoring of Parquet, Arrow and CSV files (`pipec build --batch`).\n\
+         batch = [\"pipec-runtime/batch\"]\n\
          \n\
          [dependencies]\n\
          pipec-runtime = {{ path = \"{runtime}\" }}\n{challenger}{workspace}",

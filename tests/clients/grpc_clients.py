@@ -12,6 +12,9 @@ Usage:
   grpc_clients.py full GRPC_ADDRESS HTTP_ADDRESS REFERENCE_JSON
       Against a server with --queue-capacity 1 --max-batch-rows 1: while a large request is
       being scored, small ones are answered RESOURCE_EXHAUSTED at once.
+  grpc_clients.py oversized GRPC_ADDRESS HTTP_ADDRESS REFERENCE_JSON
+      Against a server with --max-body-bytes 65536: a 20,000-row request is answered
+      RESOURCE_EXHAUSTED, naming the limit, and a one-row request still scores.
   grpc_clients.py inflight GRPC_ADDRESS HTTP_ADDRESS REFERENCE_JSON ROWS
       Sends one request of ROWS rows, prints `scoring` once the server scores it, then the
       outcome as a JSON line (the caller sends SIGTERM in between).
@@ -375,6 +378,19 @@ def full(grpc_address, http, reference):
     print(json.dumps({"rejected": len(rejected), "answered": len(answers) - len(rejected)}))
 
 
+def oversized(grpc_address, reference):
+    try:
+        stub(grpc_address).ModelInfer(raw_request(MODEL, reference, 20_000), timeout=60)
+        outcome = ("OK", "")
+    except grpc.RpcError as e:
+        outcome = (str(e.code()), e.details())
+    expect(outcome[0] == "StatusCode.RESOURCE_EXHAUSTED", f"an oversized request: {outcome}")
+    expect("65536" in outcome[1], f"the message does not name the limit: {outcome[1]}")
+    small = stub(grpc_address).ModelInfer(raw_request(MODEL, reference, 1), timeout=60)
+    expect(len(small.raw_output_contents) > 0, "a small request after it got no outputs")
+    print(json.dumps({"status": outcome[0], "message": outcome[1]}))
+
+
 def inflight(grpc_address, http, reference, rows):
     before = rest_scored_rows(http)
     big = raw_request(MODEL, reference, rows, outputs=["survived"])
@@ -410,6 +426,8 @@ def main():
         print(json.dumps(seen))
     elif command == "full":
         full(grpc_address, http, reference)
+    elif command == "oversized":
+        oversized(grpc_address, reference)
     elif command == "inflight":
         inflight(grpc_address, http, reference, int(sys.argv[5]))
     else:

@@ -33,6 +33,8 @@ pub struct Options {
     pub in_workspace: bool,
     pub disabled: Vec<String>,
     pub color: ColorChoice,
+    /// Also compile `<server> score` (the crate's feature `batch`).
+    pub batch: bool,
 }
 
 /// pipec's own source tree, where the runtime crate and the default target directory are.
@@ -187,6 +189,20 @@ fn describe_outputs(outputs: &[(String, String)]) -> String {
 /// (building it first when given a `.pipe` file) and reports whether every output is
 /// reproduced bit for bit.
 pub fn replay(log: &Path, build: &Path, replay_args: &[String], options: &Options) -> Result<ExitCode> {
+    let mut args = vec!["--log".into(), log.display().to_string()];
+    args.extend_from_slice(replay_args);
+    run_subcommand(build, "replay", &args, options)
+}
+
+/// `pipec score BIN|FILE.pipe SCORE_ARGS`: scores a dataset with a server binary's `score`
+/// command (building the binary first when given a `.pipe` file).
+pub fn score(build: &Path, score_args: &[String], options: &Options) -> Result<ExitCode> {
+    run_subcommand(build, "score", score_args, options)
+}
+
+/// Runs `<binary> <command> ARGS` and exits as it does; `build` is the binary, or a `.pipe`
+/// file to build it from into the target directory.
+fn run_subcommand(build: &Path, command: &str, args: &[String], options: &Options) -> Result<ExitCode> {
     let binary = if build.extension().is_some_and(|e| e == "pipe") {
         match build_binary(build, Place::TargetDir, None, options)? {
             Some((binary, _)) => binary,
@@ -196,10 +212,8 @@ pub fn replay(log: &Path, build: &Path, replay_args: &[String], options: &Option
         build.to_path_buf()
     };
     let status = Command::new(&binary)
-        .arg("replay")
-        .arg("--log")
-        .arg(log)
-        .args(replay_args)
+        .arg(command)
+        .args(args)
         .status()
         .with_context(|| format!("cannot run `{}`", binary.display()))?;
     Ok(match status.code() {
@@ -336,6 +350,9 @@ fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options
             folder.join(&bin)
         }
     };
+    if options.batch {
+        command.arg("--features").arg("batch");
+    }
     let compile_started = Instant::now();
     let status = command.status().with_context(|| format!("cannot run `{}`", Path::new(&cargo).display()))?;
     if !status.success() {

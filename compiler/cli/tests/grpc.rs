@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{build_server, get, target_dir, Server};
+use support::{build_server, get, Server};
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -24,22 +24,7 @@ fn server_binary() -> &'static Path {
 /// directory (created on first use with pip; `serve.rs` has another for the HTTP client).
 fn grpc_python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let venv = target_dir().join("pipec-e2e").join("venv-grpc");
-        let python = venv.join("bin").join("python");
-        let ready = venv.join("installed");
-        if !ready.exists() {
-            let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
-            assert!(made.success(), "python3 -m venv failed");
-            let pip = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "tritonclient[grpc]==2.73.0", "kserve==0.21.0", "numpy"])
-                .status()
-                .expect("pip runs");
-            assert!(pip.success(), "pip install tritonclient[grpc] kserve failed");
-            std::fs::write(&ready, "").expect("marker");
-        }
-        python
-    })
+    PYTHON.get_or_init(|| support::python_venv("venv-grpc", &["tritonclient[grpc]==2.73.0", "kserve==0.21.0", "numpy"]))
 }
 
 /// The `grpc_address` of the server's `listening` log line.
@@ -131,6 +116,20 @@ fn a_full_queue_is_resource_exhausted_over_grpc() {
     let (server, grpc) = grpc_server(&["--queue-capacity", "1", "--max-batch-rows", "1"]);
     let seen = run_clients("full", &grpc, &server, &[]);
     assert!(seen["rejected"].as_u64().is_some_and(|n| n >= 1), "{seen}");
+}
+
+#[test]
+fn an_oversized_grpc_message_is_resource_exhausted_and_counted() {
+    let (server, grpc) = grpc_server(&["--max-body-bytes", "65536"]);
+    let seen = run_clients("oversized", &grpc, &server, &[]);
+    assert_eq!(seen["status"], "StatusCode.RESOURCE_EXHAUSTED", "{seen}");
+    let (_, metrics) = get(&server.url("/metrics"));
+    let metrics = metrics.as_str().expect("metrics text");
+    let series = r#"pipec_http_errors_total{endpoint="grpc:ModelInfer",code="413"}"#;
+    assert_eq!(metric(metrics, series), 1.0, "tonic's rejection is not counted:\n{metrics}");
+    let ok = r#"pipec_http_requests_total{endpoint="grpc:ModelInfer",code="200"}"#;
+    assert_eq!(metric(metrics, ok), 1.0, "{metrics}");
+    assert!(server.log().contains("rejected before the call was read"), "{}", server.log());
 }
 
 #[test]

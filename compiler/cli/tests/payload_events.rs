@@ -45,24 +45,7 @@ fn champion_challenger_binary() -> &'static Path {
 /// use with pip).
 fn cloudevents_python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let venv = target_dir().join("pipec-e2e").join("cloudevents-venv");
-            let python = venv.join("bin").join("python");
-            let ready = venv.join("installed");
-            if !ready.exists() {
-                let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
-                assert!(made.success(), "python3 -m venv failed");
-                let pip = Command::new(&python)
-                    .args(["-m", "pip", "install", "--quiet", "cloudevents==2.2.0"])
-                    .status()
-                    .expect("pip runs");
-                assert!(pip.success(), "pip install cloudevents failed");
-                std::fs::write(&ready, "cloudevents==2.2.0\n").unwrap();
-            }
-            python
-        })
-        .clone()
+    PYTHON.get_or_init(|| support::python_venv("cloudevents-venv", &["cloudevents==2.2.0"])).clone()
 }
 
 /// The receiver script on a free loopback port, writing one JSON line per event.

@@ -608,18 +608,7 @@ fn the_port_comes_from_port_and_the_model_answers_to_model_name() {
 /// A Python with NVIDIA's Triton HTTP client, in a venv under the target directory (created
 /// on first use with pip).
 fn triton_python() -> PathBuf {
-    let venv = target_dir().join("pipec-e2e").join("venv");
-    let python = venv.join("bin").join("python");
-    if !python.exists() {
-        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
-        assert!(made.success(), "python3 -m venv failed");
-        let pip = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "tritonclient[http]==2.73.0", "numpy"])
-            .status()
-            .expect("pip runs");
-        assert!(pip.success(), "pip install tritonclient failed");
-    }
-    python
+    support::python_venv("venv", &["tritonclient[http]==2.73.0", "numpy"])
 }
 
 #[test]

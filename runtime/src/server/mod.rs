@@ -10,7 +10,8 @@
 //! The production duties (`duties.rs`) hang off the worker after each batch: the audit log
 //! (`audit_sink.rs`, through `pipec-audit`), checks, drift (`drift.rs`), live accuracy
 //! (`feedback.rs`) and the challenger (`challenger.rs`, `models.rs`). `replay.rs` re-runs a
-//! logged request stream through this binary's pipelines.
+//! logged request stream through this binary's pipelines; `score/` scores a dataset file
+//! with them (`<binary> score`, `pipec score`).
 
 mod audit_sink;
 mod batcher;
@@ -34,6 +35,8 @@ mod models;
 mod oip;
 mod payload_log;
 mod replay;
+#[cfg(feature = "batch")]
+mod score;
 mod tensors;
 
 pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, PayloadLogMode, ServerConfig};
@@ -86,8 +89,19 @@ fn paired(models: Result<(Specs, Opener), String>) -> ExitCode {
 }
 
 fn main_with(specs: Specs, open: Opener) -> ExitCode {
-    if std::env::args_os().nth(1).is_some_and(|a| a == "replay") {
-        return replay::main(specs, open);
+    match std::env::args_os().nth(1) {
+        Some(command) if command == "replay" => return replay::main(specs, open),
+        #[cfg(feature = "batch")]
+        Some(command) if command == "score" => return score::main(specs, open),
+        #[cfg(not(feature = "batch"))]
+        Some(command) if command == "score" => {
+            eprintln!(
+                "error: this server was built without batch scoring; build one with it with `pipec build --batch`, \
+                 or let `pipec score FILE.pipe` build it"
+            );
+            return ExitCode::from(2);
+        }
+        _ => {}
     }
     let spec = specs.champion;
     let name: &'static str = Box::leak(format!("{}-server", spec.name).into_boxed_str());
@@ -105,7 +119,11 @@ fn main_with(specs: Specs, open: Opener) -> ExitCode {
         .bin_name(name)
         .version(spec.version)
         .about(about)
-        .after_help(format!("`{name} replay --help`: re-run an audit log through this binary's pipelines."));
+        .after_help(format!(
+            "`{name} replay --help`: re-run an audit log through this binary's pipelines.\n\
+             `{name} score --help`: score a Parquet, Arrow or CSV file on every core (a server built with \
+             `pipec build --batch`)."
+        ));
     let config = match ServerConfig::from_arg_matches(&command.get_matches()) {
         Ok(config) => config,
         Err(e) => e.exit(),

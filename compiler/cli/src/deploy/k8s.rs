@@ -177,7 +177,17 @@ fn hpa_header(plan: &Plan) -> Vec<String> {
     with(plan.header(), &[&target, &range, "autoscaling/*.yaml in place of this file."])
 }
 
+/// The CPU HPA: average utilization of the pods' CPU request.
 fn hpa(plan: &Plan) -> Value {
+    let target = map([("type", str("Utilization")), ("averageUtilization", int(CPU_UTILIZATION_PERCENT))]);
+    hpa_with(
+        plan,
+        map([("type", str("Resource")), ("resource", map([("name", str("cpu")), ("target", target)]))]),
+    )
+}
+
+/// An autoscaling/v2 HorizontalPodAutoscaler of the Deployment on one metric (a `metrics` entry).
+fn hpa_with(plan: &Plan, metric: Value) -> Value {
     map([
         ("apiVersion", str("autoscaling/v2")),
         ("kind", str("HorizontalPodAutoscaler")),
@@ -188,25 +198,7 @@ fn hpa(plan: &Plan) -> Value {
                 ("scaleTargetRef", scale_target(plan)),
                 ("minReplicas", int(i64::from(plan.min_replicas))),
                 ("maxReplicas", int(i64::from(plan.max_replicas))),
-                (
-                    "metrics",
-                    seq(vec![map([
-                        ("type", str("Resource")),
-                        (
-                            "resource",
-                            map([
-                                ("name", str("cpu")),
-                                (
-                                    "target",
-                                    map([
-                                        ("type", str("Utilization")),
-                                        ("averageUtilization", int(CPU_UTILIZATION_PERCENT)),
-                                    ]),
-                                ),
-                            ]),
-                        ),
-                    ])]),
-                ),
+                ("metrics", seq(vec![metric])),
             ]),
         ),
     ])
@@ -313,37 +305,10 @@ fn custom_metric_header(plan: &Plan) -> Vec<String> {
     )
 }
 
+/// The HPA on the queue-wait Pods metric (through prometheus-adapter).
 fn custom_metric_hpa(plan: &Plan) -> Value {
-    map([
-        ("apiVersion", str("autoscaling/v2")),
-        ("kind", str("HorizontalPodAutoscaler")),
-        ("metadata", plan.metadata(&plan.name)),
-        (
-            "spec",
-            map([
-                ("scaleTargetRef", scale_target(plan)),
-                ("minReplicas", int(i64::from(plan.min_replicas))),
-                ("maxReplicas", int(i64::from(plan.max_replicas))),
-                (
-                    "metrics",
-                    seq(vec![map([
-                        ("type", str("Pods")),
-                        (
-                            "pods",
-                            map([
-                                ("metric", map([("name", str(metrics::QUEUE_WAIT_SECONDS))])),
-                                (
-                                    "target",
-                                    map([
-                                        ("type", str("AverageValue")),
-                                        ("averageValue", str(metrics::QUEUE_WAIT_TARGET_QUANTITY)),
-                                    ]),
-                                ),
-                            ]),
-                        ),
-                    ])]),
-                ),
-            ]),
-        ),
-    ])
+    let target =
+        map([("type", str("AverageValue")), ("averageValue", str(metrics::QUEUE_WAIT_TARGET_QUANTITY))]);
+    let pods = map([("metric", map([("name", str(metrics::QUEUE_WAIT_SECONDS))])), ("target", target)]);
+    hpa_with(plan, map([("type", str("Pods")), ("pods", pods)]))
 }

@@ -18,6 +18,30 @@ pub fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target directory").to_path_buf()
 }
 
+/// The Python of a venv `<target>/pipec-e2e/<name>` holding `packages` (pinned), made with pip
+/// on first use; a marker file naming the packages says it is complete, so a venv whose
+/// install failed or whose package list changed is made again.
+pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
+    let venv = target_dir().join("pipec-e2e").join(name);
+    let python = venv.join("bin").join("python");
+    let marker = venv.join("installed");
+    let wanted = packages.join("\n");
+    if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == wanted) {
+        return python;
+    }
+    let _ = std::fs::remove_dir_all(&venv);
+    let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
+    assert!(made.success(), "python3 -m venv {} failed", venv.display());
+    let pip = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(packages)
+        .status()
+        .expect("pip runs");
+    assert!(pip.success(), "pip install {} failed", packages.join(" "));
+    std::fs::write(&marker, wanted).expect("the venv's marker file");
+    python
+}
+
 /// Runs `pipec build <pipe> -o <target>/pipec-e2e/<name> [extra]` and returns the binary.
 pub fn build_server(pipe: &Path, name: &str, extra: &[&str]) -> PathBuf {
     let out = target_dir().join("pipec-e2e").join(name);

@@ -8,8 +8,11 @@
 //! so that gRPC and REST share decoding, batching and encoding, and answer the same bits.
 //! The listener here is served by hyper's HTTP/2 connections directly (no tonic transport)
 //! and shuts down gracefully with the HTTP listener: no new connections, open calls finish.
+//! `limits.rs` wraps the service: body timeout, and counting the calls tonic rejects before
+//! an RPC runs (oversized messages).
 
 mod convert;
+mod limits;
 #[allow(clippy::all, clippy::pedantic, missing_docs)]
 mod proto;
 mod service;
@@ -25,6 +28,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+/// How often an idle connection is pinged, and how long the answer may take before the
+/// connection is closed.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(60);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The gRPC listener, bound but not yet serving.
 pub struct Listener {
@@ -56,6 +64,7 @@ impl Listener {
         let (stop, stopped) = watch::channel(false);
         let service = GrpcInferenceServiceServer::new(service::Service::new(state.clone()))
             .max_decoding_message_size(state.max_body_bytes);
+        let service = limits::Limits::new(service, state.body_timeout, state.metrics.clone());
         let task = tokio::spawn(serve(self.listener, service, drain, stopped));
         Running { stop, task }
     }
@@ -85,12 +94,15 @@ impl Running {
 
 async fn serve(
     listener: TcpListener,
-    service: GrpcInferenceServiceServer<service::Service>,
+    service: limits::Limits,
     drain: Duration,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut http = http2::Builder::new(TokioExecutor::new());
-    http.timer(TokioTimer::new());
+    // Pings find connections whose peer went away without closing them.
+    http.timer(TokioTimer::new())
+        .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {

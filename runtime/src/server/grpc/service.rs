@@ -4,6 +4,7 @@
 //! logged as REST requests are.
 
 use super::convert;
+use super::limits::Reached;
 use super::proto::grpc_inference_service_server::GrpcInferenceService;
 use super::proto::model_metadata_response::TensorMetadata;
 use super::proto::{
@@ -102,16 +103,19 @@ fn no_repository() -> ApiError {
 
 #[tonic::async_trait]
 impl GrpcInferenceService for Service {
-    async fn server_live(&self, _: Request<ServerLiveRequest>) -> Result<Response<ServerLiveResponse>, Status> {
+    async fn server_live(&self, request: Request<ServerLiveRequest>) -> Result<Response<ServerLiveResponse>, Status> {
+        Reached::mark(&request);
         self.answer("grpc:ServerLive", Instant::now(), Ok((ServerLiveResponse { live: true }, StatusCode::OK)))
     }
 
-    async fn server_ready(&self, _: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
+    async fn server_ready(&self, request: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
+        Reached::mark(&request);
         let (ready, code) = self.ready();
         self.answer("grpc:ServerReady", Instant::now(), Ok((ServerReadyResponse { ready }, code)))
     }
 
     async fn model_ready(&self, request: Request<ModelReadyRequest>) -> Result<Response<ModelReadyResponse>, Status> {
+        Reached::mark(&request);
         let start = Instant::now();
         let message = request.into_inner();
         let result = check_model(&self.state, &message.name, version(&message.version)).map(|_| {
@@ -123,8 +127,9 @@ impl GrpcInferenceService for Service {
 
     async fn server_metadata(
         &self,
-        _: Request<ServerMetadataRequest>,
+        request: Request<ServerMetadataRequest>,
     ) -> Result<Response<ServerMetadataResponse>, Status> {
+        Reached::mark(&request);
         let info = server_info();
         let message = ServerMetadataResponse {
             name: info.name.into(),
@@ -138,6 +143,7 @@ impl GrpcInferenceService for Service {
         &self,
         request: Request<ModelMetadataRequest>,
     ) -> Result<Response<ModelMetadataResponse>, Status> {
+        Reached::mark(&request);
         let start = Instant::now();
         let message = request.into_inner();
         let result = check_model(&self.state, &message.name, version(&message.version)).map(|served| {
@@ -155,6 +161,7 @@ impl GrpcInferenceService for Service {
     }
 
     async fn model_infer(&self, request: Request<ModelInferRequest>) -> Result<Response<ModelInferResponse>, Status> {
+        Reached::mark(&request);
         let start = Instant::now();
         let result = self.model_infer_checked(request.into_inner()).await.map(|answer| (answer, StatusCode::OK));
         self.answer("grpc:ModelInfer", start, result)
@@ -162,15 +169,17 @@ impl GrpcInferenceService for Service {
 
     async fn repository_model_load(
         &self,
-        _: Request<RepositoryModelLoadRequest>,
+        request: Request<RepositoryModelLoadRequest>,
     ) -> Result<Response<RepositoryModelLoadResponse>, Status> {
+        Reached::mark(&request);
         self.answer("grpc:RepositoryModelLoad", Instant::now(), Err(no_repository()))
     }
 
     async fn repository_model_unload(
         &self,
-        _: Request<RepositoryModelUnloadRequest>,
+        request: Request<RepositoryModelUnloadRequest>,
     ) -> Result<Response<RepositoryModelUnloadResponse>, Status> {
+        Reached::mark(&request);
         self.answer("grpc:RepositoryModelUnload", Instant::now(), Err(no_repository()))
     }
 }

@@ -1,0 +1,127 @@
+//! The output file, written under a temporary name beside it and renamed into place only once
+//! complete and synced, so that a failed or interrupted run leaves no partial output under the
+//! asked-for name (nor any file at all, unless the process is killed).
+
+use super::error::ScoreError;
+use arrow_array::RecordBatch;
+use arrow_ipc::writer::FileWriter;
+use arrow_schema::SchemaRef;
+use clap::ValueEnum;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Parquet,
+    /// An Arrow IPC file (Feather v2).
+    Arrow,
+}
+
+impl OutputFormat {
+    pub fn of(path: &Path) -> Option<OutputFormat> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "parquet" | "pq" => Some(OutputFormat::Parquet),
+            "arrow" | "feather" | "ipc" => Some(OutputFormat::Arrow),
+            _ => None,
+        }
+    }
+}
+
+/// Parquet's page compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CompressionFlag {
+    None,
+    Snappy,
+    Zstd,
+    Lz4,
+}
+
+enum Writer {
+    Parquet(ArrowWriter<BufWriter<File>>),
+    Arrow(FileWriter<BufWriter<File>>),
+}
+
+pub struct Sink {
+    path: PathBuf,
+    partial: PathBuf,
+    writer: Option<Writer>,
+}
+
+impl Sink {
+    /// Creates the temporary file; `metadata` goes into the Parquet footer's key-value
+    /// metadata (it is also in `schema`'s metadata, which Arrow IPC keeps).
+    pub fn create(
+        path: &Path,
+        format: OutputFormat,
+        schema: SchemaRef,
+        metadata: &[(String, String)],
+        compression: CompressionFlag,
+    ) -> Result<Sink, ScoreError> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let partial = path.with_file_name(format!(".{name}.pipec-partial-{}", std::process::id()));
+        let fail = |e: &dyn std::fmt::Display| ScoreError::Write { path: path.to_path_buf(), reason: e.to_string() };
+        let file = File::create(&partial).map_err(|e| fail(&e))?;
+        // From here on, dropping the sink removes the temporary file.
+        let mut sink = Sink { path: path.to_path_buf(), partial, writer: None };
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let writer = match format {
+            OutputFormat::Parquet => {
+                let compression = match compression {
+                    CompressionFlag::None => Compression::UNCOMPRESSED,
+                    CompressionFlag::Snappy => Compression::SNAPPY,
+                    CompressionFlag::Zstd => Compression::ZSTD(ZstdLevel::default()),
+                    CompressionFlag::Lz4 => Compression::LZ4_RAW,
+                };
+                let pairs = metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
+                let properties = WriterProperties::builder()
+                    .set_compression(compression)
+                    .set_key_value_metadata(Some(pairs))
+                    .set_created_by(format!("pipec {}", env!("CARGO_PKG_VERSION")))
+                    .build();
+                Writer::Parquet(ArrowWriter::try_new(out, schema, Some(properties)).map_err(|e| fail(&e))?)
+            }
+            OutputFormat::Arrow => Writer::Arrow(FileWriter::try_new(out, &schema).map_err(|e| fail(&e))?),
+        };
+        sink.writer = Some(writer);
+        Ok(sink)
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), ScoreError> {
+        let result = match self.writer.as_mut() {
+            Some(Writer::Parquet(w)) => w.write(batch).map_err(|e| e.to_string()),
+            Some(Writer::Arrow(w)) => w.write(batch).map_err(|e| e.to_string()),
+            None => Err("the output is already closed".to_string()),
+        };
+        result.map_err(|reason| ScoreError::Write { path: self.path.clone(), reason })
+    }
+
+    /// Closes the file, syncs it and renames it into place.
+    pub fn finish(mut self) -> Result<(), ScoreError> {
+        let fail = |e: &dyn std::fmt::Display| ScoreError::Write { path: self.path.clone(), reason: e.to_string() };
+        let out = match self.writer.take() {
+            Some(Writer::Parquet(w)) => w.into_inner().map_err(|e| fail(&e))?,
+            Some(Writer::Arrow(mut w)) => {
+                w.finish().map_err(|e| fail(&e))?;
+                w.into_inner().map_err(|e| fail(&e))?
+            }
+            None => return Err(fail(&"the output is already closed")),
+        };
+        let file = out.into_inner().map_err(|e| fail(&e.error().to_string()))?;
+        file.sync_all().map_err(|e| fail(&e))?;
+        std::fs::rename(&self.partial, &self.path).map_err(|e| fail(&e))?;
+        Ok(())
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // Still here unless `finish` renamed it.
+        let _ = std::fs::remove_file(&self.partial);
+    }
+}
