@@ -122,7 +122,7 @@ def main():
     rows = args.rows
     best = results[f"pipec score --threads {threads}"]
     summary = best["summary"]
-    native_per_core = rows / summary["pipeline_seconds"] * summary["threads"]
+    native_per_core = rows / summary["pipeline_seconds"]  # summed over the workers
     print(f"{rows} rows of the titanic example's inputs, Parquet in and out, {threads} cores")
     print(f"{'engine':<26} {'seconds':>8} {'rows/s':>12} {'vs pipec':>9}")
     for name, result in results.items():

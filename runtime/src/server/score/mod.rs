@@ -60,8 +60,9 @@ pub struct ScoreArgs {
     /// Worker threads, each with its own copy of the weights. Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
-    /// Rows per batch a worker scores at a time.
-    #[arg(long, default_value_t = 65_536)]
+    /// Rows a worker reads, scores and encodes at a time; each batch is one row group of a
+    /// Parquet output.
+    #[arg(long, default_value_t = 262_144)]
     batch_rows: usize,
     /// Parquet compression of the output.
     #[arg(long, value_enum, default_value_t = CompressionFlag::Snappy)]

@@ -8,13 +8,12 @@ use super::csv_source::CsvKind;
 use super::error::ScoreError;
 use super::outputs::OutputLayout;
 use super::progress::{per_second, Progress};
-use super::sink::{CompressionFlag, OutputFormat, Sink};
+use super::sink::{CompressionFlag, Encoded, Encoder, OutputFormat, Sink};
 use super::source::{InputFormat, Source};
 use super::ScoreArgs;
 use crate::server::config::ServerConfig;
 use crate::server::models::{Opener, Role};
 use crate::spec::{InputKind, PipelineSpec};
-use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use clap::Parser;
 use std::collections::BTreeMap;
@@ -80,7 +79,7 @@ impl Summary {
 
 /// One scored batch on its way to the writer: its place in the input, or the error that ends
 /// the run.
-type Scored = (u64, Result<RecordBatch, ScoreError>);
+type Scored = (u64, Result<Encoded, ScoreError>);
 
 /// The shared reader, with the number of the next batch and of its first row.
 struct Reader {
@@ -97,7 +96,7 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
     let schema = source.schema();
     let inputs = InputColumns::new(spec, &schema, plan.input)?;
     let layout = OutputLayout::new(spec, &schema, plan.keys, metadata(plan).into_iter().collect())?;
-    let mut sink = Sink::create(plan.output, plan.output_format, layout.schema(), &metadata(plan), plan.compression)?;
+    let (mut sink, encoder) = Sink::create(plan.output, plan.output_format, layout.schema(), &metadata(plan), plan.compression)?;
     let mut progress = Progress::new(source.total_rows(), plan.quiet);
     let reader = Mutex::new(Reader { source, next_batch: 0, next_row: 0 });
     let stop = AtomicBool::new(false);
@@ -109,11 +108,11 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
         for _ in 0..plan.threads {
             let sender = sender.clone();
             let shared = Shared { reader: &reader, stop: &stop, pipeline_nanos: &pipeline_nanos, open: &open, config: &config };
-            let (inputs, layout) = (&inputs, &layout);
+            let output = Output { inputs: &inputs, layout: &layout, encoder: &encoder, path: plan.output };
             let role = plan.role;
             // The native path keeps a row's values on the stack.
             let spawned = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(scope, move || {
-                work(&shared, role, inputs, layout, &sender);
+                work(&shared, role, &output, &sender);
             });
             if let Err(e) = spawned {
                 stop.store(true, Ordering::Relaxed);
@@ -121,7 +120,7 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
             }
         }
         drop(sender);
-        let mut pending: BTreeMap<u64, RecordBatch> = BTreeMap::new();
+        let mut pending: BTreeMap<u64, Encoded> = BTreeMap::new();
         let (mut next, mut written) = (0u64, 0u64);
         for (index, scored) in receiver.iter() {
             let batch = match scored {
@@ -133,11 +132,12 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
             };
             pending.insert(index, batch);
             while let Some(batch) = pending.remove(&next) {
-                if let Err(e) = sink.write(&batch) {
+                let rows = batch.rows() as u64;
+                if let Err(e) = sink.write(batch) {
                     stop.store(true, Ordering::Relaxed);
                     return Err(e);
                 }
-                written += batch.num_rows() as u64;
+                written += rows;
                 next += 1;
                 progress.update(written);
             }
@@ -166,8 +166,17 @@ struct Shared<'a> {
     config: &'a ServerConfig,
 }
 
+/// How a worker turns input rows into output.
+struct Output<'a> {
+    inputs: &'a InputColumns,
+    layout: &'a OutputLayout,
+    encoder: &'a Encoder,
+    path: &'a Path,
+}
+
 /// One worker: loads the pipeline, then scores batches until the input ends or the run stops.
-fn work(shared: &Shared, role: Role, inputs: &InputColumns, layout: &OutputLayout, sender: &SyncSender<Scored>) {
+fn work(shared: &Shared, role: Role, output: &Output, sender: &SyncSender<Scored>) {
+    let Output { inputs, layout, encoder, path: output_path } = *output;
     let Shared { reader, stop, pipeline_nanos, open, config } = *shared;
     let models = match open(config) {
         Ok(models) => models,
@@ -204,7 +213,8 @@ fn work(shared: &Shared, role: Role, inputs: &InputColumns, layout: &OutputLayou
             let (_, columns) = scorer.score(&batch);
             pipeline_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
             let columns = columns.map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
-            layout.record_batch(&record, columns).map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })
+            let out = layout.record_batch(&record, columns).map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
+            encoder.encode(out).map_err(|reason| ScoreError::Write { path: output_path.to_path_buf(), reason })
         });
         let failed = scored.is_err();
         if sender.send((index, scored)).is_err() || failed {
