@@ -170,6 +170,23 @@ pub struct CargoArgs {
     device: server_build::BuildDevice,
 }
 
+impl CargoArgs {
+    /// How to build a server with these flags: no challenger, a crate of its own, every pass,
+    /// no batch scoring; commands set what they add.
+    fn options(self, color: commands::ColorChoice) -> server_build::Options {
+        server_build::Options {
+            challenger: None,
+            target_dir: self.target_dir,
+            runtime: self.runtime_path,
+            device: self.device,
+            in_workspace: false,
+            disabled: Vec::new(),
+            color,
+            batch: false,
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || run(cli));
@@ -187,58 +204,22 @@ fn run(cli: Cli) -> ExitCode {
         Command::Check { file } => commands::check(&file, cli.color),
         Command::Explain { file, dot, disable_pass } => commands::explain(&file, dot.as_deref(), &disable_pass, cli.color),
         Command::Build { file, output, emit_crate, image, cargo, in_workspace, challenger, disable_pass, batch } => {
-            let options = server_build::Options {
-                challenger,
-                target_dir: cargo.target_dir,
-                runtime: cargo.runtime_path,
-                device: cargo.device,
-                in_workspace,
-                disabled: disable_pass,
-                color: cli.color,
-                batch,
-            };
+            let options =
+                server_build::Options { challenger, in_workspace, disabled: disable_pass, batch, ..cargo.options(cli.color) };
             match (output, emit_crate, image) {
                 (None, Some(dir), None) => server_build::emit_crate(&file, &dir, &options),
                 (output, dir, image) => server_build::build(&file, output, dir, image.as_deref(), &options),
             }
         }
         Command::Serve { file, cargo, disable_pass, server_args } => {
-            let options = server_build::Options {
-                challenger: None,
-                target_dir: cargo.target_dir,
-                runtime: cargo.runtime_path,
-                device: cargo.device,
-                in_workspace: false,
-                disabled: disable_pass,
-                color: cli.color,
-                batch: false,
-            };
+            let options = server_build::Options { disabled: disable_pass, ..cargo.options(cli.color) };
             server_build::serve(&file, &options, &server_args)
         }
         Command::Replay { log, build, cargo, replay_args } => {
-            let options = server_build::Options {
-                challenger: None,
-                target_dir: cargo.target_dir,
-                runtime: cargo.runtime_path,
-                device: cargo.device,
-                in_workspace: false,
-                disabled: Vec::new(),
-                color: cli.color,
-                batch: false,
-            };
-            server_build::replay(&log, &build, &replay_args, &options)
+            server_build::replay(&log, &build, &replay_args, &cargo.options(cli.color))
         }
         Command::Score { cargo, build, score_args } => {
-            let options = server_build::Options {
-                challenger: None,
-                target_dir: cargo.target_dir,
-                runtime: cargo.runtime_path,
-                device: cargo.device,
-                in_workspace: false,
-                disabled: Vec::new(),
-                color: cli.color,
-                batch: true,
-            };
+            let options = server_build::Options { batch: true, ..cargo.options(cli.color) };
             server_build::score(&build, &score_args, &options)
         }
         Command::Deploy(args) => deploy_manifests(&args, cli.color),

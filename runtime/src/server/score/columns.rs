@@ -206,8 +206,7 @@ fn vectors(array: &dyn Array, width: usize, nullable: bool, out: &mut Vec<f32>) 
             DataType::FixedSizeList(..) => array.as_fixed_size_list().value(row),
             DataType::List(_) => array.as_list::<i32>().value(row),
             DataType::LargeList(_) => array.as_list::<i64>().value(row),
-            // A scalar column feeding an input declared `T[1]`.
-            _ => array.slice(row, 1),
+            other => return Err(at((0, format!("a column of {other}, not lists")))),
         };
         if values.len() != width {
             return Err(at((0, format!("a list of {} values; the input takes {width}", values.len()))));
@@ -237,7 +236,8 @@ fn booleans(array: &dyn Array, width: usize) -> Result<Vec<bool>, (usize, String
                 let values = match array.data_type() {
                     DataType::FixedSizeList(..) => array.as_fixed_size_list().value(row),
                     DataType::List(_) => array.as_list::<i32>().value(row),
-                    _ => array.as_list::<i64>().value(row),
+                    DataType::LargeList(_) => array.as_list::<i64>().value(row),
+                    other => return Err((row * width, format!("a column of {other}, not booleans"))),
                 };
                 if values.len() != width {
                     return Err((row * width, format!("a list of {} values; the input takes {width}", values.len())));

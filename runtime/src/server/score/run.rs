@@ -95,8 +95,9 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
     let source = Source::open(plan.input, plan.input_format, plan.batch_rows, &select, &csv_kind)?;
     let schema = source.schema();
     let inputs = InputColumns::new(spec, &schema, plan.input)?;
-    let layout = OutputLayout::new(spec, &schema, plan.keys, metadata(plan).into_iter().collect())?;
-    let (mut sink, encoder) = Sink::create(plan.output, plan.output_format, layout.schema(), &metadata(plan), plan.compression)?;
+    let metadata = metadata(plan);
+    let layout = OutputLayout::new(spec, &schema, plan.keys, metadata.iter().cloned().collect())?;
+    let (mut sink, encoder) = Sink::create(plan.output, plan.output_format, layout.schema(), &metadata, plan.compression)?;
     let mut progress = Progress::new(source.total_rows(), plan.quiet);
     let reader = Mutex::new(Reader { source, next_batch: 0, next_row: 0 });
     let stop = AtomicBool::new(false);
