@@ -50,7 +50,7 @@ pub fn render(graph: &Graph, options: &CrateOptions) -> String {
 }
 
 /// The pipeline's version if Cargo accepts it (`MAJOR.MINOR.PATCH`), else `0.0.0`.
-fn cargo_version(version: &str) -> &str {
+pub(crate) fn cargo_version(version: &str) -> &str {
     let parts: Vec<&str> = version.split('.').collect();
     let numeric = |p: &&str| !p.is_empty() && p.len() < 10 && p.bytes().all(|b| b.is_ascii_digit());
     if parts.len() == 3 && parts.iter().all(numeric) { version } else { "0.0.0" }

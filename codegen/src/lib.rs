@@ -9,7 +9,8 @@
 //! `src/fused.rs` (the whole graph as one CubeCL kernel for the GPU, one thread per row;
 //! `gpu`), all built with quote, formatted by prettyplease and marked `@generated`, and
 //! `weights.bin` (every constant the code reads, little-endian f32, embedded with
-//! `include_bytes!`). The same input gives the same bytes. [`write_crate`] writes the
+//! `include_bytes!`). The same input gives the same bytes. [`generate_python`] writes the crate
+//! of the pipeline's Python wheel (`python_crate.rs`). [`write_crate`] writes the
 //! files, touching only those whose content changed, so cargo rebuilds only what it must.
 
 mod blob;
@@ -17,7 +18,10 @@ mod cargo_toml;
 mod forward;
 mod fused;
 mod native;
+mod python_crate;
 mod spec;
+
+pub use python_crate::{python_module_name, python_package_name, PythonCrateOptions};
 
 use pipec_compiler::Checked;
 use std::path::{Path, PathBuf};
@@ -91,6 +95,13 @@ pub fn generate(checked: &Checked, options: &CrateOptions) -> GeneratedCrate {
     files.push((PathBuf::from("src/tensor.rs"), tensor.into_bytes()));
     files.push((PathBuf::from("weights.bin"), blob.into_bytes()));
     GeneratedCrate { files }
+}
+
+/// The crate of the Python wheel (`pipec build --python`, built by maturin) of the pipeline
+/// `name` of `version`, whose crate [`generate`] wrote: a `cdylib` named
+/// [`python_module_name`] over that crate's native path.
+pub fn generate_python(name: &str, version: &str, options: &PythonCrateOptions) -> GeneratedCrate {
+    python_crate::generate(name, version, options)
 }
 
 /// How the fused GPU kernel computes the graph (or why it cannot), one line per notable

@@ -50,6 +50,11 @@ pub use output::OutputColumn;
 pub use spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
 pub use weights::Weights;
 
+/// The pipeline as a Python extension module: what the `#[pymodule]` of a wheel that `pipec
+/// build --python` writes calls (feature `python`).
+#[cfg(feature = "python")]
+pub use server::python;
+
 /// CubeCL, as generated fused kernels use it (`use pipec_runtime::cubecl;` makes the
 /// `#[cube]` macro's paths resolve; the version is burn's, so nothing is built twice).
 #[cfg(feature = "gpu")]

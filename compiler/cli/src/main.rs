@@ -12,6 +12,7 @@ mod deploy;
 mod image;
 mod log_cmd;
 mod server_build;
+mod wheel;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ enum Command {
     Build {
         file: PathBuf,
         /// Where to put the server binary. Default: `<pipeline>-server` in the current folder,
-        /// unless only --emit-crate is given.
+        /// unless only --emit-crate is given. With --python, the wheel's folder or file name.
         #[arg(short = 'o', long = "output", value_name = "BIN")]
         output: Option<PathBuf>,
         /// Folder to write the generated crate into (created if missing; unchanged files are
@@ -80,6 +81,16 @@ enum Command {
         /// once, about 2 minutes of build on 2 cores (arrow-rs and parquet).
         #[arg(long)]
         batch: bool,
+        /// Build the pipeline as a Python wheel instead of a server (`docs/batch.md`): a module
+        /// `pipec_<pipeline>` whose `score(data)` scores Arrow data (a pyarrow RecordBatch or
+        /// Table, a Polars DataFrame) on the native path, as `pipec score` does. One abi3 wheel
+        /// for CPython >= 3.9, built by maturin; -o names a folder or a `.whl` file.
+        #[arg(long, conflicts_with_all = ["image", "challenger"])]
+        python: bool,
+        /// The maturin that builds the wheel (`pip install maturin`). Default: `maturin` on
+        /// the PATH.
+        #[arg(long, env = "PIPEC_MATURIN", value_name = "PATH")]
+        maturin: Option<PathBuf>,
     },
     /// Build a pipeline's server (as `build -o` does, into the target directory) and run it.
     /// Arguments after the file go to the server; `pipec serve FILE -- --help` lists them.
@@ -203,10 +214,11 @@ fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Check { file } => commands::check(&file, cli.color),
         Command::Explain { file, dot, disable_pass } => commands::explain(&file, dot.as_deref(), &disable_pass, cli.color),
-        Command::Build { file, output, emit_crate, image, cargo, in_workspace, challenger, disable_pass, batch } => {
+        Command::Build { file, output, emit_crate, image, cargo, in_workspace, challenger, disable_pass, batch, python, maturin } => {
             let options =
                 server_build::Options { challenger, in_workspace, disabled: disable_pass, batch, ..cargo.options(cli.color) };
             match (output, emit_crate, image) {
+                (output, dir, None) if python => wheel::build(&file, output, dir, maturin, &options),
                 (None, Some(dir), None) => server_build::emit_crate(&file, &dir, &options),
                 (output, dir, image) => server_build::build(&file, output, dir, image.as_deref(), &options),
             }

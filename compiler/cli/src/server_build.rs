@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 /// The lock file of pipec's workspace, written into standalone generated crates.
-const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
+pub(crate) const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
 
 /// What a server binary is built to run on (`--device` of `pipec build`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -43,7 +43,7 @@ fn sources_root() -> PathBuf {
     std::fs::canonicalize(&root).unwrap_or(root)
 }
 
-fn target_dir(options: &Options) -> PathBuf {
+pub(crate) fn target_dir(options: &Options) -> PathBuf {
     options
         .target_dir
         .clone()
@@ -51,7 +51,7 @@ fn target_dir(options: &Options) -> PathBuf {
         .unwrap_or_else(|| sources_root().join("target"))
 }
 
-fn runtime_path(options: &Options) -> Result<PathBuf> {
+pub(crate) fn runtime_path(options: &Options) -> Result<PathBuf> {
     match &options.runtime {
         Some(path) => Ok(path.clone()),
         None => {
@@ -75,7 +75,7 @@ enum Place {
 /// the target directory). With a challenger, its crate is written beside it and the
 /// champion's server holds both. Returns the crate's folder and the pipeline's name, or
 /// `None` when a file has errors (they have been printed).
-fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
+pub(crate) fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
     let started = Instant::now();
     let disabled = passes(&options.disabled)?;
     let Some(checked) = load(file, options.color)? else { return Ok(None) };

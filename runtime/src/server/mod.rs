@@ -39,6 +39,10 @@ mod replay;
 mod score;
 mod tensors;
 
+/// The pipeline as a Python extension module (feature `python`; `pipec build --python`).
+#[cfg(feature = "python")]
+pub use score::python;
+
 pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, PayloadLogMode, ServerConfig};
 
 #[cfg(feature = "gpu")]

@@ -7,6 +7,8 @@
 //! them onto the pipeline's inputs, `run.rs` spreads the batches over worker threads and
 //! writes the answers in input order through `sink.rs` (a temporary file renamed into place
 //! when complete), `outputs.rs` lays out the output columns, `progress.rs` reports on stderr.
+//! `python/` (feature `python`) scores Arrow data handed over by Python with the same
+//! conversions, engine and layout.
 //!
 //! Exit status: 0 when every row was scored and written, 1 when the pipeline failed on a
 //! batch, 2 for anything about the files or flags (nothing is left under the output's name).
@@ -16,6 +18,8 @@ mod csv_source;
 mod error;
 mod outputs;
 mod progress;
+#[cfg(feature = "python")]
+pub mod python;
 mod run;
 mod sink;
 mod source;
