@@ -71,7 +71,7 @@ pub fn cycled_batch(spec: &PipelineSpec, inputs: &serde_json::Map<String, Value>
             };
             let w = input.width;
             Ok(match input.kind {
-                InputKind::Str => Column::Str((0..rows).map(|r| at(r, 0).as_str().map(str::to_string)).collect()),
+                InputKind::Str => Column::Str((0..rows).map(|r| at(r, 0).as_str().map(std::sync::Arc::from)).collect()),
                 InputKind::Bool => Column::Bool((0..rows * w).map(|i| at(i / w, i % w).as_bool().unwrap_or(false)).collect()),
                 _ => Column::F32((0..rows * w).map(|i| at(i / w, i % w).as_f64().map_or(f32::NAN, |v| v as f32)).collect()),
             })

@@ -2,16 +2,19 @@
 
 use crate::error::RuntimeError;
 use crate::spec::{InputKind, PipelineSpec};
+use std::sync::Arc;
 #[cfg(feature = "gpu")]
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
 /// One input column. Numeric inputs of every declared kind (f32, f64, i64) arrive as f32,
-/// `rows * width` values row-major, NaN marking a missing value.
+/// `rows * width` values row-major, NaN marking a missing value. Strings are shared
+/// (`Arc<str>`), so that a column of a few categories repeated over many rows holds each
+/// once (`pipec score` reads them so) and cloning a row costs no allocation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Column {
     F32(Vec<f32>),
     Bool(Vec<bool>),
-    Str(Vec<Option<String>>),
+    Str(Vec<Option<Arc<str>>>),
 }
 
 /// Rows to score, one [`Column`] per declared input, checked against the spec.
@@ -104,7 +107,7 @@ impl Batch {
     }
 
     /// String input `index`, one per row.
-    pub fn str_column(&self, index: usize) -> Result<&[Option<String>], RuntimeError> {
+    pub fn str_column(&self, index: usize) -> Result<&[Option<Arc<str>>], RuntimeError> {
         match self.columns.get(index) {
             Some(Column::Str(v)) => Ok(v),
             _ => Err(self.kind_error(index, "strings")),
@@ -136,7 +139,7 @@ impl Batch {
     }
 
     /// String input `index`, one optional string per row.
-    pub fn strings(&self, index: usize) -> &[Option<String>] {
+    pub fn strings(&self, index: usize) -> &[Option<Arc<str>>] {
         match &self.columns[index] {
             Column::Str(v) => v,
             _ => &[],

@@ -37,7 +37,7 @@ impl CategoryTable {
     }
 
     /// The index of every row; a missing string is replaced by `missing` first, if given.
-    pub fn indices(&self, strings: &[Option<String>], missing: Option<&str>) -> Vec<u32> {
+    pub fn indices(&self, strings: &[Option<std::sync::Arc<str>>], missing: Option<&str>) -> Vec<u32> {
         strings.iter().map(|s| self.index(s.as_deref().or(missing))).collect()
     }
 

@@ -65,7 +65,7 @@ impl Reference {
                 match json_column(&self.inputs[&input.name], kind) {
                     Column::F32(v) => interp::Column::F32(v),
                     Column::Bool(v) => interp::Column::Bool(v),
-                    Column::Str(v) => interp::Column::Str(v),
+                    Column::Str(v) => interp::Column::Str(owned(&v)),
                 }
             })
             .collect()
@@ -89,7 +89,7 @@ fn flatten(v: &Value) -> Vec<f64> {
 fn json_column(values: &Value, kind: InputKind) -> Column {
     let list = values.as_array().expect("an input is a list");
     match kind {
-        InputKind::Str => Column::Str(list.iter().map(|v| v.as_str().map(str::to_string)).collect()),
+        InputKind::Str => Column::Str(list.iter().map(|v| v.as_str().map(std::sync::Arc::from)).collect()),
         InputKind::Bool => Column::Bool(list.iter().flat_map(flatten).map(|v| v != 0.0).collect()),
         _ => Column::F32(list.iter().flat_map(flatten).map(|v| v as f32).collect()),
     }
@@ -160,7 +160,7 @@ pub fn random_columns(spec: &PipelineSpec, seed: u64, rows: usize) -> Vec<Column
                         (0..rows)
                             .map(|_| {
                                 let r = rng.next_u64();
-                                (!(input.nullable && r % 5 == 0)).then(|| words[(r % 7) as usize].to_string())
+                                (!(input.nullable && r % 5 == 0)).then(|| std::sync::Arc::from(words[(r % 7) as usize]))
                             })
                             .collect(),
                     )
@@ -177,6 +177,11 @@ pub fn random_columns(spec: &PipelineSpec, seed: u64, rows: usize) -> Vec<Column
         .collect()
 }
 
+/// A runtime string column as the interpreter's (owned strings).
+fn owned(strings: &[Option<std::sync::Arc<str>>]) -> Vec<Option<String>> {
+    strings.iter().map(|s| s.as_deref().map(str::to_string)).collect()
+}
+
 /// Runtime columns as the interpreter's columns.
 pub fn to_interp(columns: &[Column]) -> Vec<interp::Column> {
     columns
@@ -184,7 +189,7 @@ pub fn to_interp(columns: &[Column]) -> Vec<interp::Column> {
         .map(|c| match c {
             Column::F32(v) => interp::Column::F32(v.clone()),
             Column::Bool(v) => interp::Column::Bool(v.clone()),
-            Column::Str(v) => interp::Column::Str(v.clone()),
+            Column::Str(v) => interp::Column::Str(owned(v)),
         })
         .collect()
 }

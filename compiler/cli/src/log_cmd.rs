@@ -1,11 +1,20 @@
-//! `pipec log`: prints an audit log's records as JSON lines.
+//! `pipec log`: prints an audit log's records as JSON lines, or exports them as Parquet files
+//! partitioned by day and model. Either reads a server's log folder or a Parquet export.
 
 use anyhow::{Context, Result, bail};
-use pipec_audit::{Filter, read_records, record_to_json};
+use pipec_audit::{AuditRecord, Filter, Records, read_records, record_to_json};
+use pipec_audit_parquet::{ExportRecords, Exporter, is_export, read_export};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::UNIX_EPOCH;
+use std::time::{Instant, UNIX_EPOCH};
+
+/// What `pipec log` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Json,
+    Parquet,
+}
 
 /// Parses an RFC 3339 time (UTC; `T` or a space between date and time, `Z` and fractions
 /// optional) into nanoseconds since the Unix epoch. Used as clap's value parser.
@@ -16,17 +25,72 @@ pub fn parse_time(text: &str) -> Result<u64, String> {
     u64::try_from(since_epoch.as_nanos()).map_err(|_| "time is too far in the future".to_string())
 }
 
-/// Prints the records of the log in `dir` that pass `filter`, one JSON object per line.
-pub fn log(dir: &Path, filter: Filter) -> Result<ExitCode> {
-    if !dir.is_dir() {
-        bail!("`{}` is not a folder (expected the server's audit log folder)", dir.display());
+/// The records of a log folder or of an export.
+enum Source {
+    Log(Records),
+    Export(ExportRecords),
+}
+
+impl Source {
+    fn open(dir: &Path, filter: Filter) -> Result<Source> {
+        if !dir.exists() {
+            bail!("`{}` does not exist (expected the server's audit log folder or a Parquet export)", dir.display());
+        }
+        if is_export(dir) {
+            let records = read_export(dir, filter).with_context(|| format!("cannot read the export `{}`", dir.display()))?;
+            return Ok(Source::Export(records));
+        }
+        if !dir.is_dir() {
+            bail!("`{}` is not a folder (expected the server's audit log folder or a Parquet export)", dir.display());
+        }
+        let records = read_records(dir, filter).with_context(|| format!("cannot read the audit log in `{}`", dir.display()))?;
+        Ok(Source::Log(records))
     }
-    let mut records = read_records(dir, filter).with_context(|| format!("cannot read the audit log in `{}`", dir.display()))?;
+
+    fn next_record(&mut self) -> Option<Result<AuditRecord>> {
+        match self {
+            Source::Log(records) => records.next().map(|r| r.context("cannot read the audit log")),
+            Source::Export(records) => records.next().map(|r| r.context("cannot read the export")),
+        }
+    }
+
+    /// After the last record: says so if the log ends in a torn record, or holds none.
+    fn report_end(&self, dir: &Path, any_record: bool) -> Result<()> {
+        let Source::Log(records) = self else { return Ok(()) };
+        if let Some(tail) = records.torn_tail() {
+            eprintln!(
+                "note: `{}` ends in an incomplete or damaged record at byte {} ({} bytes: {}); the server may be \
+                 writing it, or stopped while writing it (the server cuts it off when it next opens the log)",
+                tail.segment.display(),
+                tail.offset,
+                tail.bytes_removed,
+                tail.reason
+            );
+        } else if !any_record && !has_segments(dir)? {
+            eprintln!("note: `{}` holds no audit log segments (audit-*.log)", dir.display());
+        }
+        Ok(())
+    }
+}
+
+/// `pipec log DIR [--format json|parquet] [-o OUT] [filters]`.
+pub fn log(dir: &Path, format: LogFormat, output: Option<&Path>, filter: Filter) -> Result<ExitCode> {
+    match (format, output) {
+        (LogFormat::Json, None) => print_json(dir, filter),
+        (LogFormat::Json, Some(_)) => bail!("--output is for --format parquet; JSON lines go to stdout"),
+        (LogFormat::Parquet, Some(output)) => export_parquet(dir, output, filter),
+        (LogFormat::Parquet, None) => bail!("--format parquet needs --output DIR, a new folder for the export"),
+    }
+}
+
+/// Prints the records that pass `filter`, one JSON object per line.
+fn print_json(dir: &Path, filter: Filter) -> Result<ExitCode> {
+    let mut source = Source::open(dir, filter)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut any_record = false;
-    for record in records.by_ref() {
-        let record = record.context("cannot read the audit log")?;
+    while let Some(record) = source.next_record() {
+        let record = record?;
         any_record = true;
         let line = serde_json::to_string(&record_to_json(&record)).context("formatting a record")?;
         if let Err(e) = writeln!(out, "{line}") {
@@ -36,19 +100,37 @@ pub fn log(dir: &Path, filter: Filter) -> Result<ExitCode> {
     if let Err(e) = out.flush() {
         return stop_on_closed_pipe(e);
     }
-    if let Some(tail) = records.torn_tail() {
-        eprintln!(
-            "note: `{}` ends in an incomplete or damaged record at byte {} ({} bytes: {}); the server may be \
-             writing it, or stopped while writing it (the server cuts it off when it next opens the log)",
-            tail.segment.display(),
-            tail.offset,
-            tail.bytes_removed,
-            tail.reason
-        );
+    source.report_end(dir, any_record)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the records that pass `filter` as a new Parquet export in `output`, with a progress
+/// line every few seconds and a summary on stderr. A failure leaves no export behind.
+fn export_parquet(dir: &Path, output: &Path, filter: Filter) -> Result<ExitCode> {
+    let mut source = Source::open(dir, filter)?;
+    let mut exporter = Exporter::create(output).context("cannot start the export")?;
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    let (mut records, mut any_record) = (0u64, false);
+    while let Some(record) = source.next_record() {
+        exporter.push(record?).context("cannot export")?;
+        any_record = true;
+        records += 1;
+        if last_report.elapsed().as_secs() >= 5 {
+            eprintln!("exported {records} records so far ({:.0} records/s)", records as f64 / started.elapsed().as_secs_f64());
+            last_report = Instant::now();
+        }
     }
-    if !any_record && records.torn_tail().is_none() && !has_segments(dir)? {
-        eprintln!("note: `{}` holds no audit log segments (audit-*.log)", dir.display());
-    }
+    let summary = exporter.finish().context("cannot finish the export")?;
+    source.report_end(dir, any_record)?;
+    eprintln!(
+        "wrote {} records ({} rows) in {} files under `{}` in {:.1} s",
+        summary.records,
+        summary.rows,
+        summary.files.len(),
+        output.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -43,7 +43,7 @@ pub fn record(scoring: &Scoring, part: &Part, time_unix_nanos: u64) -> AuditReco
             let values = match column {
                 Column::F32(v) => Values::F32(v[start * width..end * width].to_vec()),
                 Column::Bool(v) => Values::Bool(v[start * width..end * width].to_vec()),
-                Column::Str(v) => Values::Str(v[start..end].to_vec()),
+                Column::Str(v) => Values::Str(v[start..end].iter().map(|s| s.as_deref().map(str::to_string)).collect()),
             };
             NamedValues { name: input.name.to_string(), width: width as u32, values }
         })
@@ -87,6 +87,11 @@ pub fn record(scoring: &Scoring, part: &Part, time_unix_nanos: u64) -> AuditReco
     }
 }
 
+/// Logged strings as a batch's shared strings.
+fn shared(strings: &[Option<String>]) -> Vec<Option<std::sync::Arc<str>>> {
+    strings.iter().map(|s| s.as_deref().map(std::sync::Arc::from)).collect()
+}
+
 /// The inputs of logged records as one batch of `spec`'s pipeline, rows in record order.
 pub fn batch_of(spec: &PipelineSpec, records: &[&AuditRecord]) -> Result<Batch, String> {
     let mut columns = Vec::with_capacity(spec.inputs.len());
@@ -99,10 +104,10 @@ pub fn batch_of(spec: &PipelineSpec, records: &[&AuditRecord]) -> Result<Batch, 
             match (&mut column, &logged.values) {
                 (None, Values::F32(v)) => column = Some(Column::F32(v.clone())),
                 (None, Values::Bool(v)) => column = Some(Column::Bool(v.clone())),
-                (None, Values::Str(v)) => column = Some(Column::Str(v.clone())),
+                (None, Values::Str(v)) => column = Some(Column::Str(shared(v))),
                 (Some(Column::F32(a)), Values::F32(v)) => a.extend_from_slice(v),
                 (Some(Column::Bool(a)), Values::Bool(v)) => a.extend_from_slice(v),
-                (Some(Column::Str(a)), Values::Str(v)) => a.extend(v.iter().cloned()),
+                (Some(Column::Str(a)), Values::Str(v)) => a.extend(shared(v)),
                 _ => return Err(format!("record {}: input `{}` changes kind", record.seq, input.name)),
             }
         }

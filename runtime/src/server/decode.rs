@@ -7,6 +7,7 @@ use super::tensors::{input_datatype, is_integer, numeric_size};
 use crate::batch::{Batch, Column};
 use crate::spec::{InputKind, InputSpec, PipelineSpec};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// What an answer's output carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,14 +291,14 @@ fn booleans(source: Source, count: usize) -> Result<Vec<bool>, String> {
     }
 }
 
-fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Option<String>>, String> {
+fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Option<Arc<str>>>, String> {
     match source {
         Source::Json(elements) => {
             elements
                 .iter()
                 .enumerate()
                 .map(|(row, e)| match e {
-                    Value::String(s) => Ok(Some(s.clone())),
+                    Value::String(s) => Ok(Some(Arc::from(s.as_str()))),
                     Value::Null if declared.nullable => Ok(None),
                     Value::Null => Err(format!("row {row}: null, but the input is not nullable")),
                     other => Err(format!("row {row}: {other} is not a string")),
@@ -317,7 +318,7 @@ fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Opt
                     return Err(format!("row {row}: a {len}-byte string, but only {} bytes are left", rest.len()));
                 }
                 let text = std::str::from_utf8(&rest[..len]).map_err(|e| format!("row {row}: not UTF-8 ({e})"))?;
-                out.push(Some(text.to_string()));
+                out.push(Some(Arc::from(text)));
                 bytes = &rest[len..];
             }
             if out.len() != count {
@@ -410,7 +411,7 @@ mod tests {
             Column::F32(v) => assert!(v[0] == 7.0 && v[1].is_nan()),
             other => panic!("{other:?}"),
         }
-        assert_eq!(columns[2], Column::Str(vec![Some("é".into()), None]));
+        assert_eq!(columns[2], Column::Str(vec![Some(Arc::from("é")), None]));
         assert_eq!(
             decoded.outputs,
             vec![
@@ -466,7 +467,7 @@ mod tests {
         let columns = decoded.batch.columns();
         assert_eq!(columns[0], Column::F32(vec![0.5, 1.0, 1.5, 2.0]));
         assert_eq!(columns[1], Column::F32(vec![1.0, -2.0]));
-        assert_eq!(columns[2], Column::Str(vec![Some("ab".into()), Some("ü".into())]));
+        assert_eq!(columns[2], Column::Str(vec![Some(Arc::from("ab")), Some(Arc::from("ü"))]));
         assert!(decoded.outputs.iter().all(|o| o.binary));
     }
 

@@ -81,5 +81,5 @@ impl Drift {
 enum Values<'a> {
     Numbers(&'a [f32]),
     Booleans(&'a [bool]),
-    Strings(&'a [Option<String>]),
+    Strings(&'a [Option<std::sync::Arc<str>>]),
 }

@@ -84,7 +84,7 @@ pub(super) fn zero_rows(spec: &PipelineSpec, rows: usize) -> Result<Batch, crate
         .inputs
         .iter()
         .map(|input| match input.kind {
-            InputKind::Str => Column::Str(vec![Some(String::new()); rows]),
+            InputKind::Str => Column::Str(vec![Some(std::sync::Arc::from("")); rows]),
             InputKind::Bool => Column::Bool(vec![false; rows * input.width]),
             _ => Column::F32(vec![0.0; rows * input.width]),
         })

@@ -1,5 +1,5 @@
-//! `<server> replay --log DIR`: re-runs the requests an audit log recorded through this
-//! binary's pipeline, batch by batch as they originally ran and on the route each ran on, and
+//! `<server> replay --log DIR`: re-runs the requests an audit log (or, in a binary built with
+//! the feature `batch`, a Parquet export of one) recorded through this binary's pipeline, batch by batch as they originally ran and on the route each ran on, and
 //! compares every output bit for bit with the logged one. `pipec replay` calls this.
 //!
 //! Exit status: 0 when every record is reproduced exactly, 1 when one differs (the first is
@@ -27,7 +27,8 @@ enum RoleFlag {
 #[derive(Debug, Parser)]
 #[command(name = "replay")]
 struct ReplayArgs {
-    /// The audit log folder (the server's --audit-dir).
+    /// The audit log folder (the server's --audit-dir), or a Parquet export of it (`pipec log
+    /// --format parquet`; a binary built with `--batch`).
     #[arg(long)]
     log: PathBuf,
     /// Which of this binary's pipelines to run, and so which records to replay: those the
@@ -90,7 +91,7 @@ fn replay(args: &ReplayArgs, role: Role, specs: Specs, open: Opener) -> Result<b
     let models = open(&config)?;
     let scorer = models.get(role).ok_or("this binary has no challenger")?;
     let filter = Filter { since_unix_nanos: None, until_unix_nanos: None, request_id: args.id.clone(), model: Some(role.as_str().to_string()) };
-    let records = pipec_audit::read_records(&args.log, filter).map_err(|e| format!("{}: {e}", args.log.display()))?;
+    let mut records = LoggedRecords::open(&args.log, filter)?;
     let (mut replayed, mut rows, mut other_builds, mut differing) = (0u64, 0u64, 0u64, 0u64);
     let mut first: Option<Difference> = None;
     let mut group: Vec<AuditRecord> = Vec::new();
@@ -115,9 +116,8 @@ fn replay(args: &ReplayArgs, role: Role, specs: Specs, open: Opener) -> Result<b
         group.clear();
         Ok(())
     };
-    let mut records = records;
-    for record in records.by_ref() {
-        let record = record.map_err(|e| e.to_string())?;
+    while let Some(record) = records.next_record() {
+        let record = record?;
         let joins = group.last().is_some_and(|last| {
             last.batch.id == record.batch.id
                 && last.route == record.route
@@ -129,9 +129,59 @@ fn replay(args: &ReplayArgs, role: Role, specs: Specs, open: Opener) -> Result<b
         group.push(record);
     }
     run_group(&mut group)?;
-    let torn = records.torn_tail().map(|t| format!("{} at byte {}", t.segment.display(), t.offset));
+    let torn = records.torn_tail();
     report(args, spec, replayed, rows, other_builds, differing, first.as_ref(), torn.as_deref());
     Ok(differing == 0)
+}
+
+/// The records to replay: from a log folder, or from a Parquet export.
+enum LoggedRecords {
+    Log(pipec_audit::Records),
+    #[cfg(feature = "batch")]
+    Export(pipec_audit_parquet::ExportRecords),
+}
+
+impl LoggedRecords {
+    fn open(path: &std::path::Path, filter: Filter) -> Result<LoggedRecords, String> {
+        let place = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        #[cfg(feature = "batch")]
+        if pipec_audit_parquet::is_export(path) {
+            return pipec_audit_parquet::read_export(path, filter).map(LoggedRecords::Export).map_err(|e| e.to_string());
+        }
+        #[cfg(not(feature = "batch"))]
+        if looks_like_export(path) {
+            return Err(place(&"a Parquet export is replayed by a binary built with `--batch` (`pipec replay` given the `.pipe` file builds one)"));
+        }
+        pipec_audit::read_records(path, filter).map(LoggedRecords::Log).map_err(|e| place(&e))
+    }
+
+    fn next_record(&mut self) -> Option<Result<AuditRecord, String>> {
+        match self {
+            LoggedRecords::Log(records) => records.next().map(|r| r.map_err(|e| e.to_string())),
+            #[cfg(feature = "batch")]
+            LoggedRecords::Export(records) => records.next().map(|r| r.map_err(|e| e.to_string())),
+        }
+    }
+
+    /// Where a log ends in a torn record (an export has none).
+    fn torn_tail(&self) -> Option<String> {
+        match self {
+            LoggedRecords::Log(records) => records.torn_tail().map(|t| format!("{} at byte {}", t.segment.display(), t.offset)),
+            #[cfg(feature = "batch")]
+            LoggedRecords::Export(_) => None,
+        }
+    }
+}
+
+/// A `.parquet` file, or a folder with `day=` partitions: an export, which a binary without
+/// the feature `batch` cannot read.
+#[cfg(not(feature = "batch"))]
+fn looks_like_export(path: &std::path::Path) -> bool {
+    let partitioned = || {
+        std::fs::read_dir(path)
+            .is_ok_and(|entries| entries.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with("day=")))
+    };
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) || path.is_dir() && partitioned()
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -14,6 +14,7 @@ use arrow_array::types::{
 use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use arrow_schema::{DataType, Schema};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where each of the pipeline's inputs is in the file's record batches.
 pub struct InputColumns {
@@ -253,12 +254,13 @@ fn booleans(array: &dyn Array, width: usize) -> Result<Vec<bool>, (usize, String
     }
 }
 
-/// A string column, one per row; null is a missing value.
-fn strings(array: &dyn Array, nullable: bool) -> Result<Vec<Option<String>>, (usize, String)> {
-    let values: Vec<Option<String>> = match array.data_type() {
-        DataType::Utf8 => array.as_string::<i32>().iter().map(|s| s.map(str::to_owned)).collect(),
-        DataType::LargeUtf8 => array.as_string::<i64>().iter().map(|s| s.map(str::to_owned)).collect(),
-        DataType::Utf8View => array.as_string_view().iter().map(|s| s.map(str::to_owned)).collect(),
+/// A string column, one per row; null is a missing value. Rows holding the same string share
+/// one `Arc<str>` (a dictionary's words are made once; plain columns through [`Interner`]).
+fn strings(array: &dyn Array, nullable: bool) -> Result<Vec<Option<Arc<str>>>, (usize, String)> {
+    let values: Vec<Option<Arc<str>>> = match array.data_type() {
+        DataType::Utf8 => Interner::default().share(array.as_string::<i32>().iter()),
+        DataType::LargeUtf8 => Interner::default().share(array.as_string::<i64>().iter()),
+        DataType::Utf8View => Interner::default().share(array.as_string_view().iter()),
         DataType::Dictionary(..) => {
             let Some(dictionary) = array.as_any_dictionary_opt() else {
                 return Err((0, format!("a column of {}, not strings", array.data_type())));
@@ -275,4 +277,31 @@ fn strings(array: &dyn Array, nullable: bool) -> Result<Vec<Option<String>>, (us
         return Err((i, "null, but the input is not nullable".into()));
     }
     Ok(values)
+}
+
+/// Makes one `Arc<str>` per distinct string of a column (up to [`Interner::MAX_DISTINCT`]; past
+/// that, new strings are allocated row by row), so that a categorical column costs a hash
+/// lookup per row instead of an allocation and a copy.
+#[derive(Default)]
+struct Interner<'a> {
+    seen: fnv::FnvHashMap<&'a str, Arc<str>>,
+}
+
+impl<'a> Interner<'a> {
+    const MAX_DISTINCT: usize = 4096;
+
+    fn share(mut self, values: impl Iterator<Item = Option<&'a str>>) -> Vec<Option<Arc<str>>> {
+        values.map(|value| value.map(|text| self.intern(text))).collect()
+    }
+
+    fn intern(&mut self, text: &'a str) -> Arc<str> {
+        if let Some(shared) = self.seen.get(text) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(text);
+        if self.seen.len() < Self::MAX_DISTINCT {
+            self.seen.insert(text, shared.clone());
+        }
+        shared
+    }
 }
