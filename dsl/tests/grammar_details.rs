@@ -161,8 +161,9 @@ fn types() {
     let (code, at, all) = single("pipeline p { input { a: f32[n] } }");
     assert_eq!((code, at.as_str()), ("E0001", "n"));
     assert!(all.contains("expected a vector length such as 8"), "{all}");
-    let (code, at, _) = single("pipeline p { input { a: f32?[3] } }");
+    let (code, at, all) = single("pipeline p { input { a: f32?[3] } }");
     assert_eq!((code, at.as_str()), ("E0001", "["));
+    assert!(all.contains("is written `f32[3]?`"), "{all}");
 }
 
 #[test]

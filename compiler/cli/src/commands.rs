@@ -65,6 +65,11 @@ pub fn passes(names: &[String]) -> Result<Vec<Pass>> {
         .collect()
 }
 
+/// `1 input`, `2 inputs`, `0 inputs`.
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
 pub fn check(file: &Path, color: ColorChoice) -> Result<ExitCode> {
     Ok(match load(file, color)? {
         Some(checked) => {
@@ -72,11 +77,12 @@ pub fn check(file: &Path, color: ColorChoice) -> Result<ExitCode> {
             let checks = g.checks().count();
             let monitor = checked.monitor().map_or(String::new(), |m| format!(", {} watched", m.features.len()));
             println!(
-                "ok: pipeline `{}` {} ({} inputs, {} outputs, {checks} checks{monitor}; identity {})",
+                "ok: pipeline `{}` {} ({}, {}, {}{monitor}; identity {})",
                 g.name,
                 g.version,
-                g.inputs.len(),
-                g.public_outputs().count(),
+                counted(g.inputs.len(), "input"),
+                counted(g.public_outputs().count(), "output"),
+                counted(checks, "check"),
                 checked.identity()
             );
             ExitCode::SUCCESS
@@ -112,3 +118,15 @@ pub fn explain(file: &Path, dot: Option<&Path>, disabled: &[String], color: Colo
     Ok(ExitCode::SUCCESS)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(counted(1, "input"), "1 input");
+        assert_eq!(counted(2, "output"), "2 outputs");
+        assert_eq!(counted(0, "check"), "0 checks");
+    }
+}

@@ -57,7 +57,9 @@ pub fn describe(graph: &Graph, op: &Op) -> String {
         Op::OneHot { index } => format!("one_hot {index}"),
         Op::Gather { index, table } => format!("gather {index} table={}x{}", table.rows, table.cols),
         Op::Dense { x, weight, bias } => {
-            format!("dense {x} weight={}x{} bias={}", weight.rows, weight.cols, list_f32(bias))
+            // The IR keeps the matrix `[in, out]` (the transpose of the files' `[out, in]`):
+            // name both sizes rather than print a shape that reads the other way round.
+            format!("dense {x} in={} out={} bias={}", weight.rows, weight.cols, list_f32(bias))
         }
         Op::Bucketize { x, boundaries } => format!("bucketize {x} boundaries={}", list_f32(boundaries)),
         Op::Trees { x, forest } => format!("trees {x} {forest:?}"),

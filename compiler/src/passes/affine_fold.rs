@@ -87,6 +87,8 @@ mod tests {
         assert_eq!(count_ops(&before, "affine"), 1);
         assert_eq!(count_ops(&after, "affine"), 0, "{}", ir_text(&after));
         assert_eq!(count_ops(&after, "dense"), 1);
+        // A 3-input, 2-output layer (stored `[out, in]` = 2x3 in the file) says so.
+        assert!(ir_text(&after).contains("in=3 out=2"), "{}", ir_text(&after));
         assert_equivalent(&before, &after);
     }
 }

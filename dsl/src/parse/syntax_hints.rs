@@ -89,7 +89,18 @@ pub(super) fn hints(source: &str, expected: &[&str], found: &Found) -> Hints {
             h.notes.push("there is no power operator; multiply, or use `exp` and `log`".into())
         }
         "**" | "^" => h.notes.push("there is no power operator; multiply, or use `exp` and `log`".into()),
+        "[" if source.get(..pos).unwrap_or("").trim_end().ends_with('?') => h.notes.push(nullable_vector(source, pos)),
         _ => {}
     }
     h
+}
+
+/// `f32?[9]`: the length comes before the `?` (`f32[9]?`).
+fn nullable_vector(source: &str, pos: usize) -> String {
+    let before = source.get(..pos).unwrap_or("").trim_end().trim_end_matches('?').trim_end();
+    let element = before.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("f32");
+    let after = source.get(pos..).unwrap_or("");
+    let length = after.get(1..after.find(']').unwrap_or(1)).unwrap_or("").trim();
+    let length = if !length.is_empty() && length.bytes().all(|b| b.is_ascii_digit()) { length } else { "N" };
+    format!("a vector that may be missing is written `{element}[{length}]?`: the length comes before the `?`")
 }

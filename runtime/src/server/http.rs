@@ -303,8 +303,7 @@ async fn infer_checked(
     }
     let bytes = read_body(state, headers, body).await?;
     let (json, binary) = split_binary(headers, &bytes)?;
-    let head: InferRequest = serde_json::from_slice(json)
-        .map_err(|e| ApiError::bad_request(format!("the body is not a valid inference request: {e}")))?;
+    let head = InferRequest::from_json(json).map_err(ApiError::bad_request)?;
     let request = infer::Request { head, binary, json: Some(json) };
     let infer::Answer::Rest(encoded) = infer::infer(state, served, request, infer::Form::Rest).await? else {
         unreachable!("a REST answer was asked for")

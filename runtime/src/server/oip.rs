@@ -85,3 +85,56 @@ pub struct TensorMetadata {
     pub datatype: &'static str,
     pub shape: Vec<i64>,
 }
+
+impl InferRequest {
+    /// Parses a REST request's JSON head. The error says what is wrong and where; for `NaN`
+    /// or an infinity, which JSON has no number for, it also names the remedies.
+    pub fn from_json(json: &[u8]) -> Result<InferRequest, String> {
+        serde_json::from_slice(json).map_err(|e| {
+            let mut message = format!("the body is not a valid inference request: {e}");
+            if let Some(word) = non_json_number(json, &e) {
+                message.push_str(&format!(
+                    "; `{word}` is not a JSON number: send a missing value as null (in an input declared \
+                     nullable, `T?`), or send the tensor as binary data (`binary_data_size`), which carries \
+                     NaN and infinities"
+                ));
+            }
+            message
+        })
+    }
+}
+
+/// The NaN or infinity literal (as Python's json module writes them) at the place of a JSON
+/// syntax error, if that is what stopped the parser.
+fn non_json_number(json: &[u8], error: &serde_json::Error) -> Option<&'static str> {
+    if !error.is_syntax() || error.line() == 0 {
+        return None;
+    }
+    let line_start: usize = json.split(|&b| b == b'\n').take(error.line() - 1).map(|l| l.len() + 1).sum();
+    let at = line_start + error.column().saturating_sub(1);
+    let window = json.get(at.saturating_sub(1)..)?;
+    ["-Infinity", "Infinity", "NaN", "-inf", "inf", "-nan", "nan"]
+        .into_iter()
+        .find(|word| window.starts_with(word.as_bytes()) || window.get(1..).is_some_and(|w| w.starts_with(word.as_bytes())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InferRequest;
+
+    #[test]
+    fn nan_and_infinity_in_json_name_null_and_binary_data_as_remedies() {
+        for (body, word) in [
+            (r#"{"inputs":[{"name":"x","shape":[2],"datatype":"FP32","data":[1.0, NaN]}]}"#, "NaN"),
+            ("{\"inputs\":[{\"name\":\"x\",\"shape\":[1],\n\"datatype\":\"FP64\",\"data\":[-Infinity]}]}", "-Infinity"),
+            (r#"{"inputs":[{"name":"x","shape":[1],"datatype":"FP64","data":[Infinity]}]}"#, "Infinity"),
+        ] {
+            let error = InferRequest::from_json(body.as_bytes()).expect_err(body);
+            assert!(error.contains(&format!("`{word}` is not a JSON number")), "{error}");
+            assert!(error.contains("null") && error.contains("binary data"), "{error}");
+        }
+        let error = InferRequest::from_json(br#"{"inputs": [}"#).expect_err("bad JSON");
+        assert!(!error.contains("not a JSON number"), "{error}");
+        assert!(error.contains("line 1 column"), "{error}");
+    }
+}
