@@ -10,6 +10,7 @@ use crate::to_arrow::record_batch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use pipec_audit::AuditRecord;
 use std::collections::{BTreeMap, HashMap};
@@ -142,11 +143,15 @@ impl Exporter {
             ("pipec.day".to_string(), key.0.clone()),
             ("pipec.compiler".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ]);
+        // In the footer's key-value metadata (what `pyarrow.parquet.read_metadata` shows) as well
+        // as in the Arrow schema stored there.
+        let footer: Vec<KeyValue> = metadata.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())).collect();
         let schema = shape.schema(metadata);
         let file = File::create(&full).map_err(|e| ExportError::io(&full, e))?;
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_max_row_group_row_count(None)
+            .set_key_value_metadata(Some(footer))
             .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| ExportError::parquet(&full, e))?;
         Ok(Part { relative, shape, schema, writer, pending: Vec::new(), pending_rows: 0 })
