@@ -16,12 +16,17 @@ Engines, each reading the same file and writing the outputs beside the input col
   (BLAS threads: N) -> pyarrow -> Parquet;
 - ONNX Runtime: the same Pipeline converted by skl2onnx (bench/python/onnx_export.py), N
   intra-op threads, the same chunks.
+- with `--wheel MODULE` (the wheel `pipec build --python` made, installed in this venv): the
+  wheel in PySpark (`mapInArrow`, local[N], Parquet folder out) and in Ray Data
+  (`map_batches`, N CPUs, Parquet folder out); the session's start-up is not timed.
 Before timing, the first 100,000 rows of each Python engine's output are checked against
-pipec's (1e-5), so that every engine provably scores the same model.
+pipec's (1e-5), so that every engine provably scores the same model; the wheel's outputs,
+every row, must be pipec's bit for bit.
 """
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -85,11 +90,64 @@ def python_engine(source, out, predict):
     return time.perf_counter() - started, p
 
 
+def same_bits(folder, reference):
+    """Whether the p_survived of a folder of Parquet files, ordered by passenger, is `reference`
+    (pipec's, in file order) bit for bit."""
+    table = pq.read_table(folder, columns=["passenger", "p_survived"])
+    order = np.argsort(table.column("passenger").to_numpy(), kind="stable")
+    p = table.column("p_survived").to_numpy()[order]
+    return p.dtype == np.float32 and np.array_equal(p.view(np.uint32), reference.view(np.uint32))
+
+
+def wheel_in_spark(module, source, out, threads):
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import BooleanType, FloatType, StructField, StructType
+
+    spark = (SparkSession.builder.master(f"local[{threads}]").appName("pipec-wheel-bench")
+             .config("spark.ui.enabled", "false").config("spark.driver.memory", "4g")
+             .config("spark.sql.files.maxPartitionBytes", str(8 << 20)).getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    try:
+        started = time.perf_counter()
+        frame = spark.read.parquet(source)
+        schema = StructType([*frame.schema, StructField("p_survived", FloatType(), False), StructField("survived", BooleanType(), False)])
+
+        def score(batches):
+            scorer = __import__(module)
+            for batch in batches:
+                yield scorer.score(batch)
+
+        frame.mapInArrow(score, schema).write.mode("overwrite").parquet(out)
+        return time.perf_counter() - started
+    finally:
+        spark.stop()
+
+
+def wheel_in_ray(module, source, out, threads):
+    import ray
+    import ray.data
+
+    ray.init(num_cpus=threads, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    try:
+        def score(table):
+            return __import__(module).score(table)
+
+        started = time.perf_counter()
+        ray.data.read_parquet(source).map_batches(score, batch_format="pyarrow").write_parquet(out)
+        return time.perf_counter() - started
+    finally:
+        ray.shutdown()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", required=True)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--json")
+    parser.add_argument("--wheel", metavar="MODULE", help="also time this installed pipec wheel in Spark and Ray")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
     work = REPO / "target" / "bench-batch"
@@ -101,7 +159,16 @@ def main():
     for n in sorted({1, threads}):
         seconds, summary = pipec(args.server, str(source), out, n)
         results[f"pipec score --threads {n}"] = {"seconds": seconds, "summary": summary}
-    reference = pq.read_table(out, columns=["p_survived"]).column(0).to_numpy()[:100_000]
+    pipec_p = pq.read_table(out, columns=["p_survived"]).column(0).to_numpy()
+    reference = pipec_p[:100_000]
+
+    if args.wheel:
+        for name, engine in (("wheel in Spark", wheel_in_spark), ("wheel in Ray", wheel_in_ray)):
+            folder = str(work / f"scored-{name.split()[-1].lower()}")
+            shutil.rmtree(folder, ignore_errors=True)
+            seconds = engine(args.wheel, str(source), folder, threads)
+            assert same_bits(folder, pipec_p), f"{name}: outputs differ from pipec score's"
+            results[f"{name} ({threads} cores)"] = {"seconds": seconds, "bit_identical_to_pipec": True}
 
     fitted = pipelines.fit("titanic")
     options = ort.SessionOptions()
