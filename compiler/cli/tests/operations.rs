@@ -163,6 +163,9 @@ fn identity_and_checks_reach_metadata_responses_metrics_and_the_audit_log() {
     assert_ne!(challenger, identity, "a changed pipeline has another identity");
     let names: Vec<&str> = metadata["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["p_survived", "survived", "failed_checks"], "checks and watched features stay internal");
+    assert_eq!(metadata["outputs"][2]["parameters"]["checks"], json!(["sibsp_ok", "parch_ok", "age_ok"]), "{metadata}");
+    assert_eq!(metadata["inputs"][0]["parameters"]["nullable"], true, "age accepts missing values: {metadata}");
+    assert_eq!(metadata["inputs"][1]["parameters"]["nullable"], false, "{metadata}");
 
     // The reference rows pass every check and score as scikit-learn does.
     let rows = Rows::reference();

@@ -91,11 +91,11 @@ fn serves_the_protocol_and_scores_reference_rows_as_scikit_learn_does() {
         assert_eq!(
             model["inputs"],
             json!([
-                { "name": "age", "datatype": "FP32", "shape": [-1] },
-                { "name": "sibsp", "datatype": "FP32", "shape": [-1] },
-                { "name": "parch", "datatype": "FP32", "shape": [-1] },
-                { "name": "sex", "datatype": "BYTES", "shape": [-1] },
-                { "name": "pclass", "datatype": "BYTES", "shape": [-1] },
+                { "name": "age", "datatype": "FP32", "shape": [-1], "parameters": { "nullable": true } },
+                { "name": "sibsp", "datatype": "FP32", "shape": [-1], "parameters": { "nullable": false } },
+                { "name": "parch", "datatype": "FP32", "shape": [-1], "parameters": { "nullable": false } },
+                { "name": "sex", "datatype": "BYTES", "shape": [-1], "parameters": { "nullable": false } },
+                { "name": "pclass", "datatype": "BYTES", "shape": [-1], "parameters": { "nullable": false } },
             ])
         );
         assert_eq!(

@@ -176,7 +176,13 @@ pub(super) fn metadata(specs: Specs, served: &'static str) -> ModelMetadata {
     if let Some(challenger) = specs.challenger {
         parameters.insert("challenger_pipeline".into(), Value::from(challenger.identity));
     }
-    let checks = spec.checks().next().map(|_| TensorMetadata { name: FAILED_CHECKS, datatype: "BYTES", shape: vec![-1] });
+    let check_names: Vec<Value> = spec.checks().map(|(_, check)| Value::from(check.name)).collect();
+    let checks = (!check_names.is_empty()).then(|| TensorMetadata {
+        name: FAILED_CHECKS,
+        datatype: "BYTES",
+        shape: vec![-1],
+        parameters: Map::from_iter([("checks".to_string(), Value::Array(check_names))]),
+    });
     ModelMetadata {
         name: served,
         parameters,
@@ -185,11 +191,21 @@ pub(super) fn metadata(specs: Specs, served: &'static str) -> ModelMetadata {
         inputs: spec
             .inputs
             .iter()
-            .map(|i| TensorMetadata { name: i.name, datatype: input_datatype(i), shape: input_shape(i) })
+            .map(|i| TensorMetadata {
+                name: i.name,
+                datatype: input_datatype(i),
+                shape: input_shape(i),
+                parameters: Map::from_iter([("nullable".to_string(), Value::Bool(i.nullable))]),
+            })
             .collect(),
         outputs: spec
             .public_outputs()
-            .map(|(_, o)| TensorMetadata { name: o.name, datatype: output_datatype(o), shape: output_shape(o) })
+            .map(|(_, o)| TensorMetadata {
+                name: o.name,
+                datatype: output_datatype(o),
+                shape: output_shape(o),
+                parameters: Map::new(),
+            })
             .chain(checks)
             .collect(),
     }

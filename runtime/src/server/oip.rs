@@ -84,6 +84,10 @@ pub struct TensorMetadata {
     pub name: &'static str,
     pub datatype: &'static str,
     pub shape: Vec<i64>,
+    /// REST only (the gRPC message has no such field): `nullable` on every input (whether it
+    /// accepts missing values), `checks` on the `failed_checks` output (the checks it names).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub parameters: Map<String, Value>,
 }
 
 impl InferRequest {
