@@ -104,6 +104,73 @@ pub fn parse_stats(path: &Path, bytes: &[u8], keys: &[&str]) -> Result<Vec<Vec<f
         .collect()
 }
 
+/// Statistics read from a safetensors file (see [`parse_safetensors_stats`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SafetensorsStats {
+    /// The lists asked for, in order.
+    pub lists: Vec<Vec<f32>>,
+    /// The tensors they came from.
+    pub used: Vec<String>,
+    /// Every tensor of the file.
+    pub all: Vec<String>,
+}
+
+/// Statistics kept beside a model's weights, as PyTorch and scikit-learn exports often do:
+/// the 1-dimensional (or `[1, n]`) tensors named by `keys`, where `std` may also be `scale`
+/// (scikit-learn's `StandardScaler.scale_`) and `min`/`max` `data_min`/`data_max`; a tensor
+/// named with a prefix (`scaler.mean`) is found when it is the only one of that name.
+pub fn parse_safetensors_stats(path: &Path, bytes: &[u8], keys: &[&str]) -> Result<SafetensorsStats, ArtifactError> {
+    let tensors = parse_safetensors(path, bytes)?;
+    let all: Vec<String> = tensors.keys().cloned().collect();
+    let mut lists = Vec::with_capacity(keys.len());
+    let mut used = Vec::with_capacity(keys.len());
+    for key in keys {
+        let aliases: &[&str] = match *key {
+            "std" => &["std", "scale"],
+            "min" => &["min", "data_min"],
+            "max" => &["max", "data_max"],
+            _ => std::slice::from_ref(key),
+        };
+        let found = aliases.iter().find_map(|alias| {
+            if tensors.contains_key(*alias) {
+                return Some(alias.to_string());
+            }
+            let suffix = format!(".{alias}");
+            let mut prefixed = all.iter().filter(|name| name.ends_with(&suffix));
+            match (prefixed.next(), prefixed.next()) {
+                (Some(name), None) => Some(name.clone()),
+                _ => None,
+            }
+        });
+        let Some(name) = found else {
+            return Err(ArtifactError::invalid(
+                path,
+                "statistics",
+                format!("no tensor `{}` (it holds {})", aliases.join("` or `"), quoted_list(&all)),
+            ));
+        };
+        let tensor = &tensors[&name];
+        let vector = tensor.shape.len() == 1 || (tensor.shape.len() == 2 && tensor.shape[0] == 1);
+        if !vector {
+            return Err(ArtifactError::invalid(
+                path,
+                "statistics",
+                format!("tensor `{name}` has shape {:?}; expected a vector", tensor.shape),
+            ));
+        }
+        lists.push(tensor.data.clone());
+        used.push(name);
+    }
+    Ok(SafetensorsStats { lists, used, all })
+}
+
+fn quoted_list(names: &[String]) -> String {
+    if names.is_empty() {
+        return "no tensors".into();
+    }
+    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+}
+
 /// Reads a vocabulary: a JSON array of strings.
 pub fn read_vocab(path: &Path) -> Result<Vec<String>, ArtifactError> {
     parse_vocab(path, &read_bytes(path)?)

@@ -21,6 +21,9 @@
 //! save_file({"layers.0.weight": np.ones((4, 2), np.float32), "layers.0.bias": np.zeros(4, np.float32),
 //!            "layers.1.weight": np.ones((1, 4), np.float32), "layers.1.bias": np.zeros(1, np.float32)},
 //!           "mlp2.safetensors")                                                    # 2 -> 4 -> 1
+//! save_file({"weight": np.array([[0.5, -0.25, 1.0]], np.float32), "bias": np.array([0.1], np.float32),
+//!            "mean": np.array([1, 2, 3], np.float32), "scale": np.array([2, 0.5, 4], np.float32)},
+//!           "scaled_linear3.safetensors")                        # 3 -> 1, with its scaler
 //! ```
 //!
 //! A case with a `# known-bug: reason` line documents a bug of pipec: `diagnostic_cases`
@@ -178,7 +181,7 @@ fn every_code_has_a_case() {
     let all = [
         "E0001", "E0002", "E0003", "E0004", "E0005", "E0006", "E0007", "E0008", "E0101", "E0102", "E0103", "E0104",
         "E0105", "E0106", "E0201", "E0202", "E0203", "E0204", "E0205", "E0206", "E0301", "E0302", "E0303", "E0401",
-        "W0001", "W0002",
+        "W0001", "W0002", "W0003",
     ];
     let missing: Vec<&str> = all.iter().copied().filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "codes without a case: {missing:?}");

@@ -4,7 +4,7 @@ use super::args::{literal_number, literal_numbers, literal_str, CallArgs};
 use super::expr::{broadcast_width, concat, lower_expr, require_bool, require_f32};
 use super::scope::suggest;
 use super::{Lowerer, Val};
-use crate::artifacts::{parse_stats, parse_vocab};
+use crate::artifacts::{parse_safetensors_stats, parse_stats, parse_vocab};
 use crate::ir::{BinaryFn, CategoryMap, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::{Arg, Expr, Ident};
 use pipec_dsl::{Diagnostic, Span};
@@ -196,7 +196,18 @@ fn affine_call(lw: &mut Lowerer, name: &str, args: &[Arg], span: Span, (k1, k2):
         (Some(path_expr), None, None) => {
             let path = literal_str(path_expr, "stats")?;
             let file = lw.base_dir.join(path);
-            let mut lists = lw.read_artifact(path, &file).and_then(|bytes| parse_stats(&file, &bytes, &[k1, k2])).map_err(|e| {
+            let bytes = lw.read_artifact(path, &file).map_err(|e| {
+                Diagnostic::error(e.code(), e.to_string()).with_primary(path_expr.span, "this statistics file")
+            })?;
+            let parsed = if path.ends_with(".safetensors") {
+                parse_safetensors_stats(&file, &bytes, &[k1, k2]).map(|stats| {
+                    lw.record_tensor_use(path, path_expr.span, &stats.all, stats.used);
+                    stats.lists
+                })
+            } else {
+                parse_stats(&file, &bytes, &[k1, k2])
+            };
+            let mut lists = parsed.map_err(|e| {
                 Diagnostic::error(e.code(), e.to_string()).with_primary(path_expr.span, "this statistics file")
             })?;
             let second = lists.pop().unwrap_or_default();

@@ -57,6 +57,16 @@ pub(crate) struct Lowerer<'a> {
     pub in_check: bool,
     /// Every artifact file read, by its path as written in the source, for the identity.
     pub artifacts: RefCell<BTreeMap<String, Vec<u8>>>,
+    /// The tensors of each safetensors file and those the pipeline reads, for `W0003`.
+    pub tensor_uses: RefCell<BTreeMap<String, TensorUse>>,
+}
+
+/// What a safetensors file holds and what of it the pipeline reads.
+pub(crate) struct TensorUse {
+    /// Where the file is first named.
+    span: Span,
+    all: Vec<String>,
+    used: std::collections::BTreeSet<String>,
 }
 
 impl Lowerer<'_> {
@@ -86,6 +96,18 @@ impl Lowerer<'_> {
         })
     }
 
+    /// Records that the pipeline reads `used` of the tensors `all` of the safetensors file
+    /// `written`, named at `span`.
+    pub fn record_tensor_use(&self, written: &str, span: Span, all: &[String], used: impl IntoIterator<Item = String>) {
+        let mut uses = self.tensor_uses.borrow_mut();
+        let entry = uses.entry(written.to_string()).or_insert_with(|| TensorUse {
+            span,
+            all: all.to_vec(),
+            used: std::collections::BTreeSet::new(),
+        });
+        entry.used.extend(used);
+    }
+
     pub fn push(&mut self, op: Op, ty: Ty, span: Span) -> crate::ir::NodeId {
         self.graph.push(op, ty, span)
     }
@@ -111,6 +133,7 @@ pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Grap
         diagnostics,
         in_check: false,
         artifacts: RefCell::new(BTreeMap::new()),
+        tensor_uses: RefCell::new(BTreeMap::new()),
     };
     if ast.version.is_none() {
         lowerer.diagnostics.push(
@@ -140,6 +163,7 @@ pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Grap
     monitor::lower_monitor(&mut lowerer);
     let watched = monitor::watched_idents(ast);
     lowerer.diagnostics.extend(order::unused_warnings(&lowerer.scope, &watched));
+    lowerer.diagnostics.extend(unused_tensor_warnings(&lowerer.tensor_uses.borrow()));
     let Lowerer { mut graph, diagnostics, artifacts, .. } = lowerer;
     graph.identity = crate::identity::compute(source.as_bytes(), &artifacts.into_inner());
     if diagnostics.iter().any(Diagnostic::is_error) {
@@ -147,6 +171,28 @@ pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Grap
     } else {
         Ok((graph, diagnostics))
     }
+}
+
+/// `W0003` for each safetensors file holding tensors that no part of the pipeline reads: most
+/// often a model shipped with its scaler, whose inputs then go unscaled.
+fn unused_tensor_warnings(uses: &BTreeMap<String, TensorUse>) -> Vec<Diagnostic> {
+    uses.iter()
+        .filter_map(|(written, tensor_use)| {
+            let unused: Vec<String> =
+                tensor_use.all.iter().filter(|n| !tensor_use.used.contains(*n)).map(|n| format!("`{n}`")).collect();
+            (!unused.is_empty()).then(|| {
+                Diagnostic::warning(
+                    "W0003",
+                    format!("`{written}` holds tensors that no part of the pipeline reads: {}", unused.join(", ")),
+                )
+                .with_primary(tensor_use.span, "this file")
+                .with_note(format!(
+                    "if they are the model's preprocessing (a scaler's `mean` and `std` or `scale`), apply it: \
+                     `standardize(x, stats: \"{written}\")`; otherwise check that this is the file the model was trained with"
+                ))
+            })
+        })
+        .collect()
 }
 
 fn lower_inputs(lowerer: &mut Lowerer) {

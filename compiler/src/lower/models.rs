@@ -141,6 +141,9 @@ fn load_dense(lowerer: &Lowerer, decl: &ModelDecl, kind: &str) -> Result<DenseMo
         "logistic" => (None, OutputActivation::Softmax),
         _ => (None, OutputActivation::Identity),
     };
+    let used = names.iter().flat_map(|(weight, bias)| [weight.clone(), bias.clone()]);
+    let all: Vec<String> = tensors.keys().cloned().collect();
+    lowerer.record_tensor_use(path, path_expr.span, &all, used);
     Ok(DenseModel {
         layers,
         hidden,
