@@ -1,11 +1,14 @@
 //! Folds affine feature transforms (standardize, min_max, scaling) into the dense layer that
 //! reads them: `dense(x * s + t, W, b)` is `dense(x, diag(s) W, b + t W)`.
 //!
+//! An affine transform is an `Affine` op, or a chain of elementwise `sub`, `add`, `mul` and
+//! `div` by constants, as ONNX exports write a scaler (`Scaler`, or `(x - mean) / std`).
+//!
 //! The dense input may be a concatenation: each affine part folds into its own block of rows
 //! of `W`. The bias correction is accumulated in f64.
 
 use super::Rebuild;
-use crate::ir::{Graph, Matrix, NodeId, Op, Ty};
+use crate::ir::{BinaryFn, Graph, Matrix, NodeId, Op, Ty};
 
 pub fn affine_fold(graph: &Graph) -> Graph {
     let mut rebuild = Rebuild::new(graph);
@@ -17,7 +20,8 @@ pub fn affine_fold(graph: &Graph) -> Graph {
         };
         let new = &rebuild.new;
         let parts = dense_input_parts(new, *x);
-        if !parts.iter().any(|p| matches!(new.node(*p).op, Op::Affine { .. })) {
+        let affine: Vec<Option<Affine>> = parts.iter().map(|p| affine_of(new, *p)).collect();
+        if affine.iter().all(Option::is_none) {
             rebuild.copy(id);
             continue;
         }
@@ -25,13 +29,13 @@ pub fn affine_fold(graph: &Graph) -> Graph {
         let mut bias: Vec<f64> = bias.iter().map(|b| f64::from(*b)).collect();
         let mut inner_parts = Vec::with_capacity(parts.len());
         let mut row = 0u32;
-        for part in &parts {
+        for (part, affine) in parts.iter().zip(affine) {
             let width = new.ty(*part).width();
-            if let Op::Affine { x: inner, scale, shift } = &new.node(*part).op {
+            if let Some(Affine { x: inner, scale, shift }) = affine {
                 for k in 0..width {
-                    fold_row(&mut weight, &mut bias, row + k, scale[k as usize], shift[k as usize]);
+                    fold_row(&mut weight, &mut bias, row + k, scale[k as usize] as f32, shift[k as usize] as f32);
                 }
-                inner_parts.push(*inner);
+                inner_parts.push(inner);
             } else {
                 inner_parts.push(*part);
             }
@@ -55,6 +59,64 @@ pub(super) fn dense_input_parts(graph: &Graph, x: NodeId) -> Vec<NodeId> {
     match &graph.node(x).op {
         Op::Concat { parts } => parts.clone(),
         _ => vec![x],
+    }
+}
+
+/// `x * scale + shift` per element, the constants composed in f64.
+struct Affine {
+    x: NodeId,
+    scale: Vec<f64>,
+    shift: Vec<f64>,
+}
+
+/// `node` as an affine transform of another node, if it is one: an `Affine` op, or elementwise
+/// arithmetic with a constant (on either side of `add` and `mul`, on the right of `sub` and
+/// `div`) over a node that is itself affine or not.
+fn affine_of(graph: &Graph, node: NodeId) -> Option<Affine> {
+    let width = graph.ty(node).width() as usize;
+    if !matches!(graph.ty(node), Ty::F32(_)) {
+        return None;
+    }
+    match &graph.node(node).op {
+        Op::Affine { x, scale, shift } => Some(Affine {
+            x: *x,
+            scale: scale.iter().map(|&v| f64::from(v)).collect(),
+            shift: shift.iter().map(|&v| f64::from(v)).collect(),
+        }),
+        Op::Binary { op, a, b } => {
+            let constant = |id: NodeId| match &graph.node(id).op {
+                Op::Const { values } if values.len() == 1 || values.len() == width => {
+                    Some((0..width).map(|k| f64::from(values[if values.len() == 1 { 0 } else { k }])).collect::<Vec<f64>>())
+                }
+                _ => None,
+            };
+            let (x, c) = match (op, constant(*a), constant(*b)) {
+                (BinaryFn::Add | BinaryFn::Mul, Some(c), None) => (*b, c),
+                (BinaryFn::Add | BinaryFn::Sub | BinaryFn::Mul | BinaryFn::Div, None, Some(c)) => (*a, c),
+                _ => return None,
+            };
+            if graph.ty(x) != graph.ty(node) || (*op == BinaryFn::Div && c.iter().any(|v| *v == 0.0)) {
+                return None;
+            }
+            let inner = affine_of(graph, x).unwrap_or(Affine { x, scale: vec![1.0; width], shift: vec![0.0; width] });
+            let (mut scale, mut shift) = (inner.scale, inner.shift);
+            for k in 0..width {
+                match op {
+                    BinaryFn::Add => shift[k] += c[k],
+                    BinaryFn::Sub => shift[k] -= c[k],
+                    BinaryFn::Mul => {
+                        scale[k] *= c[k];
+                        shift[k] *= c[k];
+                    }
+                    _ => {
+                        scale[k] /= c[k];
+                        shift[k] /= c[k];
+                    }
+                }
+            }
+            Some(Affine { x: inner.x, scale, shift })
+        }
+        _ => None,
     }
 }
 
@@ -90,5 +152,26 @@ mod tests {
         // A 3-input, 2-output layer (stored `[out, in]` = 2x3 in the file) says so.
         assert!(ir_text(&after).contains("in=3 out=2"), "{}", ir_text(&after));
         assert_equivalent(&before, &after);
+    }
+
+    /// An ONNX scaler arrives as `(x - offset) * scale` or `(x - mean) / std` with constants.
+    #[test]
+    fn folds_constant_arithmetic_into_dense() {
+        let dir = TestDir::new();
+        dir.linear("m.safetensors", 3, 2);
+        for features in ["s = (v - [1.5, -2, 0.5]) * [2, 0.5, 4]", "s = (v - [1.5, -2, 0.5]) / [2, 0.5, 4] + 1"] {
+            let before = dir.graph(&format!(
+                "pipeline p {{ input {{ v: f32[3] }}
+                   features {{ {features} }}
+                   models {{ m = linear(\"m.safetensors\") }}
+                   output {{ y = m(s) }} }}"
+            ));
+            let after = crate::passes::dce(&affine_fold(&crate::passes::const_fold(&before)));
+            for op in ["sub", "mul", "div", "add"] {
+                assert_eq!(count_ops(&after, op), 0, "{features}: {}", ir_text(&after));
+            }
+            assert_eq!(count_ops(&after, "dense"), 1);
+            assert_equivalent(&before, &after);
+        }
     }
 }

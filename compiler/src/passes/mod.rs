@@ -4,7 +4,8 @@
 //! 1. `const_fold` first, so later passes see literal constants and flat concatenations.
 //! 2. `cse` merges repeated sub-expressions (a feature written twice, one model called twice
 //!    on the same input).
-//! 3. `affine_fold` folds standardize / min_max / scaling into the following dense layer.
+//! 3. `affine_fold` folds standardize / min_max / scaling, and constant `sub`/`add`/`mul`/`div`
+//!    chains (ONNX scalers), into the following dense layer.
 //! 4. `onehot_gather` turns one-hot into a dense layer into a row gather of its weights; it
 //!    runs after `affine_fold` so that both see the same concatenation.
 //! 5. `const_fold` and `cse` again to clean up what 3 and 4 produced, then `dce` drops every
