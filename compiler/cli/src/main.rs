@@ -108,7 +108,8 @@ enum Command {
     /// Re-run an audit log's requests through a build and prove the outputs identical bit for
     /// bit, or name the first record that differs. Exit status 0 identical, 1 different.
     Replay {
-        /// The audit log folder (the server's --audit-dir).
+        /// The audit log folder (the server's --audit-dir), or a Parquet export of it (`pipec log
+        /// --format parquet`; a binary given as BINARY must then be built with `--batch`).
         log: PathBuf,
         /// The server binary to replay with, or a `.pipe` file to build it from.
         #[arg(long, value_name = "BINARY|FILE")]
@@ -142,10 +143,18 @@ enum Command {
     /// Write Kubernetes (`k8s`) or KServe (`kserve`) manifests for the image `build --image`
     /// makes (`docs/deploy.md`).
     Deploy(deploy::DeployArgs),
-    /// Print a server's audit log as JSON lines, oldest record first, optionally filtered.
+    /// Print a server's audit log as JSON lines, oldest record first, optionally filtered; or
+    /// export it as Parquet files partitioned by day and model (`--format parquet -o DIR`).
     Log {
-        /// The audit log folder (holding `audit-*.log` segments).
+        /// The audit log folder (holding `audit-*.log` segments), or a Parquet export of one.
         dir: PathBuf,
+        /// `json`: JSON lines on stdout. `parquet`: a new folder of Parquet files, one row per
+        /// scored row, `day=YYYY-MM-DD/model=ROLE/part-N.parquet` (`docs/batch.md`).
+        #[arg(long, value_enum, default_value_t = log_cmd::LogFormat::Json)]
+        format: log_cmd::LogFormat,
+        /// The export folder for `--format parquet` (it must not exist yet).
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
         /// Only records scored at or after this time (RFC 3339 in UTC, e.g. 2025-01-31T12:00:00Z).
         #[arg(long, value_name = "TIME", value_parser = log_cmd::parse_time)]
         since: Option<u64>,
@@ -228,16 +237,19 @@ fn run(cli: Cli) -> ExitCode {
             server_build::serve(&file, &options, &server_args)
         }
         Command::Replay { log, build, cargo, replay_args } => {
-            server_build::replay(&log, &build, &replay_args, &cargo.options(cli.color))
+            // A Parquet export is read by a binary built with batch scoring.
+            let batch = pipec_audit_parquet::is_export(&log);
+            let options = server_build::Options { batch, ..cargo.options(cli.color) };
+            server_build::replay(&log, &build, &replay_args, &options)
         }
         Command::Score { cargo, build, score_args } => {
             let options = server_build::Options { batch: true, ..cargo.options(cli.color) };
             server_build::score(&build, &score_args, &options)
         }
         Command::Deploy(args) => deploy_manifests(&args, cli.color),
-        Command::Log { dir, since, until, id, model } => {
+        Command::Log { dir, format, output, since, until, id, model } => {
             let filter = pipec_audit::Filter { since_unix_nanos: since, until_unix_nanos: until, request_id: id, model };
-            log_cmd::log(&dir, filter)
+            log_cmd::log(&dir, format, output.as_deref(), filter)
         }
     };
     match result {
