@@ -45,12 +45,12 @@ fn log() -> Vec<AuditRecord> {
     big.seq = 41;
     big.time_unix_nanos = T0 + 2 * DAY + 41;
     big.rows = rows;
-    big.inputs = vec![NamedValues { name: "amount".into(), width: 1, values: Values::F32((0..rows).map(|i| i as f32 * 0.5).collect()) }, NamedValues { name: "country".into(), width: 1, values: Values::Str((0..rows).map(|i| (i % 3 != 0).then(|| format!("c{i}"))).collect()) }];
+    big.inputs = vec![NamedValues { name: "amount".into(), width: 1, values: Values::F32((0..rows).map(|i| i as f32 * 0.5).collect()) }, NamedValues { name: "country".into(), width: 1, values: Values::Str((0..rows).map(|i| (!i.is_multiple_of(3)).then(|| format!("c{i}"))).collect()) }];
     big.outputs = vec![
         NamedValues { name: "score".into(), width: 2, values: Values::F32((0..2 * rows).map(|i| (i as f32).sqrt()).collect()) },
-        NamedValues { name: "amount_ok".into(), width: 1, values: Values::Bool((0..rows).map(|i| i % 7 != 0).collect()) },
+        NamedValues { name: "amount_ok".into(), width: 1, values: Values::Bool((0..rows).map(|i| !i.is_multiple_of(7)).collect()) },
     ];
-    big.failed_checks = vec![pipec_audit::FailedCheck { check: "amount_ok".into(), rows: (0..rows).filter(|i| i % 7 == 0).collect() }];
+    big.failed_checks = vec![pipec_audit::FailedCheck { check: "amount_ok".into(), rows: (0..rows).filter(|i| i.is_multiple_of(7)).collect() }];
     records.push(big);
     records
 }

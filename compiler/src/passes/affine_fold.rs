@@ -95,7 +95,7 @@ fn affine_of(graph: &Graph, node: NodeId) -> Option<Affine> {
                 (BinaryFn::Add | BinaryFn::Sub | BinaryFn::Mul | BinaryFn::Div, None, Some(c)) => (*a, c),
                 _ => return None,
             };
-            if graph.ty(x) != graph.ty(node) || (*op == BinaryFn::Div && c.iter().any(|v| *v == 0.0)) {
+            if graph.ty(x) != graph.ty(node) || (*op == BinaryFn::Div && c.contains(&0.0)) {
                 return None;
             }
             let inner = affine_of(graph, x).unwrap_or(Affine { x, scale: vec![1.0; width], shift: vec![0.0; width] });
