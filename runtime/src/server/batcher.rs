@@ -99,8 +99,7 @@ pub fn start(config: &ServerConfig, open: Opener, duties: Arc<Duties>) -> Result
         let config = config.clone();
         let handle = std::thread::Builder::new()
             .name(format!("pipec-worker-{worker}"))
-            // The native path keeps a row's values in fixed-size arrays on the stack.
-            .stack_size(64 << 20)
+            .stack_size(super::engines::NATIVE_STACK_BYTES)
             .spawn(move || {
                 let models = match open(&config) {
                     Ok(models) => models,

@@ -28,6 +28,11 @@ pub(super) fn guarded(forward: impl FnOnce() -> Result<Vec<OutputColumn>, crate:
 }
 
 /// A pipeline's native one-row path, the only route of a server built for the CPU only.
+/// The stack of every thread that runs the native path, which keeps a row's values in
+/// fixed-size arrays on the stack: server workers, `score` workers, `replay` and the Python
+/// module's scoring.
+pub const NATIVE_STACK_BYTES: usize = 64 << 20;
+
 pub struct NativeEngine<R: RowPipeline> {
     rows: R,
 }

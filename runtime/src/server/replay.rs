@@ -55,8 +55,7 @@ pub fn main(specs: Specs, open: Opener) -> ExitCode {
         RoleFlag::Champion => Role::Champion,
         RoleFlag::Challenger => Role::Challenger,
     };
-    // The workers' stack size: the native path keeps a row's values on the stack.
-    let work = std::thread::Builder::new().stack_size(64 << 20).spawn(move || replay(&args, role, specs, open));
+    let work = std::thread::Builder::new().stack_size(super::engines::NATIVE_STACK_BYTES).spawn(move || replay(&args, role, specs, open));
     let outcome = match work.map(|handle| handle.join()) {
         Ok(Ok(outcome)) => outcome,
         _ => Err("the replay thread failed".to_string()),

@@ -11,6 +11,18 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// The `pipec.*` entries of an output's schema (and Parquet footer) for pipeline `spec` run as
+/// `model` (`champion` or `challenger`); `pipec score` adds `pipec.input`.
+pub fn metadata(spec: &PipelineSpec, model: &str) -> Vec<(String, String)> {
+    vec![
+        ("pipec.pipeline".into(), spec.name.into()),
+        ("pipec.version".into(), spec.version.into()),
+        ("pipec.identity".into(), spec.identity.into()),
+        ("pipec.model".into(), model.into()),
+        ("pipec.compiler".into(), env!("CARGO_PKG_VERSION").into()),
+    ]
+}
+
 pub struct OutputLayout {
     /// Input columns copied to the output, by index in the input's schema.
     kept: Vec<usize>,

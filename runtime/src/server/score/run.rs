@@ -12,8 +12,10 @@ use super::sink::{CompressionFlag, Encoded, Encoder, OutputFormat, Sink};
 use super::source::{InputFormat, Source};
 use super::ScoreArgs;
 use crate::server::config::ServerConfig;
+use crate::server::engines::{Scorer, NATIVE_STACK_BYTES};
 use crate::server::models::{Opener, Role};
 use crate::spec::{InputKind, PipelineSpec};
+use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use clap::Parser;
 use std::collections::BTreeMap;
@@ -21,7 +23,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What to score and how.
 pub struct Plan<'a> {
@@ -111,8 +113,7 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
             let shared = Shared { reader: &reader, stop: &stop, pipeline_nanos: &pipeline_nanos, open: &open, config: &config };
             let output = Output { inputs: &inputs, layout: &layout, encoder: &encoder, path: plan.output };
             let role = plan.role;
-            // The native path keeps a row's values on the stack.
-            let spawned = std::thread::Builder::new().stack_size(64 << 20).spawn_scoped(scope, move || {
+            let spawned = std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn_scoped(scope, move || {
                 work(&shared, role, &output, &sender);
             });
             if let Err(e) = spawned {
@@ -208,13 +209,8 @@ fn work(shared: &Shared, role: Role, output: &Output, sender: &SyncSender<Scored
                 }
             }
         };
-        let scored = inputs.batch(&record, first_row).and_then(|batch| {
-            let end = first_row + record.num_rows() as u64;
-            let started = Instant::now();
-            let (_, columns) = scorer.score(&batch);
-            pipeline_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            let columns = columns.map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
-            let out = layout.record_batch(&record, columns).map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
+        let scored = score_record(inputs, layout, scorer, &record, first_row).and_then(|(out, in_pipeline)| {
+            pipeline_nanos.fetch_add(in_pipeline.as_nanos() as u64, Ordering::Relaxed);
             encoder.encode(out).map_err(|reason| ScoreError::Write { path: output_path.to_path_buf(), reason })
         });
         let failed = scored.is_err();
@@ -256,13 +252,27 @@ fn csv_kind(spec: &PipelineSpec, name: &str) -> CsvKind {
 
 /// What the output file says about how it was made.
 fn metadata(plan: &Plan) -> Vec<(String, String)> {
-    let spec = plan.spec;
-    vec![
-        ("pipec.pipeline".into(), spec.name.into()),
-        ("pipec.version".into(), spec.version.into()),
-        ("pipec.identity".into(), spec.identity.into()),
-        ("pipec.model".into(), plan.role.as_str().into()),
-        ("pipec.compiler".into(), env!("CARGO_PKG_VERSION").into()),
-        ("pipec.input".into(), plan.input.display().to_string()),
-    ]
+    let mut metadata = super::outputs::metadata(plan.spec, plan.role.as_str());
+    metadata.push(("pipec.input".into(), plan.input.display().to_string()));
+    metadata
+}
+
+/// Scores one record batch of the input, whose first row is `first_row` of the whole input:
+/// converts it, runs the pipeline and lays out the output rows. Also gives the time spent in
+/// the pipeline itself.
+pub fn score_record(
+    inputs: &InputColumns,
+    layout: &OutputLayout,
+    scorer: &dyn Scorer,
+    record: &RecordBatch,
+    first_row: u64,
+) -> Result<(RecordBatch, Duration), ScoreError> {
+    let batch = inputs.batch(record, first_row)?;
+    let end = first_row + record.num_rows() as u64;
+    let started = Instant::now();
+    let (_, columns) = scorer.score(&batch);
+    let in_pipeline = started.elapsed();
+    let columns = columns.map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
+    let out = layout.record_batch(record, columns).map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
+    Ok((out, in_pipeline))
 }

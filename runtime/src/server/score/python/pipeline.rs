@@ -4,10 +4,11 @@
 
 use super::capsules::{import_batch, import_stream, ExportedBatch, ExportedStream};
 use crate::server::config::ServerConfig;
-use crate::server::engines::{NativeEngine, Scorer};
+use crate::server::engines::{NativeEngine, Scorer, NATIVE_STACK_BYTES};
 use crate::server::score::columns::InputColumns;
 use crate::server::score::error::ScoreError;
-use crate::server::score::outputs::OutputLayout;
+use crate::server::score::outputs::{self, OutputLayout};
+use crate::server::score::run::score_record;
 use crate::spec::{InputKind, OutputKind, OutputRole, PipelineSpec};
 use crate::RowPipeline;
 use arrow_array::RecordBatch;
@@ -16,15 +17,10 @@ use clap::Parser;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::collections::HashMap;
 use std::path::Path;
 
 /// Named in conversion errors where `pipec score` names the input file.
 const PLACE: &str = "the data";
-
-/// The native path keeps a row's values on the stack; scoring runs on a thread with as much
-/// stack as a `<server> score` worker's.
-const STACK_BYTES: usize = 64 << 20;
 
 /// A compiled pipeline, loaded once: `score(data)` scores Arrow data on its native path.
 #[pyclass(frozen, module = "pipec", name = "Pipeline")]
@@ -41,35 +37,19 @@ impl Pipeline {
         Ok(Pipeline { spec: R::spec(), scorer: Box::new(engine) })
     }
 
-    /// What a scoring run writes into the output's schema, less the input file's name.
-    fn metadata(&self) -> HashMap<String, String> {
-        [
-            ("pipec.pipeline", self.spec.name),
-            ("pipec.version", self.spec.version),
-            ("pipec.identity", self.spec.identity),
-            ("pipec.model", "champion"),
-            ("pipec.compiler", env!("CARGO_PKG_VERSION")),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
     /// The columns and layout for input of `schema`; fails as `pipec score` does on a missing
     /// column, a column of the wrong type or an output name taken by an input column.
     fn plan(&self, schema: &Schema) -> Result<(InputColumns, OutputLayout), ScoreError> {
         let inputs = InputColumns::new(self.spec, schema, Path::new(PLACE))?;
-        let layout = OutputLayout::new(self.spec, schema, &[], self.metadata())?;
+        // What a scoring run writes into the output's schema, less the input file's name.
+        let metadata = outputs::metadata(self.spec, "champion").into_iter().collect();
+        let layout = OutputLayout::new(self.spec, schema, &[], metadata)?;
         Ok((inputs, layout))
     }
 
     /// Converts and scores `record`, whose first row is row `first_row` of the data.
     fn score_batch(&self, inputs: &InputColumns, layout: &OutputLayout, record: &RecordBatch, first_row: u64) -> Result<RecordBatch, ScoreError> {
-        let batch = inputs.batch(record, first_row)?;
-        let end = first_row + record.num_rows() as u64;
-        let (_, columns) = self.scorer.score(&batch);
-        let columns = columns.map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
-        layout.record_batch(record, columns).map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })
+        score_record(inputs, layout, self.scorer.as_ref(), record, first_row).map(|(out, _)| out)
     }
 }
 
@@ -197,10 +177,10 @@ impl Pipeline {
     }
 }
 
-/// Runs `work` on a thread with [`STACK_BYTES`] of stack.
+/// Runs `work` on a thread with the native path's stack ([`NATIVE_STACK_BYTES`]).
 fn on_big_stack<T: Send>(work: impl FnOnce() -> Result<T, ScoreError> + Send) -> Result<T, ScoreError> {
     std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new().stack_size(STACK_BYTES).spawn_scoped(scope, work);
+        let spawned = std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn_scoped(scope, work);
         match spawned {
             Ok(handle) => handle.join().unwrap_or_else(|_| Err(ScoreError::Setup("the scoring thread panicked".into()))),
             Err(e) => Err(ScoreError::Setup(format!("cannot start the scoring thread: {e}"))),
