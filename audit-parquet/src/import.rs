@@ -3,7 +3,7 @@
 
 use crate::error::ExportError;
 use crate::from_arrow::Layout;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use pipec_audit::{AuditRecord, Filter};
 use std::collections::VecDeque;
 use std::fs::File;
@@ -15,12 +15,9 @@ pub fn is_export(path: &Path) -> bool {
     if path.is_file() {
         return has_parquet_extension(path);
     }
-    let Ok(entries) = std::fs::read_dir(path) else { return false };
-    let names: Vec<String> = entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    if names.iter().any(|n| n.starts_with("audit-") && n.ends_with(".log")) {
-        return false;
-    }
-    parquet_files(path).is_ok_and(|files| !files.is_empty())
+    path.is_dir()
+        && pipec_audit::has_segments(path).is_ok_and(|segments| !segments)
+        && parquet_files(path).is_ok_and(|files| !files.is_empty())
 }
 
 fn has_parquet_extension(path: &Path) -> bool {
@@ -78,9 +75,11 @@ pub struct ExportRecords {
 struct OpenFile {
     path: PathBuf,
     layout: Layout,
+    /// The row groups still to read, each with its first row in the file (for errors).
     row_groups: VecDeque<(usize, u64)>,
-    /// The row groups' first rows in the file, for errors.
     file: File,
+    /// The footer, parsed once for every row group.
+    metadata: ArrowReaderMetadata,
 }
 
 impl ExportRecords {
@@ -97,7 +96,7 @@ impl ExportRecords {
                 continue;
             };
             let file = open.file.try_clone().map_err(|e| ExportError::io(&open.path, e))?;
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| ExportError::parquet(&open.path, e))?;
+            let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, open.metadata.clone());
             let rows = builder.metadata().row_group(group).num_rows();
             let reader = builder
                 .with_row_groups(vec![group])
@@ -117,9 +116,8 @@ impl ExportRecords {
 /// Opens one export file, skipping it when its model is filtered out.
 fn open(path: &Path, filter: &Filter) -> Result<OpenFile, ExportError> {
     let file = File::open(path).map_err(|e| ExportError::io(path, e))?;
-    let reader = file.try_clone().map_err(|e| ExportError::io(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(reader).map_err(|e| ExportError::parquet(path, e))?;
-    let schema = builder.schema();
+    let footer = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| ExportError::parquet(path, e))?;
+    let schema = footer.schema();
     let metadata = schema.metadata();
     if metadata.get("pipec.audit_export").is_none() {
         return Err(ExportError::not_an_export(path, "its footer has no `pipec.audit_export` entry"));
@@ -132,12 +130,12 @@ fn open(path: &Path, filter: &Filter) -> Result<OpenFile, ExportError> {
     let mut row_groups = VecDeque::new();
     if filter.model.as_ref().is_none_or(|m| *m == model) {
         let mut first_row = 0u64;
-        for (index, group) in builder.metadata().row_groups().iter().enumerate() {
+        for (index, group) in footer.metadata().row_groups().iter().enumerate() {
             row_groups.push_back((index, first_row));
             first_row += u64::try_from(group.num_rows()).unwrap_or(0);
         }
     }
-    Ok(OpenFile { path: path.to_path_buf(), layout, row_groups, file })
+    Ok(OpenFile { path: path.to_path_buf(), layout, row_groups, file, metadata: footer })
 }
 
 impl Iterator for ExportRecords {

@@ -57,6 +57,8 @@ mod recover;
 mod segment;
 mod writer;
 
+use std::path::Path;
+
 pub use error::AuditError;
 pub use json::record_to_json;
 pub use reader::{Filter, Records, read_records};
@@ -66,6 +68,12 @@ pub use writer::{Acknowledge, AuditLog, AuditStats, Durability, LogOptions};
 
 /// The segment format version written in every segment header.
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Whether `dir` holds log segments (`audit-{first_seq:020}.log`), named as the writer names
+/// them; the reader ignores any other file.
+pub fn has_segments(dir: &Path) -> Result<bool, AuditError> {
+    Ok(!segment::list(dir)?.is_empty())
+}
 
 /// The file name of the segment whose first record has seq `first_seq`.
 pub fn segment_file_name(first_seq: u64) -> String {

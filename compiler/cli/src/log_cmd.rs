@@ -66,7 +66,7 @@ impl Source {
                 tail.bytes_removed,
                 tail.reason
             );
-        } else if !any_record && !has_segments(dir)? {
+        } else if !any_record && !pipec_audit::has_segments(dir).with_context(|| format!("cannot list `{}`", dir.display()))? {
             eprintln!("note: `{}` holds no audit log segments (audit-*.log)", dir.display());
         }
         Ok(())
@@ -132,15 +132,6 @@ fn export_parquet(dir: &Path, output: &Path, filter: Filter) -> Result<ExitCode>
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn has_segments(dir: &Path) -> Result<bool> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list `{}`", dir.display()))?;
-    Ok(entries.filter_map(|e| e.ok()).any(|e| {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        name.starts_with("audit-") && name.ends_with(".log")
-    }))
 }
 
 /// `pipec log ... | head` closes stdout early; that is not an error.
