@@ -129,6 +129,7 @@ fn category_table_init(map: &pipec_compiler::ir::CategoryMap) -> proc_macro2::To
     match map {
         CategoryMap::Vocab(words) => quote!(CategoryTable::vocab(&[#(#words),*])),
         CategoryMap::Hash { buckets } => quote!(CategoryTable::hash(#buckets)),
+        CategoryMap::Presence => quote!(CategoryTable::presence()),
     }
 }
 

@@ -94,6 +94,7 @@ pub fn category_index(map: &CategoryMap, value: Option<&str>) -> u32 {
             vocab.iter().position(|v| v == value).map_or(vocab.len() as u32, |p| p as u32)
         }
         CategoryMap::Hash { buckets } => (fnv1a64(value.as_bytes()) % u64::from(*buckets)) as u32,
+        CategoryMap::Presence => 0,
     }
 }
 

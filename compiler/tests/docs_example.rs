@@ -149,6 +149,20 @@ fn builtin_semantics_are_as_documented() {
     assert_eq!(eval(vocab, &[0.0], Some("zzz")), [0.0, 0.0, 0.0]);
     assert_eq!(eval(vocab, &[0.0], None), [0.0, 0.0, 0.0]);
     assert_eq!(eval("one_hot(impute(s, \"c\"), vocab: [\"a\", \"b\", \"c\"])", &[0.0], None), [0.0, 0.0, 1.0]);
+    // category_code: the vocabulary position; unknown or missing stays missing (nullable, so
+    // imputed here to be an output).
+    let code = "impute(category_code(s, vocab: [\"a\", \"b\", \"c\"]), -1)";
+    assert_eq!(eval(code, &[0.0], Some("a")), [0.0]);
+    assert_eq!(eval(code, &[0.0], Some("c")), [2.0]);
+    assert_eq!(eval(code, &[0.0], Some("zzz")), [-1.0]);
+    assert_eq!(eval(code, &[0.0], None), [-1.0]);
+    let imputed = "impute(category_code(impute(s, \"b\"), vocab: [\"a\", \"b\"]), -1)";
+    assert_eq!(eval(imputed, &[0.0], None), [1.0]);
+    // is_missing on a string: only null is missing; an imputed string never is.
+    assert_eq!(eval("float(is_missing(s))", &[0.0], None), [1.0]);
+    assert_eq!(eval("float(is_missing(s))", &[0.0], Some("")), [0.0]);
+    assert_eq!(eval("float(is_missing(s))", &[0.0], Some("zzz")), [0.0]);
+    assert_eq!(eval("float(is_missing(impute(s, \"a\")))", &[0.0], None), [0.0]);
     // hash_bucket: FNV-1a 64 (offset 0xcbf29ce484222325, prime 0x100000001b3) of the UTF-8
     // bytes, modulo N, one-hot; missing gives all zeros.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;

@@ -10,6 +10,8 @@ use std::collections::HashMap;
 pub enum CategoryTable {
     Vocab(HashMap<&'static str, u32>, u32),
     Hash(u32),
+    /// Every present string is category 0; a missing one is unknown (1).
+    Presence,
 }
 
 impl CategoryTable {
@@ -22,9 +24,14 @@ impl CategoryTable {
         CategoryTable::Hash(buckets)
     }
 
+    pub fn presence() -> Self {
+        CategoryTable::Presence
+    }
+
     pub fn categories(&self) -> u32 {
         match self {
             CategoryTable::Vocab(_, n) | CategoryTable::Hash(n) => *n,
+            CategoryTable::Presence => 1,
         }
     }
 
@@ -33,6 +40,7 @@ impl CategoryTable {
         match self {
             CategoryTable::Vocab(map, n) => map.get(value).copied().unwrap_or(*n),
             CategoryTable::Hash(n) => (fnv1a64(value.as_bytes()) % u64::from(*n)) as u32,
+            CategoryTable::Presence => 0,
         }
     }
 

@@ -39,6 +39,7 @@ pub fn describe(graph: &Graph, op: &Op) -> String {
             let map = match map {
                 CategoryMap::Vocab(v) => format!("vocab={}", list_str(v)),
                 CategoryMap::Hash { buckets } => format!("hash buckets={buckets}"),
+                CategoryMap::Presence => "presence".to_string(),
             };
             let missing = missing.as_ref().map_or(String::new(), |m| format!(" missing={m:?}"));
             format!("category {name} {map}{missing}")

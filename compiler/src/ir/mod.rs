@@ -71,6 +71,9 @@ pub enum CategoryMap {
     Vocab(Vec<String>),
     /// FNV-1a 64 of the UTF-8 bytes, modulo `buckets`.
     Hash { buckets: u32 },
+    /// Whether the string is there: every present string is category 0, a missing one is
+    /// unknown (1). `is_missing` on a string is built on it.
+    Presence,
 }
 
 impl CategoryMap {
@@ -78,6 +81,7 @@ impl CategoryMap {
         match self {
             CategoryMap::Vocab(v) => v.len() as u32,
             CategoryMap::Hash { buckets } => *buckets,
+            CategoryMap::Presence => 1,
         }
     }
 }

@@ -5,15 +5,15 @@ use super::expr::{broadcast_width, concat, lower_expr, require_bool, require_f32
 use super::scope::suggest;
 use super::{Lowerer, Val};
 use crate::artifacts::{parse_safetensors_stats, parse_stats, parse_vocab};
-use crate::ir::{BinaryFn, CategoryMap, NodeId, Op, Ty, UnaryFn};
+use crate::ir::{BinaryFn, CategoryMap, Matrix, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::{Arg, Expr, Ident};
 use pipec_dsl::{Diagnostic, Span};
 
 /// Every built-in function, for "unknown function" messages.
-pub const FUNCTIONS: [&str; 22] = [
+pub const FUNCTIONS: [&str; 23] = [
     "log", "log1p", "exp", "sqrt", "abs", "sigmoid", "relu", "tanh", "softmax", "clip", "min", "max",
-    "standardize", "min_max", "impute", "is_missing", "one_hot", "hash_bucket", "bucketize", "concat",
-    "where", "float",
+    "standardize", "min_max", "impute", "is_missing", "one_hot", "category_code", "hash_bucket",
+    "bucketize", "concat", "where", "float",
 ];
 
 /// The largest number of categories of `hash_bucket`.
@@ -117,10 +117,28 @@ fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) ->
                     let ty = Ty::Bool(lw.graph.ty(id).width());
                     num(lw.push(Op::Unary { op: UnaryFn::IsMissing, x: id }, ty, span))
                 }
+                Val::Str { input, missing } => {
+                    // Present strings are category 0 of a one-category map, a missing one is
+                    // unknown, so its one-hot is 0.0 exactly when the string is missing.
+                    let map = CategoryMap::Presence;
+                    let index = lw.push(Op::Category { input, map, missing }, Ty::Index { categories: 1 }, arg.span);
+                    let present = lw.push(Op::OneHot { index }, Ty::F32(1), arg.span);
+                    let half = lw.push(Op::Const { values: vec![0.5] }, Ty::F32(1), span);
+                    num(lw.push(Op::Binary { op: BinaryFn::Lt, a: present, b: half }, Ty::Bool(1), span))
+                }
                 Val::Poisoned => Err(None),
-                _ => Err(Some(Diagnostic::error("E0201", "`is_missing` takes a numeric input")
-                    .with_primary(arg.span, "expected an f32 value (nullable or not)"))),
+                _ => Err(Some(Diagnostic::error("E0201", "`is_missing` takes a numeric or string input")
+                    .with_primary(arg.span, "expected an f32 value or a string (nullable or not)"))),
             }
+        }
+        "category_code" => {
+            let call = CallArgs::check(name, span, args, (1, 1), &["vocab"])?;
+            let vocab_expr = call.named("vocab").ok_or_else(|| {
+                Diagnostic::error("E0104", "`category_code` needs a vocabulary")
+                    .with_primary(span, "expected `vocab: [\"a\", \"b\"]` or `vocab: \"vocab.json\"`")
+            })?;
+            let vocab = vocabulary(lw, vocab_expr)?;
+            category_code(lw, call.positional[0], vocab, span)
         }
         "one_hot" => {
             let call = CallArgs::check(name, span, args, (1, 1), &["vocab"])?;
@@ -295,6 +313,32 @@ fn vocabulary(lw: &Lowerer, expr: &Expr) -> Result<Vec<String>, Option<Diagnosti
 }
 
 /// A string input turned into a category index, then one-hot.
+/// `category_code(s, vocab)`: the string's 0-based position in the vocabulary as f32, and
+/// missing (NaN) for a missing or unknown string, as pandas' `Categorical(...).codes` gives -1
+/// for both and LightGBM and XGBoost read that as missing. A gather of `position + 1` (0 for
+/// unknown) tells known from unknown; the result is nullable.
+fn category_code(lw: &mut Lowerer, arg: &Expr, vocab: Vec<String>, span: Span) -> Lowered {
+    match lower_expr(lw, arg) {
+        Val::Str { input, missing } => {
+            let categories = vocab.len() as u32;
+            let map = CategoryMap::Vocab(vocab);
+            let index = lw.push(Op::Category { input, map, missing }, Ty::Index { categories }, arg.span);
+            let table = Matrix { rows: categories, cols: 1, data: (1..=categories).map(|c| c as f32).collect() };
+            let plus_one = lw.push(Op::Gather { index, table }, Ty::F32(1), span);
+            let zero = lw.push(Op::Const { values: vec![0.0] }, Ty::F32(1), span);
+            let one = lw.push(Op::Const { values: vec![1.0] }, Ty::F32(1), span);
+            let nan = lw.push(Op::Const { values: vec![f32::NAN] }, Ty::F32(1), span);
+            let known = lw.push(Op::Binary { op: BinaryFn::Gt, a: plus_one, b: zero }, Ty::Bool(1), span);
+            let code = lw.push(Op::Binary { op: BinaryFn::Sub, a: plus_one, b: one }, Ty::F32(1), span);
+            let id = lw.push(Op::Where { cond: known, a: code, b: nan }, Ty::F32(1), span);
+            Ok(Val::Num { id, nullable: true })
+        }
+        Val::Poisoned => Err(None),
+        _ => Err(Some(Diagnostic::error("E0201", "type mismatch: expected `str`")
+            .with_primary(arg.span, "expected a string (categorical) input"))),
+    }
+}
+
 fn categorical(lw: &mut Lowerer, arg: &Expr, map: CategoryMap, span: Span) -> Lowered {
     match lower_expr(lw, arg) {
         Val::Str { input, missing, .. } => {
