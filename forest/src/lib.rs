@@ -11,6 +11,10 @@
 //!   reads, with the [`ScoreRule`] onnxruntime applies to the margins; see `onnx/mod.rs`).
 //! - Evaluation, one row at a time ([`Forest::predict_margins`], [`Forest::predict`]): the
 //!   reference semantics every other evaluation of the tables must reproduce (see `eval.rs`).
+//! - The fast row walk ([`CompiledForest`], `compiled.rs`): a compact copy of the tables built
+//!   once at load (12-byte nodes, children adjacent, missing rules folded into the row, a
+//!   fixed number of branch-free steps per tree), bit-identical to the reference; what the
+//!   generated native path runs.
 //! - Checking ([`Forest::validate`]): a validated forest never makes evaluation panic.
 //! - The blob ([`Forest::encode`], [`Forest::decode`]): the tables as f32 words for
 //!   generated code (layout in `blob.rs`).
@@ -18,6 +22,7 @@
 
 mod blob;
 mod builder;
+mod compiled;
 mod error;
 mod eval;
 mod forest;
@@ -29,6 +34,7 @@ mod xgboost;
 
 pub use blob::BLOB_MAGIC;
 pub use builder::{ForestBuilder, TreeNode};
+pub use compiled::{CompiledForest, CompiledLayout};
 pub use error::{ImportError, Imported};
 pub use eval::{ZERO_THRESHOLD, apply_objective};
 pub use forest::{Forest, Missing, NodeKind, Objective};

@@ -1,0 +1,814 @@
+//! The fast row walk: [`CompiledForest`], a [`Forest`] with a compact copy of its tables
+//! built once at load, evaluated with the reference semantics of `eval.rs` bit for bit.
+//!
+//! Layout, built by [`CompiledForest::new`]:
+//!
+//! - **Slots.** Each row is first widened into a small array of *slots*: for every missing
+//!   rule a split of the forest uses, one copy of the row with that rule already applied
+//!   (`Nan` default right: the value itself, NaN compares false and goes right; `Nan`
+//!   default left: NaN becomes -inf, which is `<=` every non-NaN threshold; `Zero`: NaN and
+//!   `|x| <= 1e-35` become NaN or -inf by the default direction; `None`: NaN becomes 0.0);
+//!   then one slot per distinct categorical test (source slot and bitset) of the forest,
+//!   0.0 when the category goes left and 1.0 when not (LightGBM's rule, computed once per
+//!   row); and one last slot holding -inf. Every split then is one comparison,
+//!   `slots[slot] <= threshold` (a categorical one `decision <= 0.5`), whatever its rule.
+//! - **Nodes.** 12 bytes each (`threshold`, `slot`, `left`), a split's two children adjacent
+//!   (right is `left + 1`), laid out breadth first per tree. A leaf reads the -inf slot,
+//!   holds its value as its threshold (finite, so -inf `<=` it: a leaf "goes left") and is
+//!   its own left child: a walk of the tree's depth in steps ends on the leaf whichever path
+//!   it takes, with no branch on the node kind.
+//! - **Groups.** Trees are walked in chunks of [`CHUNK`] trees in table order; within a
+//!   chunk, sorted by depth and cut into groups of [`WALK_LANES`] trees walked in lockstep
+//!   (the deepest lane's depth in steps; a group deeper than [`EARLY_EXIT_DEPTH`], as
+//!   leaf-wise LightGBM trees are, stops once every lane is on a leaf), so independent trees
+//!   overlap in the CPU's out-of-order window instead of mispredicting. Each tree's leaf
+//!   value lands in a per-chunk buffer at its table position, and the buffer is summed in
+//!   table order, exactly as `eval.rs` does (f64, one running sum per output).
+//! - **Exact sums.** When every partial sum of the forest's leaf values is provably exact in
+//!   f64 (all leaves are multiples of `2^q` and the sum of every tree's largest `|leaf|`
+//!   stays below `2^(q + 53)`: true for usual models), f64 addition is associative on them,
+//!   so the sum uses four running sums per output instead of one; the result is the same
+//!   bits.
+//! - **The general step.** A split no slot comparison expresses (a NaN threshold, or a
+//!   categorical one, with missing values going left) is a *reference node*, evaluated by
+//!   [`Forest::goes_left`] on the original node; when a forest has more distinct
+//!   categorical tests than trees (and [`MIN_DECISIONS`]), they are tested in the walk
+//!   instead of per row. Groups holding either take the general step (a branch on the
+//!   node's flags), the others the branch-free one.
+//!
+//! Memory is linear in the model: 12 bytes a node, about 8 bytes a tree, the bitsets once
+//! more; no code is generated per tree. The walk reads the tables unchecked
+//! (`get_unchecked`), relying on invariants [`Plan::build`] checks once
+//! (`Plan::indices_in_range`), on a forest that passed [`Forest::validate`].
+
+use std::collections::HashMap;
+use std::ops::Deref;
+
+use crate::eval::ZERO_THRESHOLD;
+use crate::forest::{Forest, Missing, NodeKind};
+
+/// Trees per chunk: the leaf values of one chunk are buffered on the stack before summing.
+const CHUNK: usize = 256;
+/// Slots kept on the stack; wider rows use a heap buffer.
+const STACK_SLOTS: usize = 512;
+/// Marks a reference node in [`Node::slot`].
+const REFERENCE: u32 = 1 << 31;
+/// Marks a categorical split in [`Node::slot`] (its threshold's bits are its bitset's offset
+/// in [`Plan::bits`]).
+const CATEGORICAL: u32 = 1 << 30;
+/// The slot index (or feature, for reference nodes) in [`Node::slot`].
+const SLOT: u32 = CATEGORICAL - 1;
+/// Running sums per output when the sums are exact.
+const LANES: usize = 4;
+/// Per-row categorical decisions allowed even for forests of fewer trees.
+const MIN_DECISIONS: usize = 256;
+/// Trees walked in lockstep.
+const WALK_LANES: usize = 8;
+/// Runs deeper than this stop stepping once all lanes are on leaves (leaf-wise trees are
+/// deep but their usual paths short); shallower ones always take their depth's steps.
+const EARLY_EXIT_DEPTH: u32 = 8;
+
+/// One compact node (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Node {
+    /// The threshold (numeric split), the leaf value (leaf), the bits of the bitset's offset
+    /// in [`Plan::bits`] (categorical split), or the original node index's bits (reference
+    /// node).
+    threshold: f32,
+    /// Slot index (numeric split, leaf), [`CATEGORICAL`] | slot index (categorical split), or
+    /// [`REFERENCE`] | feature (reference node).
+    slot: u32,
+    /// Compact index of the left child (the right one follows it); a leaf's own index.
+    left: u32,
+}
+
+/// How a slot variant rewrites a feature value before `value <= threshold`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Variant {
+    NanRight,
+    NanLeft,
+    ZeroRight,
+    ZeroLeft,
+    NoneZero,
+}
+
+const VARIANTS: [Variant; 5] = [
+    Variant::NanRight,
+    Variant::NanLeft,
+    Variant::ZeroRight,
+    Variant::ZeroLeft,
+    Variant::NoneZero,
+];
+
+impl Variant {
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    fn of(missing: Missing, default_left: bool) -> Variant {
+        match (missing, default_left) {
+            (Missing::Nan, false) => Variant::NanRight,
+            (Missing::Nan, true) => Variant::NanLeft,
+            (Missing::Zero, false) => Variant::ZeroRight,
+            (Missing::Zero, true) => Variant::ZeroLeft,
+            (Missing::None, _) => Variant::NoneZero,
+        }
+    }
+
+    /// Whether the variant marks default-left values with -inf (which a NaN threshold or a
+    /// category test would send right).
+    fn sends_default_left(self) -> bool {
+        matches!(self, Variant::NanLeft | Variant::ZeroLeft)
+    }
+
+    #[inline]
+    fn apply(self, x: f32) -> f32 {
+        match self {
+            Variant::NanRight => x,
+            Variant::NanLeft => {
+                if x.is_nan() {
+                    f32::NEG_INFINITY
+                } else {
+                    x
+                }
+            }
+            Variant::ZeroRight | Variant::ZeroLeft => {
+                let is_default = x.is_nan() || x.abs() <= ZERO_THRESHOLD;
+                match (is_default, self == Variant::ZeroLeft) {
+                    (false, _) => x,
+                    (true, true) => f32::NEG_INFINITY,
+                    (true, false) => f32::NAN,
+                }
+            }
+            Variant::NoneZero => {
+                if x.is_nan() {
+                    0.0
+                } else {
+                    x
+                }
+            }
+        }
+    }
+}
+
+/// [`WALK_LANES`] trees of one chunk walked in lockstep.
+#[derive(Clone, Debug, PartialEq)]
+struct Group {
+    /// Steps to take: the deepest lane's depth.
+    steps: u32,
+    /// Whether a lane holds a categorical or reference node (then every lane takes the
+    /// general step).
+    general: bool,
+    /// The lanes' compact roots (a padding lane: the spare leaf, the last node).
+    roots: [u32; WALK_LANES],
+    /// Each lane's tree, as its position in the chunk (a padding lane: [`CHUNK`], a scratch
+    /// entry of the value buffer).
+    at: [u32; WALK_LANES],
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Chunk {
+    /// Table positions of its trees: `first..first + trees`.
+    first: u32,
+    trees: u32,
+    /// `groups[groups_start..groups_end]`.
+    groups_start: u32,
+    groups_end: u32,
+}
+
+/// The compact tables (module documentation).
+#[derive(Clone, Debug, PartialEq)]
+struct Plan {
+    nodes: Vec<Node>,
+    features: usize,
+    /// Slot offset of each used [`Variant`] (by index), `None` when unused.
+    variant_offset: [Option<u32>; 5],
+    /// Slots per row, the last one -inf.
+    slots: usize,
+    groups: Vec<Group>,
+    chunks: Vec<Chunk>,
+    /// Per-row categorical decisions: (source slot, bitset offset in `bits`), written to
+    /// slots `decision_base..` as 0.0 (left) or 1.0 (right).
+    decisions: Vec<(u32, u32)>,
+    decision_base: usize,
+    /// Categorical bitsets: at each offset the word count `len`, the `len` words, one zero
+    /// word; offset 0 is an empty set (`[0, 0]`).
+    bits: Vec<u32>,
+    /// Whether four running sums per output give the same bits as one (module docs).
+    exact: bool,
+}
+
+/// How a [`CompiledForest`] walks its trees ([`CompiledForest::layout`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompiledLayout {
+    /// Bytes of the compact tables (nodes, groups, bitsets).
+    pub bytes: usize,
+    /// Values each row is widened to (one per feature and missing rule used, one per
+    /// categorical decision, one -inf).
+    pub slots: usize,
+    /// Categorical tests computed once per row (distinct source and bitset).
+    pub decisions: usize,
+    /// Groups of trees walked in lockstep, and how many of them take the general step
+    /// (categorical tests in the walk, or reference nodes).
+    pub groups: usize,
+    pub general_groups: usize,
+    /// Whether the margins use four running sums per output (exact; module documentation).
+    pub exact_sums: bool,
+}
+
+/// A [`Forest`] with its compact walk (module documentation). Dereferences to the tables;
+/// [`CompiledForest::predict_margins`] is the fast one-row evaluation, bit-identical to
+/// [`Forest::predict_margins`].
+#[derive(Clone, Debug)]
+pub struct CompiledForest {
+    forest: Forest,
+    /// `None` when the tables are too large for the compact indices (then the reference
+    /// walk runs).
+    plan: Option<Plan>,
+}
+
+impl Deref for CompiledForest {
+    type Target = Forest;
+    fn deref(&self) -> &Forest {
+        &self.forest
+    }
+}
+
+impl From<Forest> for CompiledForest {
+    fn from(forest: Forest) -> Self {
+        CompiledForest::new(forest)
+    }
+}
+
+impl CompiledForest {
+    /// Builds the compact walk of a forest that passes [`Forest::validate`] (on one that
+    /// does not, the reference walk is kept, with its own panics).
+    pub fn new(forest: Forest) -> CompiledForest {
+        let plan = if forest.validate().is_ok() {
+            Plan::build(&forest)
+        } else {
+            None
+        };
+        CompiledForest { forest, plan }
+    }
+
+    /// The node tables.
+    pub fn forest(&self) -> &Forest {
+        &self.forest
+    }
+
+    /// The node tables, giving up the compact walk.
+    pub fn into_forest(self) -> Forest {
+        self.forest
+    }
+
+    /// Whether the compact walk is in use (false only for tables too large for it).
+    pub fn is_compiled(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// Whether the margins are summed with four running sums per output (exact; see the
+    /// module documentation).
+    pub fn sums_exactly(&self) -> bool {
+        self.plan.as_ref().is_some_and(|p| p.exact)
+    }
+
+    /// How the compact walk is laid out (`None` when the reference walk runs).
+    pub fn layout(&self) -> Option<CompiledLayout> {
+        self.plan.as_ref().map(|p| CompiledLayout {
+            bytes: self.compiled_bytes(),
+            slots: p.slots,
+            decisions: p.decisions.len(),
+            groups: p.groups.len(),
+            general_groups: p.groups.iter().filter(|g| g.general).count(),
+            exact_sums: p.exact,
+        })
+    }
+
+    /// Bytes of the compact tables.
+    pub fn compiled_bytes(&self) -> usize {
+        self.plan.as_ref().map_or(0, |p| {
+            p.nodes.len() * std::mem::size_of::<Node>()
+                + p.groups.len() * std::mem::size_of::<Group>()
+                + p.bits.len() * 4
+                + p.chunks.len() * std::mem::size_of::<Chunk>()
+        })
+    }
+
+    /// One row's margins, bit-identical to [`Forest::predict_margins`] (the reference).
+    ///
+    /// Panics when `x.len() != features` or `out.len() != outputs`.
+    pub fn predict_margins(&self, x: &[f32], out: &mut [f32]) {
+        let Some(plan) = &self.plan else {
+            return self.forest.predict_margins(x, out);
+        };
+        assert_eq!(
+            x.len(),
+            self.forest.features as usize,
+            "row width differs from the forest's features"
+        );
+        assert_eq!(
+            out.len(),
+            self.forest.outputs as usize,
+            "output width differs from the forest's outputs"
+        );
+        let mut small = [0.0f32; STACK_SLOTS];
+        let mut large = Vec::new();
+        let slots: &mut [f32] = if plan.slots <= STACK_SLOTS {
+            &mut small[..plan.slots]
+        } else {
+            large.resize(plan.slots, 0.0);
+            &mut large
+        };
+        plan.fill_slots(x, slots);
+        plan.margins(&self.forest, x, slots, out);
+    }
+
+    /// Margins of several rows, row-major (`rows.len() == n * features`,
+    /// `out.len() == n * outputs`): [`CompiledForest::predict_margins`] on each.
+    pub fn predict_margins_rows(&self, rows: &[f32], out: &mut [f32]) {
+        let (f, o) = (self.forest.features as usize, self.forest.outputs as usize);
+        assert!(
+            f > 0 && rows.len() % f == 0 && rows.len() / f * o == out.len(),
+            "rows and outputs disagree with the forest's widths"
+        );
+        for (row, margins) in rows.chunks_exact(f).zip(out.chunks_exact_mut(o)) {
+            self.predict_margins(row, margins);
+        }
+    }
+}
+
+/// The smallest `q` with every nonzero leaf value a multiple of `2^q`.
+fn quantum(v: f32) -> Option<i32> {
+    if v == 0.0 {
+        return None;
+    }
+    let bits = v.to_bits();
+    let exponent = ((bits >> 23) & 0xff) as i32;
+    let mantissa = bits & 0x7f_ffff;
+    let (m, e) = if exponent == 0 {
+        (mantissa, -149)
+    } else {
+        (mantissa | 0x80_0000, exponent - 150)
+    };
+    Some(e + m.trailing_zeros() as i32)
+}
+
+impl Plan {
+    fn build(f: &Forest) -> Option<Plan> {
+        let features = f.features as usize;
+        let trees = f.roots.len();
+        let n = f.kind.len();
+        // Which variants the numeric splits use, and which nodes need the reference.
+        let mut used = [false; 5];
+        let mut reference = vec![false; n];
+        for i in 0..n {
+            match f.kind[i] {
+                NodeKind::Leaf => {}
+                NodeKind::Numeric => {
+                    let v = Variant::of(f.missing[i], f.default_left[i]);
+                    if f.threshold[i].is_nan() && v.sends_default_left() {
+                        reference[i] = true;
+                    } else {
+                        used[v.index()] = true;
+                    }
+                }
+                NodeKind::Categorical => {
+                    let v = Variant::of(f.missing[i], f.default_left[i]);
+                    if v.sends_default_left() {
+                        reference[i] = true;
+                    } else {
+                        used[v.index()] = true;
+                    }
+                }
+            }
+        }
+        let mut variant_offset = [None; 5];
+        let mut slots: u64 = 0;
+        for v in VARIANTS {
+            if used[v.index()] {
+                variant_offset[v.index()] = Some(u32::try_from(slots).ok()?);
+                slots += features as u64;
+            }
+        }
+        // Categorical splits as decisions computed once per row (one per distinct source
+        // slot and bitset), when there are few enough of them; each such split becomes a
+        // numeric one, `decision <= 0.5`.
+        let mut bits: Vec<u32> = vec![0, 0];
+        let mut decisions: Vec<(u32, u32)> = Vec::new();
+        let mut decision_of: HashMap<(u32, &[u32]), u32> = HashMap::new();
+        let mut node_decision: HashMap<usize, u32> = HashMap::new();
+        let categorical = (0..n)
+            .filter(|&i| f.kind[i] == NodeKind::Categorical && !reference[i])
+            .collect::<Vec<_>>();
+        let decision_base = slots;
+        for &i in &categorical {
+            let v = Variant::of(f.missing[i], f.default_left[i]);
+            let src = variant_offset[v.index()]? + f.feature[i];
+            let (start, len) = (f.cat_offset[i] as usize, f.cat_len[i] as usize);
+            let words = f.cat_bits.get(start..start + len)?;
+            let next = decisions.len() as u32;
+            let d = *decision_of.entry((src, words)).or_insert(next);
+            if d == next {
+                let at = u32::try_from(bits.len()).ok()?;
+                bits.push(len as u32);
+                bits.extend_from_slice(words);
+                bits.push(0);
+                decisions.push((src, at));
+            }
+            node_decision.insert(i, d);
+        }
+        if decisions.len() > trees.max(MIN_DECISIONS) {
+            // Too many to compute for every row: the general step tests them in the walk.
+            decisions.clear();
+            node_decision.clear();
+        } else {
+            slots += decisions.len() as u64;
+        }
+        let neg_inf_slot = u32::try_from(slots).ok()?;
+        slots += 1;
+        if slots >= u64::from(CATEGORICAL) || features as u64 >= u64::from(CATEGORICAL) {
+            return None;
+        }
+        if n >= u32::MAX as usize {
+            return None;
+        }
+
+        // Nodes, breadth first per tree, children adjacent.
+        let mut nodes = vec![
+            Node {
+                threshold: 0.0,
+                slot: 0,
+                left: 0
+            };
+            n
+        ];
+        let mut tree_depth = vec![0u32; trees];
+        let mut tree_general = vec![false; trees];
+        let mut queue: Vec<(usize, u32, u32)> = Vec::new();
+        for t in 0..trees {
+            let root = f.roots[t] as usize;
+            let base = root as u32;
+            let mut next = base + 1;
+            queue.clear();
+            queue.push((root, base, 0));
+            let mut head = 0;
+            while let Some(&(orig, at, depth)) = queue.get(head) {
+                head += 1;
+                tree_depth[t] = tree_depth[t].max(depth);
+                let node = match f.kind[orig] {
+                    NodeKind::Leaf => Node {
+                        threshold: f.leaf_value[orig],
+                        slot: neg_inf_slot,
+                        left: at,
+                    },
+                    _ => {
+                        let left = next;
+                        next += 2;
+                        queue.push((f.left[orig] as usize, left, depth + 1));
+                        queue.push((f.right[orig] as usize, left + 1, depth + 1));
+                        if reference[orig] {
+                            tree_general[t] = true;
+                            Node {
+                                threshold: f32::from_bits(orig as u32),
+                                slot: REFERENCE | f.feature[orig],
+                                left,
+                            }
+                        } else if let Some(&d) = node_decision.get(&orig) {
+                            Node {
+                                threshold: 0.5,
+                                slot: decision_base as u32 + d,
+                                left,
+                            }
+                        } else if f.kind[orig] == NodeKind::Categorical {
+                            tree_general[t] = true;
+                            let v = Variant::of(f.missing[orig], f.default_left[orig]);
+                            let offset = variant_offset[v.index()]?;
+                            let at = u32::try_from(bits.len()).ok()?;
+                            let (start, len) = (f.cat_offset[orig] as usize, f.cat_len[orig]);
+                            bits.push(len);
+                            bits.extend_from_slice(f.cat_bits.get(start..start + len as usize)?);
+                            bits.push(0);
+                            Node {
+                                threshold: f32::from_bits(at),
+                                slot: CATEGORICAL | (offset + f.feature[orig]),
+                                left,
+                            }
+                        } else {
+                            let v = Variant::of(f.missing[orig], f.default_left[orig]);
+                            let offset = variant_offset[v.index()]?;
+                            Node {
+                                threshold: f.threshold[orig],
+                                slot: offset + f.feature[orig],
+                                left,
+                            }
+                        }
+                    }
+                };
+                nodes[at as usize] = node;
+            }
+            // A validated tree is contiguous, so breadth first fills exactly its nodes.
+            let end = f.roots.get(t + 1).map_or(n, |&r| r as usize);
+            if next as usize != end {
+                return None;
+            }
+        }
+
+        // The spare leaf padding lanes start on.
+        let spare = u32::try_from(nodes.len()).ok()?;
+        nodes.push(Node {
+            threshold: 0.0,
+            slot: neg_inf_slot,
+            left: spare,
+        });
+
+        // Walk order: chunks in table order; inside, trees sorted by (walker, depth) and cut
+        // into groups of WALK_LANES.
+        let mut groups = Vec::new();
+        let mut chunks = Vec::new();
+        for first in (0..trees).step_by(CHUNK) {
+            let last = (first + CHUNK).min(trees);
+            let mut members: Vec<usize> = (first..last).collect();
+            members.sort_by_key(|&t| (tree_general[t], tree_depth[t], t));
+            let groups_start = groups.len() as u32;
+            for lanes in members.chunks(WALK_LANES) {
+                let mut group = Group {
+                    steps: 0,
+                    general: false,
+                    roots: [spare; WALK_LANES],
+                    at: [CHUNK as u32; WALK_LANES],
+                };
+                for (k, &t) in lanes.iter().enumerate() {
+                    group.steps = group.steps.max(tree_depth[t]);
+                    group.general |= tree_general[t];
+                    group.roots[k] = f.roots[t];
+                    group.at[k] = (t - first) as u32;
+                }
+                groups.push(group);
+            }
+            chunks.push(Chunk {
+                first: first as u32,
+                trees: (last - first) as u32,
+                groups_start,
+                groups_end: groups.len() as u32,
+            });
+        }
+
+        let plan = Plan {
+            nodes,
+            features,
+            variant_offset,
+            slots: slots as usize,
+            groups,
+            chunks,
+            bits,
+            decisions,
+            decision_base: decision_base as usize,
+            exact: Self::sums_are_exact(f),
+        };
+        plan.indices_in_range(f).then_some(plan)
+    }
+
+    /// What the unchecked reads of the walk rely on, checked once: every node's slot,
+    /// bitset and original node are inside their tables; a leaf (the last slot, -inf) has a
+    /// finite value so it always goes to its own index, and every other node's two children
+    /// are nodes; every walk root is a node; trees walked by the numeric step hold no
+    /// flagged node.
+    fn indices_in_range(&self, f: &Forest) -> bool {
+        let n = self.nodes.len();
+        let leaf_slot = self.slots as u32 - 1;
+        let bits_end = self.bits.len().saturating_sub(1);
+        let nodes_ok = self.nodes.iter().all(|node| {
+            let children = if node.slot == leaf_slot {
+                node.threshold.is_finite() && (node.left as usize) < n
+            } else {
+                (node.left as usize) + 1 < n
+            };
+            let target = if node.slot & REFERENCE != 0 {
+                ((node.threshold.to_bits() as usize) < f.kind.len())
+                    && (node.slot & SLOT) < f.features
+            } else if node.slot & CATEGORICAL != 0 {
+                let at = node.threshold.to_bits() as usize;
+                (node.slot & SLOT) < leaf_slot
+                    && self
+                        .bits
+                        .get(at)
+                        .is_some_and(|&len| at + 1 + len as usize <= bits_end)
+            } else {
+                (node.slot as usize) < self.slots
+            };
+            children && target
+        });
+        let trees = f.roots.len();
+        let groups_ok = self.chunks.iter().all(|c| {
+            let groups = self.groups.get(c.groups_start as usize..c.groups_end as usize);
+            groups.is_some_and(|groups| {
+                groups.iter().all(|g| {
+                    g.roots.iter().zip(&g.at).all(|(&root, &at)| {
+                        if at as usize == CHUNK {
+                            return root as usize == n - 1;
+                        }
+                        let t = (c.first + at) as usize;
+                        if at >= c.trees || t >= trees || root != f.roots[t] {
+                            return false;
+                        }
+                        let end = f.roots.get(t + 1).map_or(n - 1, |&r| r as usize);
+                        g.general
+                            || self.nodes[root as usize..end]
+                                .iter()
+                                .all(|node| node.slot & (REFERENCE | CATEGORICAL) == 0)
+                    })
+                })
+            })
+        });
+        let decisions_ok = self.decisions.iter().all(|&(src, at)| {
+            let at = at as usize;
+            (src as usize) < self.decision_base
+                && self
+                    .bits
+                    .get(at)
+                    .is_some_and(|&len| at + 1 + len as usize <= bits_end)
+        }) && self.decision_base + self.decisions.len() < self.slots;
+        nodes_ok
+            && decisions_ok
+            && groups_ok
+            && self.chunks.iter().all(|c| c.trees as usize <= CHUNK)
+            && self.bits.len() >= 2
+            && self.bits[0] == 0
+            && self.bits[1] == 0
+    }
+
+    /// Whether every partial sum of leaf values, in any order and any grouping, is exact in
+    /// f64: all leaves are multiples of `2^q`, and the sum over trees of each tree's largest
+    /// `|leaf|` (a bound on every partial sum) is below `2^(q + 53)` with room for the
+    /// rounding of that bound itself.
+    fn sums_are_exact(f: &Forest) -> bool {
+        let q = f.leaf_value.iter().filter_map(|&v| quantum(v)).min();
+        let Some(q) = q else {
+            return true; // all leaves are zero
+        };
+        let trees = f.roots.len();
+        if trees > 1 << 30 {
+            return false;
+        }
+        let mut bound = 0.0f64;
+        for t in 0..trees {
+            let start = f.roots[t] as usize;
+            let end = f.roots.get(t + 1).map_or(f.kind.len(), |&r| r as usize);
+            let largest = f.leaf_value[start..end]
+                .iter()
+                .fold(0.0f64, |a, &v| a.max(f64::from(v).abs()));
+            bound += largest;
+        }
+        // Relative rounding error of `bound` is below trees * 2^-53 <= 2^-23.
+        let limit = (2.0f64).powi(q + 53);
+        bound.is_finite() && bound * (1.0 + 2f64.powi(-20)) < limit
+    }
+
+    #[inline]
+    fn fill_slots(&self, x: &[f32], slots: &mut [f32]) {
+        for v in VARIANTS {
+            if let Some(offset) = self.variant_offset[v.index()] {
+                let offset = offset as usize;
+                let dst = &mut slots[offset..offset + self.features];
+                for (d, &s) in dst.iter_mut().zip(x) {
+                    *d = v.apply(s);
+                }
+            }
+        }
+        for (k, &(src, at)) in self.decisions.iter().enumerate() {
+            let left = self.category_left(at as usize, slots[src as usize]);
+            slots[self.decision_base + k] = if left { 0.0 } else { 1.0 };
+        }
+        if let Some(last) = slots.last_mut() {
+            *last = f32::NEG_INFINITY;
+        }
+    }
+
+    /// One branch-free step of a tree of numeric splits.
+    #[inline(always)]
+    fn step(nodes: &[Node], slots: &[f32], i: u32) -> u32 {
+        // SAFETY: `indices_in_range` checked at build that every node's slot and children
+        // are in range, and the walk only follows children from a root it checked; `slots`
+        // is `Plan::slots` long (`predict_margins`).
+        let n = unsafe { *nodes.get_unchecked(i as usize) };
+        let v = unsafe { *slots.get_unchecked(n.slot as usize) };
+        n.left + u32::from(!(v <= n.threshold))
+    }
+
+    /// One step of a tree with categorical or reference nodes: categorical splits branch-free
+    /// (LightGBM's rule on the slot value: in `(-1, 2^31)`, bit `trunc(v)` of the bitset, a
+    /// NaN or default-marked value goes right), reference nodes through [`Forest::goes_left`].
+    #[inline(always)]
+    fn step_general(&self, f: &Forest, x: &[f32], slots: &[f32], i: u32) -> u32 {
+        // SAFETY: as in `step`; categorical offsets and their words were checked too.
+        let n = unsafe { *self.nodes.get_unchecked(i as usize) };
+        if n.slot & REFERENCE != 0 {
+            let orig = n.threshold.to_bits() as usize;
+            let left = f.goes_left(orig, x[(n.slot & SLOT) as usize]);
+            return n.left + u32::from(!left);
+        }
+        let is_cat = n.slot & CATEGORICAL != 0;
+        let v = unsafe { *slots.get_unchecked((n.slot & SLOT) as usize) };
+        let numeric_left = v <= n.threshold;
+        let at = if is_cat { n.threshold.to_bits() as usize } else { 0 };
+        let left = if is_cat { self.category_left(at, v) } else { numeric_left };
+        n.left + u32::from(!left)
+    }
+
+    /// LightGBM's category test on a slot value against the bitset at `at` in `bits`: in
+    /// `(-1, 2^31)` and bit `trunc(v)` set; a NaN or default-marked value goes right.
+    #[inline(always)]
+    fn category_left(&self, at: usize, v: f32) -> bool {
+        let c = if v > -1.0 && v < 2_147_483_648.0 {
+            v as u32
+        } else {
+            u32::MAX
+        };
+        // SAFETY: `at` is a bitset offset checked by `indices_in_range` (0 or a categorical
+        // node's or decision's), whose `len` words and a zero word follow it.
+        let len = unsafe { *self.bits.get_unchecked(at) };
+        let word = unsafe { *self.bits.get_unchecked(at + 1 + (c >> 5).min(len) as usize) };
+        (word >> (c & 31)) & 1 != 0
+    }
+
+    /// Walks one group's lanes in lockstep, `steps` steps (fewer when the group is deeper
+    /// than [`EARLY_EXIT_DEPTH`] and every lane is on a leaf), and stores each lane's leaf
+    /// value at its position in `values`.
+    #[inline(always)]
+    fn walk_group(&self, g: &Group, values: &mut [f32; CHUNK + 1], step: impl Fn(u32) -> u32) {
+        let nodes = &self.nodes[..];
+        let leaf_slot = self.slots as u32 - 1;
+        // SAFETY: walks only reach nodes (`indices_in_range`).
+        let is_leaf = |i: u32| unsafe { nodes.get_unchecked(i as usize) }.slot == leaf_slot;
+        let early = g.steps > EARLY_EXIT_DEPTH;
+        let mut lane = g.roots;
+        for _ in 0..g.steps {
+            for i in lane.iter_mut() {
+                *i = step(*i);
+            }
+            if early && lane.iter().fold(true, |all, &i| all & is_leaf(i)) {
+                break;
+            }
+        }
+        for (&i, &at) in lane.iter().zip(&g.at) {
+            values[at as usize] = nodes[i as usize].threshold;
+        }
+    }
+
+    fn margins(&self, f: &Forest, x: &[f32], slots: &[f32], out: &mut [f32]) {
+        let outputs = out.len();
+        let lanes = if self.exact { LANES } else { 1 };
+        let mut small = [0.0f64; 16 * LANES];
+        let mut large = Vec::new();
+        let sums: &mut [f64] = if outputs * lanes <= small.len() {
+            &mut small[..outputs * lanes]
+        } else {
+            large.resize(outputs * lanes, 0.0);
+            &mut large
+        };
+        let nodes = &self.nodes[..];
+        let mut values = [0.0f32; CHUNK + 1];
+        for chunk in &self.chunks {
+            let first = chunk.first as usize;
+            for g in &self.groups[chunk.groups_start as usize..chunk.groups_end as usize] {
+                if g.general {
+                    self.walk_group(g, &mut values, |i| self.step_general(f, x, slots, i));
+                } else {
+                    self.walk_group(g, &mut values, |i| Self::step(nodes, slots, i));
+                }
+            }
+            let values = &values[..chunk.trees as usize];
+            let outs = &f.tree_output[first..first + values.len()];
+            if !self.exact {
+                for (&v, &o) in values.iter().zip(outs) {
+                    sums[o as usize] += f64::from(v);
+                }
+            } else if outputs == 1 {
+                let mut v4 = values.chunks_exact(LANES);
+                for v in &mut v4 {
+                    sums[0] += f64::from(v[0]);
+                    sums[1] += f64::from(v[1]);
+                    sums[2] += f64::from(v[2]);
+                    sums[3] += f64::from(v[3]);
+                }
+                for (k, &v) in v4.remainder().iter().enumerate() {
+                    sums[k] += f64::from(v);
+                }
+            } else {
+                for (k, (&v, &o)) in values.iter().zip(outs).enumerate() {
+                    sums[o as usize * LANES + k % LANES] += f64::from(v);
+                }
+            }
+        }
+        for (o, (m, b)) in out.iter_mut().zip(&f.base).enumerate() {
+            let s = if self.exact {
+                let l = &sums[o * LANES..o * LANES + LANES];
+                (l[0] + l[1]) + (l[2] + l[3])
+            } else {
+                sums[o]
+            };
+            *m = (s + f64::from(*b)) as f32;
+        }
+    }
+}
