@@ -48,7 +48,7 @@ use crate::eval::ZERO_THRESHOLD;
 use crate::forest::{Forest, Missing, NodeKind};
 
 /// Trees per chunk: the leaf values of one chunk are buffered on the stack before summing.
-const CHUNK: usize = 256;
+const CHUNK: usize = 64;
 /// Slots kept on the stack; wider rows use a heap buffer.
 const STACK_SLOTS: usize = 512;
 /// Marks a reference node in [`Node::slot`].
@@ -80,6 +80,15 @@ struct Node {
     slot: u32,
     /// Compact index of the left child (the right one follows it); a leaf's own index.
     left: u32,
+}
+
+/// A node of the numeric step in 8 bytes: the threshold, and the slot in the low `shift`
+/// bits of `word` with the left child above them (when both fit in 32 bits).
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C, align(8))]
+struct Packed {
+    threshold: f32,
+    word: u32,
 }
 
 /// How a slot variant rewrites a feature value before `value <= threshold`.
@@ -161,9 +170,20 @@ struct Group {
     general: bool,
     /// The lanes' compact roots (a padding lane: the spare leaf, the last node).
     roots: [u32; WALK_LANES],
-    /// Each lane's tree, as its position in the chunk (a padding lane: [`CHUNK`], a scratch
-    /// entry of the value buffer).
+    /// Where each lane's leaf value goes in the chunk's value buffer (a padding lane:
+    /// [`CHUNK`], a scratch entry): the tree's position in the chunk, or with exact sums its
+    /// place in the chunk's trees ordered by output.
     at: [u32; WALK_LANES],
+    /// Each lane's tree (table position; `u32::MAX` for padding), for the build's checks.
+    tree: [u32; WALK_LANES],
+}
+
+/// With exact sums: the value buffer's entries `start..end` of one chunk all add to `output`.
+#[derive(Clone, Debug, PartialEq)]
+struct Segment {
+    output: u32,
+    start: u32,
+    end: u32,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -174,6 +194,9 @@ struct Chunk {
     /// `groups[groups_start..groups_end]`.
     groups_start: u32,
     groups_end: u32,
+    /// `segments[segments_start..segments_end]` (exact sums only).
+    segments_start: u32,
+    segments_end: u32,
 }
 
 /// The compact tables (module documentation).
@@ -187,6 +210,11 @@ struct Plan {
     slots: usize,
     groups: Vec<Group>,
     chunks: Vec<Chunk>,
+    segments: Vec<Segment>,
+    /// `nodes` packed for the numeric step, when slot and child indices fit in one word
+    /// (empty otherwise), with the slot's bit width.
+    packed: Vec<Packed>,
+    pack_shift: u32,
     /// Per-row categorical decisions: (source slot, bitset offset in `bits`), written to
     /// slots `decision_base..` as 0.0 (left) or 1.0 (right).
     decisions: Vec<(u32, u32)>,
@@ -312,16 +340,18 @@ impl CompiledForest {
             self.forest.outputs as usize,
             "output width differs from the forest's outputs"
         );
-        let mut small = [0.0f32; STACK_SLOTS];
-        let mut large = Vec::new();
-        let slots: &mut [f32] = if plan.slots <= STACK_SLOTS {
-            &mut small[..plan.slots]
+        // The slot buffer: on the stack, no larger than needed to zero, for most models.
+        if plan.slots <= 64 {
+            plan.run_with::<64>(&self.forest, x, out);
+        } else if plan.slots <= 256 {
+            plan.run_with::<256>(&self.forest, x, out);
+        } else if plan.slots <= STACK_SLOTS {
+            plan.run_with::<STACK_SLOTS>(&self.forest, x, out);
         } else {
-            large.resize(plan.slots, 0.0);
-            &mut large
-        };
-        plan.fill_slots(x, slots);
-        plan.margins(&self.forest, x, slots, out);
+            let mut slots = vec![0.0f32; plan.slots];
+            plan.fill_slots(x, &mut slots);
+            plan.margins(&self.forest, x, &slots, out);
+        }
     }
 
     /// Margins of several rows, row-major (`rows.len() == n * features`,
@@ -524,10 +554,34 @@ impl Plan {
 
         // Walk order: chunks in table order; inside, trees sorted by (walker, depth) and cut
         // into groups of WALK_LANES.
+        let exact = Self::sums_are_exact(f);
         let mut groups = Vec::new();
         let mut chunks = Vec::new();
+        let mut segments = Vec::new();
+        let mut position = vec![0u32; CHUNK];
         for first in (0..trees).step_by(CHUNK) {
             let last = (first + CHUNK).min(trees);
+            // Value positions: table order, or with exact sums ordered by output.
+            let mut by_output: Vec<usize> = (first..last).collect();
+            if exact {
+                by_output.sort_by_key(|&t| (f.tree_output[t], t));
+            }
+            let segments_start = segments.len() as u32;
+            for (p, &t) in by_output.iter().enumerate() {
+                position[t - first] = p as u32;
+                let o = f.tree_output[t];
+                let in_chunk = segments.len() as u32 > segments_start;
+                match segments.last_mut() {
+                    Some(Segment { output, end, .. }) if in_chunk && *output == o => {
+                        *end = p as u32 + 1;
+                    }
+                    _ => segments.push(Segment {
+                        output: o,
+                        start: p as u32,
+                        end: p as u32 + 1,
+                    }),
+                }
+            }
             let mut members: Vec<usize> = (first..last).collect();
             members.sort_by_key(|&t| (tree_general[t], tree_depth[t], t));
             let groups_start = groups.len() as u32;
@@ -537,12 +591,14 @@ impl Plan {
                     general: false,
                     roots: [spare; WALK_LANES],
                     at: [CHUNK as u32; WALK_LANES],
+                    tree: [u32::MAX; WALK_LANES],
                 };
                 for (k, &t) in lanes.iter().enumerate() {
                     group.steps = group.steps.max(tree_depth[t]);
                     group.general |= tree_general[t];
                     group.roots[k] = f.roots[t];
-                    group.at[k] = (t - first) as u32;
+                    group.at[k] = position[t - first];
+                    group.tree[k] = t as u32;
                 }
                 groups.push(group);
             }
@@ -551,20 +607,41 @@ impl Plan {
                 trees: (last - first) as u32,
                 groups_start,
                 groups_end: groups.len() as u32,
+                segments_start,
+                segments_end: segments.len() as u32,
             });
         }
 
+        // 8-byte nodes for the numeric step when the indices fit.
+        let slot_bits = 32 - ((slots - 1) as u32).leading_zeros();
+        let node_bits = 32 - (nodes.len() as u32).leading_zeros();
+        let (packed, pack_shift) = if slot_bits + node_bits <= 32 && slot_bits < 32 {
+            let mask = (1u32 << slot_bits) - 1;
+            let packed = nodes
+                .iter()
+                .map(|n| Packed {
+                    threshold: n.threshold,
+                    word: (n.slot & mask) | (n.left << slot_bits),
+                })
+                .collect();
+            (packed, slot_bits)
+        } else {
+            (Vec::new(), 0)
+        };
         let plan = Plan {
+            packed,
+            pack_shift,
             nodes,
             features,
             variant_offset,
             slots: slots as usize,
             groups,
             chunks,
+            segments,
             bits,
             decisions,
             decision_base: decision_base as usize,
-            exact: Self::sums_are_exact(f),
+            exact,
         };
         plan.indices_in_range(f).then_some(plan)
     }
@@ -604,12 +681,17 @@ impl Plan {
             let groups = self.groups.get(c.groups_start as usize..c.groups_end as usize);
             groups.is_some_and(|groups| {
                 groups.iter().all(|g| {
-                    g.roots.iter().zip(&g.at).all(|(&root, &at)| {
+                    (0..WALK_LANES).all(|k| {
+                        let (root, at, t) = (g.roots[k], g.at[k], g.tree[k] as usize);
                         if at as usize == CHUNK {
-                            return root as usize == n - 1;
+                            return root as usize == n - 1 && g.tree[k] == u32::MAX;
                         }
-                        let t = (c.first + at) as usize;
-                        if at >= c.trees || t >= trees || root != f.roots[t] {
+                        if at >= c.trees
+                            || t < c.first as usize
+                            || t >= (c.first + c.trees) as usize
+                            || t >= trees
+                            || root != f.roots[t]
+                        {
                             return false;
                         }
                         let end = f.roots.get(t + 1).map_or(n - 1, |&r| r as usize);
@@ -629,7 +711,18 @@ impl Plan {
                     .get(at)
                     .is_some_and(|&len| at + 1 + len as usize <= bits_end)
         }) && self.decision_base + self.decisions.len() < self.slots;
+        let packed_ok = self.packed.is_empty()
+            || (self.packed.len() == n
+                && self.pack_shift < 32
+                && self.packed.iter().zip(&self.nodes).all(|(p, node)| {
+                    let mask = (1u32 << self.pack_shift) - 1;
+                    node.slot & (REFERENCE | CATEGORICAL) != 0
+                        || (p.word & mask == node.slot
+                            && p.word >> self.pack_shift == node.left
+                            && p.threshold.to_bits() == node.threshold.to_bits())
+                }));
         nodes_ok
+            && packed_ok
             && decisions_ok
             && groups_ok
             && self.chunks.iter().all(|c| c.trees as usize <= CHUNK)
@@ -665,6 +758,14 @@ impl Plan {
         bound.is_finite() && bound * (1.0 + 2f64.powi(-20)) < limit
     }
 
+    #[inline(always)]
+    fn run_with<const N: usize>(&self, f: &Forest, x: &[f32], out: &mut [f32]) {
+        let mut buffer = [0.0f32; N];
+        let slots = &mut buffer[..self.slots];
+        self.fill_slots(x, slots);
+        self.margins(f, x, slots, out);
+    }
+
     #[inline]
     fn fill_slots(&self, x: &[f32], slots: &mut [f32]) {
         for v in VARIANTS {
@@ -694,6 +795,17 @@ impl Plan {
         let n = unsafe { *nodes.get_unchecked(i as usize) };
         let v = unsafe { *slots.get_unchecked(n.slot as usize) };
         n.left + u32::from(!(v <= n.threshold))
+    }
+
+    /// [`Plan::step`] on the 8-byte nodes.
+    #[inline(always)]
+    fn step_packed(packed: &[Packed], slots: &[f32], shift: u32, i: u32) -> u32 {
+        // SAFETY: as in `step`; `indices_in_range` checked that every unflagged packed node
+        // decodes to its 12-byte node's slot and child.
+        let n = unsafe { *packed.get_unchecked(i as usize) };
+        let mask = (1u32 << shift) - 1;
+        let v = unsafe { *slots.get_unchecked((n.word & mask) as usize) };
+        (n.word >> shift) + u32::from(!(v <= n.threshold))
     }
 
     /// One step of a tree with categorical or reference nodes: categorical splits branch-free
@@ -775,30 +887,43 @@ impl Plan {
                 if g.general {
                     self.walk_group(g, &mut values, |i| self.step_general(f, x, slots, i));
                 } else {
-                    self.walk_group(g, &mut values, |i| Self::step(nodes, slots, i));
+                    if self.packed.is_empty() {
+                        self.walk_group(g, &mut values, |i| Self::step(nodes, slots, i));
+                    } else {
+                        let (packed, shift) = (&self.packed[..], self.pack_shift);
+                        self.walk_group(g, &mut values, |i| {
+                            Self::step_packed(packed, slots, shift, i)
+                        });
+                    }
                 }
             }
             let values = &values[..chunk.trees as usize];
-            let outs = &f.tree_output[first..first + values.len()];
             if !self.exact {
+                let outs = &f.tree_output[first..first + values.len()];
                 for (&v, &o) in values.iter().zip(outs) {
                     sums[o as usize] += f64::from(v);
                 }
-            } else if outputs == 1 {
-                let mut v4 = values.chunks_exact(LANES);
+                continue;
+            }
+            let segments = &self.segments[chunk.segments_start as usize..chunk.segments_end as usize];
+            for seg in segments {
+                let o = seg.output as usize * LANES;
+                let (mut s0, mut s1, mut s2, mut s3) = (sums[o], sums[o + 1], sums[o + 2], sums[o + 3]);
+                let mut v4 = values[seg.start as usize..seg.end as usize].chunks_exact(LANES);
                 for v in &mut v4 {
-                    sums[0] += f64::from(v[0]);
-                    sums[1] += f64::from(v[1]);
-                    sums[2] += f64::from(v[2]);
-                    sums[3] += f64::from(v[3]);
+                    s0 += f64::from(v[0]);
+                    s1 += f64::from(v[1]);
+                    s2 += f64::from(v[2]);
+                    s3 += f64::from(v[3]);
                 }
                 for (k, &v) in v4.remainder().iter().enumerate() {
-                    sums[k] += f64::from(v);
+                    match k {
+                        0 => s0 += f64::from(v),
+                        1 => s1 += f64::from(v),
+                        _ => s2 += f64::from(v),
+                    }
                 }
-            } else {
-                for (k, (&v, &o)) in values.iter().zip(outs).enumerate() {
-                    sums[o as usize * LANES + k % LANES] += f64::from(v);
-                }
+                sums[o..o + LANES].copy_from_slice(&[s0, s1, s2, s3]);
             }
         }
         for (o, (m, b)) in out.iter_mut().zip(&f.base).enumerate() {
