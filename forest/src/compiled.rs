@@ -384,6 +384,92 @@ fn quantum(v: f32) -> Option<i32> {
     Some(e + m.trailing_zeros() as i32)
 }
 
+/// One way of stepping through the nodes (see [`Plan::walk_group`]).
+trait Walker {
+    /// The node after `i` (a leaf's is itself).
+    fn step(&self, i: u32) -> u32;
+    fn is_leaf(&self, i: u32) -> bool;
+    /// A leaf's value.
+    fn value(&self, i: u32) -> f32;
+}
+
+/// The branch-free step over the 12-byte nodes.
+struct Wide<'a> {
+    nodes: &'a [Node],
+    slots: &'a [f32],
+}
+
+/// The branch-free step over the 8-byte nodes.
+struct Narrow<'a> {
+    packed: &'a [Packed],
+    slots: &'a [f32],
+    shift: u32,
+}
+
+/// The general step (categorical tests in the walk, reference nodes).
+struct General<'a> {
+    plan: &'a Plan,
+    forest: &'a Forest,
+    x: &'a [f32],
+    slots: &'a [f32],
+}
+
+// SAFETY (all three): `Plan::indices_in_range` checked at build that every node's slot,
+// children and bitset are in range (packed nodes decoding to the same), that groups start
+// from roots or the spare leaf, and that groups of the branch-free steps hold no flagged
+// node; `slots` is `Plan::slots` long (`predict_margins`).
+impl Walker for Wide<'_> {
+    #[inline(always)]
+    fn step(&self, i: u32) -> u32 {
+        let n = unsafe { *self.nodes.get_unchecked(i as usize) };
+        let v = unsafe { *self.slots.get_unchecked(n.slot as usize) };
+        n.left + u32::from(!(v <= n.threshold))
+    }
+    #[inline(always)]
+    fn is_leaf(&self, i: u32) -> bool {
+        unsafe { self.nodes.get_unchecked(i as usize) }.slot as usize == self.slots.len() - 1
+    }
+    #[inline(always)]
+    fn value(&self, i: u32) -> f32 {
+        unsafe { self.nodes.get_unchecked(i as usize) }.threshold
+    }
+}
+
+impl Walker for Narrow<'_> {
+    #[inline(always)]
+    fn step(&self, i: u32) -> u32 {
+        let n = unsafe { *self.packed.get_unchecked(i as usize) };
+        let mask = (1u32 << self.shift) - 1;
+        let v = unsafe { *self.slots.get_unchecked((n.word & mask) as usize) };
+        (n.word >> self.shift) + u32::from(!(v <= n.threshold))
+    }
+    #[inline(always)]
+    fn is_leaf(&self, i: u32) -> bool {
+        let mask = (1u32 << self.shift) - 1;
+        let word = unsafe { self.packed.get_unchecked(i as usize) }.word;
+        (word & mask) as usize == self.slots.len() - 1
+    }
+    #[inline(always)]
+    fn value(&self, i: u32) -> f32 {
+        unsafe { self.packed.get_unchecked(i as usize) }.threshold
+    }
+}
+
+impl Walker for General<'_> {
+    #[inline(always)]
+    fn step(&self, i: u32) -> u32 {
+        self.plan.step_general(self.forest, self.x, self.slots, i)
+    }
+    #[inline(always)]
+    fn is_leaf(&self, i: u32) -> bool {
+        unsafe { self.plan.nodes.get_unchecked(i as usize) }.slot as usize == self.slots.len() - 1
+    }
+    #[inline(always)]
+    fn value(&self, i: u32) -> f32 {
+        unsafe { self.plan.nodes.get_unchecked(i as usize) }.threshold
+    }
+}
+
 impl Plan {
     fn build(f: &Forest) -> Option<Plan> {
         let features = f.features as usize;
@@ -786,28 +872,6 @@ impl Plan {
         }
     }
 
-    /// One branch-free step of a tree of numeric splits.
-    #[inline(always)]
-    fn step(nodes: &[Node], slots: &[f32], i: u32) -> u32 {
-        // SAFETY: `indices_in_range` checked at build that every node's slot and children
-        // are in range, and the walk only follows children from a root it checked; `slots`
-        // is `Plan::slots` long (`predict_margins`).
-        let n = unsafe { *nodes.get_unchecked(i as usize) };
-        let v = unsafe { *slots.get_unchecked(n.slot as usize) };
-        n.left + u32::from(!(v <= n.threshold))
-    }
-
-    /// [`Plan::step`] on the 8-byte nodes.
-    #[inline(always)]
-    fn step_packed(packed: &[Packed], slots: &[f32], shift: u32, i: u32) -> u32 {
-        // SAFETY: as in `step`; `indices_in_range` checked that every unflagged packed node
-        // decodes to its 12-byte node's slot and child.
-        let n = unsafe { *packed.get_unchecked(i as usize) };
-        let mask = (1u32 << shift) - 1;
-        let v = unsafe { *slots.get_unchecked((n.word & mask) as usize) };
-        (n.word >> shift) + u32::from(!(v <= n.threshold))
-    }
-
     /// One step of a tree with categorical or reference nodes: categorical splits branch-free
     /// (LightGBM's rule on the slot value: in `(-1, 2^31)`, bit `trunc(v)` of the bitset, a
     /// NaN or default-marked value goes right), reference nodes through [`Forest::goes_left`].
@@ -845,30 +909,90 @@ impl Plan {
     }
 
     /// Walks one group's lanes in lockstep, `steps` steps (fewer when the group is deeper
-    /// than [`EARLY_EXIT_DEPTH`] and every lane is on a leaf), and stores each lane's leaf
-    /// value at its position in `values`.
+    /// than [`EARLY_EXIT_DEPTH`] and every lane is on a leaf); returns each lane's leaf.
     #[inline(always)]
-    fn walk_group(&self, g: &Group, values: &mut [f32; CHUNK + 1], step: impl Fn(u32) -> u32) {
-        let nodes = &self.nodes[..];
-        let leaf_slot = self.slots as u32 - 1;
-        // SAFETY: walks only reach nodes (`indices_in_range`).
-        let is_leaf = |i: u32| unsafe { nodes.get_unchecked(i as usize) }.slot == leaf_slot;
+    fn walk_group<W: Walker>(g: &Group, w: &W) -> [u32; WALK_LANES] {
         let early = g.steps > EARLY_EXIT_DEPTH;
         let mut lane = g.roots;
         for _ in 0..g.steps {
             for i in lane.iter_mut() {
-                *i = step(*i);
+                *i = w.step(*i);
             }
-            if early && lane.iter().fold(true, |all, &i| all & is_leaf(i)) {
+            if early && lane.iter().fold(true, |all, &i| all & w.is_leaf(i)) {
                 break;
             }
         }
-        for (&i, &at) in lane.iter().zip(&g.at) {
-            values[at as usize] = nodes[i as usize].threshold;
+        lane
+    }
+
+    /// Every group walked by `w` (or the general step); with one output and exact sums the
+    /// leaf values go straight into [`WALK_LANES`] running sums, otherwise into the chunk's
+    /// value buffer, summed per chunk.
+    #[inline(always)]
+    fn walk_all<W: Walker>(&self, w: &W, general: &General<'_>, out: &mut [f32], f: &Forest) {
+        if self.exact && out.len() == 1 {
+            let mut acc = [0.0f64; WALK_LANES];
+            for g in &self.groups {
+                let lane = if g.general {
+                    Self::walk_group(g, general)
+                } else {
+                    Self::walk_group(g, w)
+                };
+                for (a, &i) in acc.iter_mut().zip(&lane) {
+                    *a += f64::from(w.value(i));
+                }
+            }
+            let mut width = WALK_LANES;
+            while width > 1 {
+                width /= 2;
+                for k in 0..width {
+                    acc[k] += acc[k + width];
+                }
+            }
+            out[0] = (acc[0] + f64::from(f.base[0])) as f32;
+            return;
         }
+        self.sum_chunks(f, out, |g, values| {
+            let lane = if g.general {
+                Self::walk_group(g, general)
+            } else {
+                Self::walk_group(g, w)
+            };
+            for (&i, &at) in lane.iter().zip(&g.at) {
+                // SAFETY: `at <= CHUNK` (`indices_in_range`).
+                unsafe { *values.get_unchecked_mut(at as usize) = w.value(i) };
+            }
+        });
     }
 
     fn margins(&self, f: &Forest, x: &[f32], slots: &[f32], out: &mut [f32]) {
+        let general = General {
+            plan: self,
+            forest: f,
+            x,
+            slots,
+        };
+        if self.packed.is_empty() {
+            let w = Wide {
+                nodes: &self.nodes,
+                slots,
+            };
+            self.walk_all(&w, &general, out, f);
+        } else {
+            let w = Narrow {
+                packed: &self.packed,
+                slots,
+                shift: self.pack_shift,
+            };
+            self.walk_all(&w, &general, out, f);
+        }
+    }
+
+    /// Walks each chunk's groups with `walk` (which stores every lane's leaf value in the
+    /// buffer), then adds the buffer to the margins: in table order, or with exact sums by
+    /// output segments into four running sums each.
+    #[inline(always)]
+    fn sum_chunks(&self, f: &Forest, out: &mut [f32], walk: impl Fn(&Group, &mut [f32; CHUNK + 1])) {
         let outputs = out.len();
         let lanes = if self.exact { LANES } else { 1 };
         let mut small = [0.0f64; 16 * LANES];
@@ -879,23 +1003,11 @@ impl Plan {
             large.resize(outputs * lanes, 0.0);
             &mut large
         };
-        let nodes = &self.nodes[..];
         let mut values = [0.0f32; CHUNK + 1];
         for chunk in &self.chunks {
             let first = chunk.first as usize;
             for g in &self.groups[chunk.groups_start as usize..chunk.groups_end as usize] {
-                if g.general {
-                    self.walk_group(g, &mut values, |i| self.step_general(f, x, slots, i));
-                } else {
-                    if self.packed.is_empty() {
-                        self.walk_group(g, &mut values, |i| Self::step(nodes, slots, i));
-                    } else {
-                        let (packed, shift) = (&self.packed[..], self.pack_shift);
-                        self.walk_group(g, &mut values, |i| {
-                            Self::step_packed(packed, slots, shift, i)
-                        });
-                    }
-                }
+                walk(g, &mut values);
             }
             let values = &values[..chunk.trees as usize];
             if !self.exact {
