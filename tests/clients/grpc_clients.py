@@ -19,6 +19,12 @@ Usage:
       Sends one request of ROWS rows, prints `scoring` once the server scores it, then the
       outcome as a JSON line (the caller sends SIGTERM in between).
 
+  grpc_clients.py auth GRPC_ADDRESS HTTP_ADDRESS REFERENCE_JSON TOKEN GROUP_TOKEN
+      Against a server with --auth-token-file: health RPCs answer without a token;
+      ModelInfer and ModelMetadata without one, or with an unknown one, are UNAUTHENTICATED;
+      GROUP_TOKEN (which does not grant inference) is PERMISSION_DENIED; TOKEN scores, through
+      the raw stub and through the Triton client's `headers`.
+
 Prints one JSON line with what it saw; exits non-zero on any mismatch.
 """
 
@@ -391,6 +397,44 @@ def oversized(grpc_address, reference):
     print(json.dumps({"status": outcome[0], "message": outcome[1]}))
 
 
+def auth(grpc_address, reference, token, group_token):
+    service = stub(grpc_address)
+
+    def status(call, bearer=None):
+        metadata = [("authorization", f"Bearer {bearer}")] if bearer is not None else None
+        try:
+            call(metadata)
+            return ("OK", "")
+        except grpc.RpcError as e:
+            return (str(e.code()), e.details())
+
+    infer = lambda md: service.ModelInfer(raw_request(MODEL, reference, 1), timeout=60, metadata=md)
+    metadata_call = lambda md: service.ModelMetadata(
+        grpcclient.service_pb2.ModelMetadataRequest(name=MODEL), timeout=60, metadata=md)
+    seen = {
+        "live": status(lambda md: service.ServerLive(grpcclient.service_pb2.ServerLiveRequest(), metadata=md)),
+        "ready": status(lambda md: service.ModelReady(grpcclient.service_pb2.ModelReadyRequest(name=MODEL), metadata=md)),
+        "infer_without": status(infer),
+        "infer_unknown": status(infer, "not-a-token"),
+        "infer_group_token": status(infer, group_token),
+        "infer_token": status(infer, token),
+        "metadata_without": status(metadata_call),
+        "metadata_token": status(metadata_call, token),
+    }
+    expect(seen["live"][0] == "OK" and seen["ready"][0] == "OK", f"health needs no token: {seen}")
+    for key in ("infer_without", "infer_unknown", "metadata_without"):
+        expect(seen[key][0] == "StatusCode.UNAUTHENTICATED", f"{key}: {seen[key]}")
+    expect("Bearer" in seen["infer_without"][1], f"the message does not say how: {seen['infer_without']}")
+    expect(seen["infer_group_token"][0] == "StatusCode.PERMISSION_DENIED", f"{seen['infer_group_token']}")
+    expect(seen["infer_token"][0] == "OK" and seen["metadata_token"][0] == "OK", f"{seen}")
+    client = grpcclient.InferenceServerClient(url=grpc_address)
+    result = client.infer(MODEL, triton_inputs(reference, slice(0, 3)), headers={"authorization": f"Bearer {token}"})
+    expect(result.as_numpy("p_survived").shape[0] == 3, "the Triton client with a token got no rows")
+    code, _ = triton_status(lambda: client.infer(MODEL, triton_inputs(reference, slice(0, 1))))
+    expect(code == "StatusCode.UNAUTHENTICATED", f"the Triton client without a token: {code}")
+    print(json.dumps(seen))
+
+
 def inflight(grpc_address, http, reference, rows):
     before = rest_scored_rows(http)
     big = raw_request(MODEL, reference, rows, outputs=["survived"])
@@ -428,6 +472,8 @@ def main():
         full(grpc_address, http, reference)
     elif command == "oversized":
         oversized(grpc_address, reference)
+    elif command == "auth":
+        auth(grpc_address, reference, sys.argv[5], sys.argv[6])
     elif command == "inflight":
         inflight(grpc_address, http, reference, int(sys.argv[5]))
     else:

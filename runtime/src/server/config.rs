@@ -80,6 +80,18 @@ pub struct ServerConfig {
     #[arg(long, env = "PIPEC_GRPC_PORT")]
     pub grpc_port: Option<u16>,
 
+    /// Require a bearer token: the file holds one token per line, `TOKEN` (every group) or
+    /// `TOKEN group,group` (those only); `#` starts a comment. Re-read within a second of a
+    /// change (a mounted Kubernetes Secret updates in place). Health probes stay open. See
+    /// docs/security.md.
+    #[arg(long, env = "PIPEC_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<std::path::PathBuf>,
+
+    /// The API groups that need a token when --auth-token-file is set, comma-separated, from
+    /// inference, feedback, monitor, metrics, metadata.
+    #[arg(long, env = "PIPEC_AUTH_GROUPS", default_value = "inference,feedback,monitor,metrics,metadata", value_parser = super::auth::parse_groups)]
+    pub auth_groups: std::collections::BTreeSet<super::auth::ApiGroup>,
+
     /// Also serve the model under this name (`/v2/models/NAME/...`), as KServe addresses a
     /// runtime by the InferenceService's name. The pipeline's own name keeps working.
     #[arg(long, env = "PIPEC_MODEL_NAME", value_parser = model_name)]

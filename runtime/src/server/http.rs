@@ -1,6 +1,7 @@
 //! The Open Inference Protocol's REST endpoints, `/metrics`, and the request accounting that
 //! every endpoint shares.
 
+use super::auth::{ApiGroup, Auth, Refusal};
 use super::batcher::Batcher;
 use super::config::ChallengerMode;
 use super::decode::FAILED_CHECKS;
@@ -9,7 +10,7 @@ use super::encode::HEADER_LENGTH;
 use super::error::ApiError;
 use super::feedback::FeedbackError;
 use super::infer;
-use super::metrics::{Metrics, ModelLabels};
+use super::metrics::{AuthLabels, Metrics, ModelLabels};
 use super::models::Specs;
 use super::oip::{InferRequest, ModelMetadata, ServerMetadata, TensorMetadata};
 use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
@@ -61,6 +62,8 @@ pub struct AppState {
     pub max_body_bytes: usize,
     pub body_timeout: Duration,
     pub queue_capacity: usize,
+    /// Bearer tokens (`--auth-token-file`); `None`: every endpoint is open.
+    pub auth: Option<Arc<Auth>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -77,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/models/{name}/monitor", get(monitor))
         .route("/v2/models/{name}/feedback", post(feedback))
         .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route_layer(middleware::from_fn_with_state(state.clone(), account))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -100,6 +104,31 @@ async fn account(State(state): State<AppState>, path: MatchedPath, request: Requ
         None => tracing::debug!(%method, %uri, code, micros = (seconds * 1e6) as u64, "answered"),
     }
     response
+}
+
+/// Refuses a request to a restricted API group without a valid bearer token: 401 (with
+/// `WWW-Authenticate: Bearer`) when the token is missing or unknown, 403 when it does not grant
+/// the group. Refusals are counted by group and reason. Runs inside [`account`], so refused
+/// requests are also counted and logged as answers.
+async fn authorize(State(state): State<AppState>, path: MatchedPath, request: Request, next: Next) -> Response {
+    let Some(auth) = &state.auth else { return next.run(request).await };
+    let group = ApiGroup::of_route(path.as_str());
+    let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    match (auth.check(group, header), group) {
+        (Err(refusal), Some(group)) => {
+            state.metrics.auth_refusals.get_or_create(&AuthLabels { group: group.name(), reason: refusal.reason() }).inc();
+            let status = match refusal {
+                Refusal::Forbidden => StatusCode::FORBIDDEN,
+                Refusal::Missing | Refusal::Unknown => StatusCode::UNAUTHORIZED,
+            };
+            let mut response = failure(ApiError::new(status, refusal.message(group)));
+            if status == StatusCode::UNAUTHORIZED {
+                response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            response
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// The reason an error answer gave, for the request log.

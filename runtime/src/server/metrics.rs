@@ -58,6 +58,14 @@ pub struct OutputLabels {
 type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
 
 /// The production duties' metrics: checks, drift, live accuracy, the challenger, the audit log.
+/// Labels of `pipec_auth_refusals`: the API group and why (`missing`, `unknown_token`,
+/// `forbidden`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AuthLabels {
+    pub group: &'static str,
+    pub reason: &'static str,
+}
+
 pub struct DutyMetrics {
     pub answered_rows: Family<ModelLabels, Counter>,
     pub check_failures: Family<CheckLabels, Counter>,
@@ -82,6 +90,8 @@ pub struct Metrics {
     pub batch_rows: Family<DeviceLabels, Histogram>,
     pub rows: Counter,
     pub rejected_full: Counter,
+    /// Requests refused for want of a valid token (`--auth-token-file`).
+    pub auth_refusals: Family<AuthLabels, Counter>,
     pub queue_depth: Gauge,
     /// Mean time the requests of the latest batch waited in the queue: what an autoscaler
     /// watches (`pipec deploy` writes a KEDA example on it).
@@ -106,6 +116,7 @@ impl Metrics {
         });
         let rows = Counter::default();
         let rejected_full = Counter::default();
+        let auth_refusals = Family::<AuthLabels, Counter>::default();
         let queue_depth = Gauge::default();
         let queue_wait = FloatGauge::default();
         registry.register("http_requests", "HTTP requests answered, by endpoint and status", requests.clone());
@@ -118,6 +129,11 @@ impl Metrics {
         registry.register("batch_rows", "Rows in each batch the pipeline ran, by device", batch_rows.clone());
         registry.register("scored_rows", "Rows scored", rows.clone());
         registry.register("queue_full_rejections", "Requests answered 429 because the queue was full", rejected_full.clone());
+        registry.register(
+            "auth_refusals",
+            "Requests refused 401 or 403 by --auth-token-file, by API group and reason",
+            auth_refusals.clone(),
+        );
         registry.register("queue_depth", "Requests waiting for a batch", queue_depth.clone());
         registry.register(
             "queue_wait_seconds",
@@ -171,7 +187,7 @@ impl Metrics {
         registry.register("audit_failures", "Audit log writes that failed", d.audit_failures.clone());
         let payload = super::payload_log::PayloadMetrics::default();
         payload.register(&mut registry);
-        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, queue_depth, queue_wait, duties, payload }
+        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, auth_refusals, queue_depth, queue_wait, duties, payload }
     }
 
     pub fn observe_request(&self, endpoint: &str, code: u16, seconds: f64) {

@@ -14,6 +14,7 @@
 //! with them (`<binary> score`, `pipec score`).
 
 mod audit_sink;
+mod auth;
 mod batcher;
 mod challenger;
 mod config;
@@ -169,6 +170,15 @@ fn init_logging(config: &ServerConfig) -> Result<(), String> {
 }
 
 async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), String> {
+    // Read before the pipeline loads, so that a bad token file stops the server at once.
+    let auth = match &config.auth_token_file {
+        Some(path) => {
+            let auth = Arc::new(auth::Auth::open(path, config.auth_groups.clone()).map_err(|e| e.to_string())?);
+            auth.watch();
+            Some(auth)
+        }
+        None => None,
+    };
     let spec = specs.champion;
     let metrics = Arc::new(metrics::Metrics::new());
     let duties = Arc::new(open_duties(&config, specs, metrics.clone())?);
@@ -189,6 +199,7 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     }
     let ready = Arc::new(AtomicBool::new(true));
     let state = http::AppState {
+        auth: auth.clone(),
         spec,
         alias: config.model_name.clone().filter(|alias| alias != spec.name).map(|alias| &*Box::leak(alias.into_boxed_str())),
         specs,
@@ -218,6 +229,7 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
         max_batch_delay_us = config.max_batch_delay_us,
         queue_capacity = config.queue_capacity,
         workers = config.workers,
+        auth = auth.as_ref().map(|a| tracing::field::display(a.restricted().map(|g| g.name()).collect::<Vec<_>>().join(","))),
         "listening"
     );
     let drain = Duration::from_millis(config.shutdown_timeout_ms);

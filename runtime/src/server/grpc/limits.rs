@@ -8,7 +8,8 @@
 
 use super::proto::grpc_inference_service_server::GrpcInferenceServiceServer;
 use super::service;
-use crate::server::metrics::Metrics;
+use crate::server::auth::{ApiGroup, Auth, Refusal};
+use crate::server::metrics::{AuthLabels, Metrics};
 use axum::http::{Request, Response};
 use hyper::body::Body;
 use std::convert::Infallible;
@@ -55,11 +56,17 @@ pub struct Limits {
     inner: GrpcInferenceServiceServer<service::Service>,
     body_timeout: Duration,
     metrics: Arc<Metrics>,
+    auth: Option<Arc<Auth>>,
 }
 
 impl Limits {
-    pub fn new(inner: GrpcInferenceServiceServer<service::Service>, body_timeout: Duration, metrics: Arc<Metrics>) -> Limits {
-        Limits { inner, body_timeout, metrics }
+    pub fn new(
+        inner: GrpcInferenceServiceServer<service::Service>,
+        body_timeout: Duration,
+        metrics: Arc<Metrics>,
+        auth: Option<Arc<Auth>>,
+    ) -> Limits {
+        Limits { inner, body_timeout, metrics, auth }
     }
 }
 
@@ -79,6 +86,9 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let start = Instant::now();
         let endpoint = endpoint(request.uri().path());
+        if let Some(refused) = self.auth.as_ref().and_then(|auth| authorize(auth, &self.metrics, &endpoint, &request, start)) {
+            return Box::pin(async move { Ok(refused) });
+        }
         let reached = Reached::default();
         request.extensions_mut().insert(reached.clone());
         let timeout = self.body_timeout;
@@ -92,6 +102,31 @@ where
             Ok(count_rejection(&metrics, &endpoint, response, start))
         })
     }
+}
+
+/// The answer to a call to a restricted method without a valid token in its `authorization`
+/// metadata (`Bearer <token>`): UNAUTHENTICATED (a missing or unknown token) or
+/// PERMISSION_DENIED, counted and logged as the REST endpoints' 401 and 403 are.
+fn authorize<B>(
+    auth: &Auth,
+    metrics: &Metrics,
+    endpoint: &str,
+    request: &Request<B>,
+    start: Instant,
+) -> Option<Response<tonic::body::Body>> {
+    let method = endpoint.strip_prefix("grpc:").unwrap_or(endpoint);
+    let group = ApiGroup::of_rpc(method)?;
+    let header = request.headers().get(axum::http::header::AUTHORIZATION).map(|v| v.as_bytes());
+    let refusal = auth.check(Some(group), header).err()?;
+    metrics.auth_refusals.get_or_create(&AuthLabels { group: group.name(), reason: refusal.reason() }).inc();
+    let (status, code) = match refusal {
+        Refusal::Forbidden => (tonic::Status::permission_denied(refusal.message(group)), 403),
+        Refusal::Missing | Refusal::Unknown => (tonic::Status::unauthenticated(refusal.message(group)), 401),
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    metrics.observe_request(endpoint, code, seconds);
+    tracing::warn!(endpoint, code, micros = (seconds * 1e6) as u64, reason = status.message(), "rejected");
+    Some(status.into_http())
 }
 
 /// `grpc:<Method>` for the service's methods, `grpc:unknown` for any other path.

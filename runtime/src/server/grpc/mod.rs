@@ -64,7 +64,7 @@ impl Listener {
         let (stop, stopped) = watch::channel(false);
         let service = GrpcInferenceServiceServer::new(service::Service::new(state.clone()))
             .max_decoding_message_size(state.max_body_bytes);
-        let service = limits::Limits::new(service, state.body_timeout, state.metrics.clone());
+        let service = limits::Limits::new(service, state.body_timeout, state.metrics.clone(), state.auth.clone());
         let task = tokio::spawn(serve(self.listener, service, drain, stopped));
         Running { stop, task }
     }
