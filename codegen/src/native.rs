@@ -6,9 +6,15 @@
 //! and each op is the interpreter's row computation with the widths known at compile time, so
 //! loops have constant bounds the compiler can unroll and vectorise. Constants are loaded
 //! once into fixed-size boxed arrays; scoring a row allocates nothing.
+//!
+//! Elementwise values are filled by plain loops over a zeroed array, not
+//! `std::array::from_fn`: inside a large `score` LLVM left some `from_fn` closures scalar
+//! (a ReLU after a 64-wide layer cost as much as the layer), while the loops vectorise.
+//! A dense layer with few outputs sums in 8 lanes (`pipec_compiler::ir::dense_lanes`), the
+//! order the interpreter defines, so its output is not one chain of dependent additions.
 
 use crate::blob::Blob;
-use pipec_compiler::ir::{BinaryFn, CategoryMap, Graph, InputKind, NodeId, Op, Ty, UnaryFn};
+use pipec_compiler::ir::{dense_lanes, BinaryFn, CategoryMap, Graph, InputKind, NodeId, Op, Ty, UnaryFn};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -53,7 +59,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
         let w = graph.ty(output.node).width() as usize;
         match (graph.ty(output.node), w) {
             (Ty::Bool(_), 1) => quote!(#name: #value[0] != 0.0),
-            (Ty::Bool(_), _) => quote!(#name: std::array::from_fn(|i| #value[i] != 0.0)),
+            (Ty::Bool(_), _) => quote!(#name: { let mut out = [false; #w]; for i in 0..#w { out[i] = #value[i] != 0.0; } out }),
             (_, 1) => quote!(#name: #value[0]),
             _ => quote!(#name: #value),
         }
@@ -74,7 +80,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
         match (input.kind, input.is_vector) {
             (InputKind::Str, _) => quote!(#name: #column[r].as_deref()),
             (_, false) => quote!(#name: #column[r]),
-            (_, true) => quote!(#name: std::array::from_fn(|i| #column[r * #w + i])),
+            (_, true) => quote!(#name: { let mut row = [Default::default(); #w]; row.copy_from_slice(&#column[r * #w..r * #w + #w]); row }),
         }
     });
     let outputs_init = graph.outputs.iter().enumerate().map(|(index, output)| {
@@ -226,7 +232,7 @@ impl Native<'_> {
                 let field = field_ident(&spec.name);
                 match (spec.kind, spec.is_vector) {
                     (InputKind::Bool, false) => quote!([f32::from(u8::from(row.#field))]),
-                    (InputKind::Bool, true) => quote!(std::array::from_fn(|i| f32::from(u8::from(row.#field[i])))),
+                    (InputKind::Bool, true) => elementwise(w, quote!(f32::from(u8::from(row.#field[i])))),
                     (_, false) => quote!([row.#field]),
                     (_, true) => quote!(row.#field),
                 }
@@ -277,7 +283,7 @@ impl Native<'_> {
                     UnaryFn::Not => quote!(if #x == 0.0 { 1.0 } else { 0.0 }),
                     UnaryFn::IsMissing => quote!(if #x.is_nan() { 1.0 } else { 0.0 }),
                 };
-                quote!(std::array::from_fn(|i| #f))
+                elementwise(w, f)
             }
             Op::Binary { op, a, b } => {
                 let a = self.at(*a, quote!(i));
@@ -298,22 +304,24 @@ impl Native<'_> {
                     BinaryFn::And => quote!(if #a != 0.0 && #b != 0.0 { 1.0 } else { 0.0 }),
                     BinaryFn::Or => quote!(if #a != 0.0 || #b != 0.0 { 1.0 } else { 0.0 }),
                 };
-                quote!(std::array::from_fn(|i| #f))
+                elementwise(w, f)
             }
             Op::Softmax { x } => {
                 let x = var(*x);
                 quote!({
                     let max = #x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    let exps: [f32; #w] = std::array::from_fn(|i| (#x[i] - max).exp());
+                    let mut exps = [0.0f32; #w];
+                    for i in 0..#w { exps[i] = (#x[i] - max).exp(); }
                     let sum: f32 = exps.iter().sum();
-                    std::array::from_fn(|i| exps[i] / sum)
+                    for i in 0..#w { exps[i] /= sum; }
+                    exps
                 })
             }
             Op::Where { cond, a, b } => {
                 let c = self.at(*cond, quote!(i));
                 let a = self.at(*a, quote!(i));
                 let b = self.at(*b, quote!(i));
-                quote!(std::array::from_fn(|i| if #c != 0.0 { #a } else { #b }))
+                elementwise(w, quote!(if #c != 0.0 { #a } else { #b }))
             }
             Op::Concat { parts } => {
                 let mut offset = 0usize;
@@ -332,18 +340,18 @@ impl Native<'_> {
             Op::Slice { x, start, .. } => {
                 let x = var(*x);
                 let start = *start as usize;
-                quote!(std::array::from_fn(|i| #x[#start + i]))
+                quote!({ let mut part = [0.0f32; #w]; part.copy_from_slice(&#x[#start..#start + #w]); part })
             }
             Op::Affine { x, scale, shift } => {
                 let s = self.array_field("s", id, scale);
                 let t = self.array_field("t", id, shift);
                 let x = self.at(*x, quote!(i));
-                quote!(std::array::from_fn(|i| #x * self.#s[i] + self.#t[i]))
+                elementwise(w, quote!(#x * self.#s[i] + self.#t[i]))
             }
             Op::Impute { x, value } => {
                 let x = self.at(*x, quote!(i));
                 let value = proc_macro2::Literal::f32_suffixed(*value);
-                quote!(std::array::from_fn(|i| { let v = #x; if v.is_nan() { #value } else { v } }))
+                elementwise(w, quote!({ let v = #x; if v.is_nan() { #value } else { v } }))
             }
             Op::OneHot { index } => {
                 let index = var(*index);
@@ -360,18 +368,62 @@ impl Native<'_> {
                 let wf = self.matrix_field("w", id, &weight.data, inputs, outputs);
                 let bf = self.array_field("b", id, bias);
                 let xk = self.at(*x, quote!(k));
-                // The interpreter's order: sum over k ascending, then the bias.
-                quote!({
-                    let mut acc = [0.0f32; #outputs];
-                    for k in 0..#inputs {
-                        let xk = #xk;
-                        let wk = &self.#wf[k];
-                        for j in 0..#outputs {
-                            acc[j] += xk * wk[j];
+                let lanes = dense_lanes(weight.rows, weight.cols);
+                if lanes == 1 {
+                    // The interpreter's order: sum over k ascending, then the bias; k outer so
+                    // that the outputs are independent sums, computed several at a time.
+                    quote!({
+                        let mut acc = [0.0f32; #outputs];
+                        for k in 0..#inputs {
+                            let xk = #xk;
+                            let wk = &self.#wf[k];
+                            for j in 0..#outputs {
+                                acc[j] += xk * wk[j];
+                            }
                         }
-                    }
-                    std::array::from_fn(|j| acc[j] + self.#bf[j])
-                })
+                        for j in 0..#outputs {
+                            acc[j] += self.#bf[j];
+                        }
+                        acc
+                    })
+                } else {
+                    // `lanes` partial sums per output, lane `l` over the k with k % lanes == l
+                    // ascending, combined pairwise, then the bias (`Op::Dense`).
+                    let chunks = inputs / lanes;
+                    let rest = (chunks * lanes < inputs).then(|| {
+                        let first = chunks * lanes;
+                        quote! {
+                            for k in #first..#inputs {
+                                let xk = #xk;
+                                let wk = &self.#wf[k];
+                                for j in 0..#outputs {
+                                    acc[k - #first][j] += xk * wk[j];
+                                }
+                            }
+                        }
+                    });
+                    let lane_values: Vec<TokenStream> = (0..lanes).map(|l| quote!(acc[#l][j])).collect();
+                    let combined = combine_lane_tokens(&lane_values);
+                    quote!({
+                        let mut acc = [[0.0f32; #outputs]; #lanes];
+                        for c in 0..#chunks {
+                            for l in 0..#lanes {
+                                let k = c * #lanes + l;
+                                let xk = #xk;
+                                let wk = &self.#wf[k];
+                                for j in 0..#outputs {
+                                    acc[l][j] += xk * wk[j];
+                                }
+                            }
+                        }
+                        #rest
+                        let mut out = [0.0f32; #outputs];
+                        for j in 0..#outputs {
+                            out[j] = #combined + self.#bf[j];
+                        }
+                        out
+                    })
+                }
             }
             Op::Bucketize { x, boundaries } => {
                 let q = self.array_field("q", id, boundaries);
@@ -388,9 +440,9 @@ impl Native<'_> {
                 self.fields.push(quote!(#field: Forest));
                 self.inits.push(quote!(#field: weights.forest(#offset, #count)?));
                 let features = forest.forest.features as usize;
-                let x = self.at(*x, quote!(i));
+                let input = elementwise(features, self.at(*x, quote!(i)));
                 quote!({
-                    let input: [f32; #features] = std::array::from_fn(|i| #x);
+                    let input: [f32; #features] = #input;
                     let mut margins = [0.0f32; #w];
                     self.#field.predict_margins(&input, &mut margins);
                     margins
@@ -398,5 +450,30 @@ impl Native<'_> {
             }
         };
         quote! { let #name: [f32; #w] = #value; }
+    }
+}
+
+/// `[f32; w]` whose element `i` is `f` (an expression in `i`): a loop over a zeroed array,
+/// which LLVM vectorises where it left some `std::array::from_fn` closures scalar.
+fn elementwise(w: usize, f: TokenStream) -> TokenStream {
+    quote!({
+        let mut out = [0.0f32; #w];
+        for i in 0..#w {
+            out[i] = #f;
+        }
+        out
+    })
+}
+
+/// `pipec_compiler::ir::combine_lanes` as code: the halves combined, then added.
+fn combine_lane_tokens(lanes: &[TokenStream]) -> TokenStream {
+    match lanes {
+        [] => quote!(0.0f32),
+        [one] => one.clone(),
+        _ => {
+            let (a, b) = lanes.split_at(lanes.len() / 2);
+            let (a, b) = (combine_lane_tokens(a), combine_lane_tokens(b));
+            quote!((#a + #b))
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! change what a graph computes beyond f32 rounding), constant folding uses it, and the
 //! generated burn code is tested against the same scikit-learn references it is.
 
-use crate::ir::{CategoryMap, Graph, NodeId, Op, Ty, UnaryFn, BinaryFn};
+use crate::ir::{combine_lanes, dense_lanes, BinaryFn, CategoryMap, Graph, NodeId, Op, Ty, UnaryFn};
 
 /// One input column of a batch, in the order of [`Graph::inputs`].
 #[derive(Clone, Debug, PartialEq)]
@@ -164,13 +164,17 @@ pub fn eval_op<'a>(op: &Op, ty: Ty, operand: impl Fn(NodeId) -> (&'a [f32], usiz
                 })
             }
             Op::Dense { x, weight, bias } => {
+                // The order `Op::Dense` documents: `lanes` partial sums, k ascending in each,
+                // combined pairwise, then the bias.
                 let input: Vec<f32> = (0..weight.rows as usize).map(|k| at(*x, r, k)).collect();
+                let lanes = dense_lanes(weight.rows, weight.cols);
+                let mut acc = vec![0.0f32; lanes];
                 for j in 0..weight.cols {
-                    let mut acc = 0.0f32;
+                    acc.fill(0.0);
                     for (k, xk) in input.iter().enumerate() {
-                        acc += xk * weight.get(k as u32, j);
+                        acc[k % lanes] += xk * weight.get(k as u32, j);
                     }
-                    out.push(acc + bias[j as usize]);
+                    out.push(combine_lanes(&acc) + bias[j as usize]);
                 }
             }
             Op::Bucketize { x, boundaries } => {

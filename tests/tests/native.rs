@@ -4,7 +4,7 @@
 
 use pipec_compiler::interp;
 use pipec_runtime::{Batch, Column, CompiledPipeline, RowPipeline};
-use pipec_tests::{assert_close, check_file, outputs_as_f64, random_columns, repo_root, to_interp, Reference};
+use pipec_tests::{assert_close, check_file, outputs_as_f64, random_columns, repo_root, to_interp, Fixture, Reference};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -33,6 +33,17 @@ fn chain_native_matches_scikit_learn() {
 #[test]
 fn credit_native_matches_xgboost_and_scikit_learn() {
     check_example::<pipec_gen_credit::Pipeline>("credit");
+}
+
+/// The MLP benchmark fixtures, hidden layers 8, 64 and 256 wide, each ending in a one-output
+/// layer summed in 8 lanes (`pipec_compiler::ir::dense_lanes`): scikit-learn's predict_proba,
+/// and the interpreter bit for bit.
+#[test]
+fn mlps_8_to_256_wide_match_scikit_learn_and_the_interpreter() {
+    let fixture = |name: &str| Fixture::new(repo_root().join(format!("tests/fixtures/{name}/{name}.pipe")), 100, TOLERANCE);
+    fixture("mlp8").check_native::<pipec_gen_mlp8::Pipeline>();
+    fixture("mlp64").check_native::<pipec_gen_mlp64::Pipeline>();
+    fixture("mlp256").check_native::<pipec_gen_mlp256::Pipeline>();
 }
 
 #[test]

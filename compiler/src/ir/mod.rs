@@ -188,6 +188,33 @@ impl BinaryFn {
     }
 }
 
+/// Partial sums (lanes) a dense layer of `inputs` rows and `outputs` columns accumulates
+/// each output in ([`Op::Dense`]): 8 when the outputs are fewer than 8 and the inputs at
+/// least 8, otherwise 1. A layer with few outputs would otherwise be one chain of dependent
+/// additions per output (four cycles each), such as a 32-input sigmoid output; with 8 or more
+/// outputs the outputs themselves are independent sums, which the native path computes
+/// several at a time.
+pub fn dense_lanes(inputs: u32, outputs: u32) -> usize {
+    if outputs < DENSE_LANES as u32 && inputs >= DENSE_LANES as u32 { DENSE_LANES } else { 1 }
+}
+
+/// The number of lanes of a dense layer that has more than one ([`dense_lanes`]).
+pub const DENSE_LANES: usize = 8;
+
+/// The partial sums of a dense output combined pairwise: the halves of `lanes` combined, then
+/// added, so 8 lanes give `((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))`; one lane is
+/// itself. The native path emits this same tree ([`Op::Dense`]).
+pub fn combine_lanes(lanes: &[f32]) -> f32 {
+    match lanes {
+        [] => 0.0,
+        [one] => *one,
+        _ => {
+            let (a, b) = lanes.split_at(lanes.len() / 2);
+            combine_lanes(a) + combine_lanes(b)
+        }
+    }
+}
+
 /// One operation. Operands are [`NodeId`]s of earlier nodes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
@@ -217,7 +244,12 @@ pub enum Op {
     OneHot { index: NodeId },
     /// Row `index` of `table` (`categories x out`); an unknown index gives zeros.
     Gather { index: NodeId, table: Matrix },
-    /// `x · weight + bias`, with `weight` stored `in x out`.
+    /// `x · weight + bias`, with `weight` stored `in x out`, in this f32 order (which the
+    /// interpreter and the native path share, bit for bit): each output `j` sums the products
+    /// `x[k] * weight[k][j]` in [`dense_lanes`]`(in, out)` partial sums (lanes), lane `l`
+    /// taking the `k` with `k % lanes == l` in ascending `k`, each lane starting at 0.0; the
+    /// lanes are then combined by [`combine_lanes`] (pairwise), and the bias added last.
+    /// With one lane that is the plain ascending sum.
     Dense { x: NodeId, weight: Matrix, bias: Vec<f32> },
     /// Number of `boundaries` that are `<= x`, as f32 (x of width 1).
     Bucketize { x: NodeId, boundaries: Vec<f32> },
@@ -475,5 +507,26 @@ impl Graph {
             Op::Const { values } => Some(values),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{combine_lanes, dense_lanes};
+
+    #[test]
+    fn few_outputs_of_enough_inputs_sum_in_8_lanes() {
+        assert_eq!(dense_lanes(32, 1), 8);
+        assert_eq!(dense_lanes(8, 7), 8);
+        assert_eq!(dense_lanes(7, 1), 1);
+        assert_eq!(dense_lanes(256, 8), 1);
+    }
+
+    #[test]
+    fn lanes_combine_pairwise() {
+        let lanes = [1e8f32, 1.0, -1e8, 1.0, 0.5, 0.25, 0.125, 0.0625];
+        let expected = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+        assert_eq!(combine_lanes(&lanes).to_bits(), expected.to_bits());
+        assert_eq!(combine_lanes(&[3.0]), 3.0);
     }
 }

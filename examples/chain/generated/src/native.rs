@@ -61,14 +61,29 @@ impl NativePipeline {
                     acc[j] += xk * wk[j];
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b4[j])
+            for j in 0..1usize {
+                acc[j] += self.b4[j];
+            }
+            acc
         };
         let v5: [f32; 1usize] = {
             let k = v3[0] as usize;
             if k < 2usize { self.g5[k] } else { [0.0f32; 1usize] }
         };
-        let v6: [f32; 1usize] = std::array::from_fn(|i| v4[0] + v5[0]);
-        let v7: [f32; 1usize] = std::array::from_fn(|i| 1.0 / (1.0 + (-v6[0]).exp()));
+        let v6: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = v4[0] + v5[0];
+            }
+            out
+        };
+        let v7: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = 1.0 / (1.0 + (-v6[0]).exp());
+            }
+            out
+        };
         let v8: [f32; 3usize] = {
             let mut joined = [0.0f32; 3usize];
             joined[0usize..0usize + 1usize].copy_from_slice(&v0);
@@ -85,30 +100,65 @@ impl NativePipeline {
                     acc[j] += xk * wk[j];
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b9[j])
+            for j in 0..8usize {
+                acc[j] += self.b9[j];
+            }
+            acc
         };
         let v10: [f32; 8usize] = {
             let k = v3[0] as usize;
             if k < 2usize { self.g10[k] } else { [0.0f32; 8usize] }
         };
-        let v11: [f32; 8usize] = std::array::from_fn(|i| v9[i] + v10[i]);
-        let v12: [f32; 8usize] = std::array::from_fn(|i| v11[i].tanh());
+        let v11: [f32; 8usize] = {
+            let mut out = [0.0f32; 8usize];
+            for i in 0..8usize {
+                out[i] = v9[i] + v10[i];
+            }
+            out
+        };
+        let v12: [f32; 8usize] = {
+            let mut out = [0.0f32; 8usize];
+            for i in 0..8usize {
+                out[i] = v11[i].tanh();
+            }
+            out
+        };
         let v13: [f32; 1usize] = {
-            let mut acc = [0.0f32; 1usize];
-            for k in 0..8usize {
-                let xk = v12[k];
-                let wk = &self.w13[k];
-                for j in 0..1usize {
-                    acc[j] += xk * wk[j];
+            let mut acc = [[0.0f32; 1usize]; 8usize];
+            for c in 0..1usize {
+                for l in 0..8usize {
+                    let k = c * 8usize + l;
+                    let xk = v12[k];
+                    let wk = &self.w13[k];
+                    for j in 0..1usize {
+                        acc[l][j] += xk * wk[j];
+                    }
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b13[j])
+            let mut out = [0.0f32; 1usize];
+            for j in 0..1usize {
+                out[j] = (((acc[0usize][j] + acc[1usize][j])
+                    + (acc[2usize][j] + acc[3usize][j]))
+                    + ((acc[4usize][j] + acc[5usize][j])
+                        + (acc[6usize][j] + acc[7usize][j]))) + self.b13[j];
+            }
+            out
         };
-        let v14: [f32; 1usize] = std::array::from_fn(|i| 1.0 / (1.0 + (-v13[0]).exp()));
+        let v14: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = 1.0 / (1.0 + (-v13[0]).exp());
+            }
+            out
+        };
         let v15: [f32; 1usize] = *self.k15;
-        let v16: [f32; 1usize] = std::array::from_fn(|i| {
-            if v14[0] > v15[0] { 1.0 } else { 0.0 }
-        });
+        let v16: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = if v14[0] > v15[0] { 1.0 } else { 0.0 };
+            }
+            out
+        };
         Scores {
             risk: v7[0],
             p_default: v14[0],

@@ -55,7 +55,11 @@ impl NativePipeline {
             }
             hot
         };
-        let v4: [f32; 1usize] = std::array::from_fn(|i| v3[1usize + i]);
+        let v4: [f32; 1usize] = {
+            let mut part = [0.0f32; 1usize];
+            part.copy_from_slice(&v3[1usize..1usize + 1usize]);
+            part
+        };
         let v5: [f32; 3usize] = {
             let mut joined = [0.0f32; 3usize];
             joined[0usize..0usize + 1usize].copy_from_slice(&v0);
@@ -70,12 +74,24 @@ impl NativePipeline {
             joined
         };
         let v7: [f32; 1usize] = {
-            let input: [f32; 3usize] = std::array::from_fn(|i| v5[i]);
+            let input: [f32; 3usize] = {
+                let mut out = [0.0f32; 3usize];
+                for i in 0..3usize {
+                    out[i] = v5[i];
+                }
+                out
+            };
             let mut margins = [0.0f32; 1usize];
             self.f7.predict_margins(&input, &mut margins);
             margins
         };
-        let v8: [f32; 1usize] = std::array::from_fn(|i| 1.0 / (1.0 + (-v7[0]).exp()));
+        let v8: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = 1.0 / (1.0 + (-v7[0]).exp());
+            }
+            out
+        };
         let v9: [f32; 16usize] = {
             let mut acc = [0.0f32; 16usize];
             for k in 0..2usize {
@@ -85,33 +101,80 @@ impl NativePipeline {
                     acc[j] += xk * wk[j];
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b9[j])
+            for j in 0..16usize {
+                acc[j] += self.b9[j];
+            }
+            acc
         };
         let v10: [f32; 16usize] = {
             let k = v2[0] as usize;
             if k < 2usize { self.g10[k] } else { [0.0f32; 16usize] }
         };
-        let v11: [f32; 16usize] = std::array::from_fn(|i| v9[i] + v10[i]);
-        let v12: [f32; 16usize] = std::array::from_fn(|i| v11[i].max(0.0));
+        let v11: [f32; 16usize] = {
+            let mut out = [0.0f32; 16usize];
+            for i in 0..16usize {
+                out[i] = v9[i] + v10[i];
+            }
+            out
+        };
+        let v12: [f32; 16usize] = {
+            let mut out = [0.0f32; 16usize];
+            for i in 0..16usize {
+                out[i] = v11[i].max(0.0);
+            }
+            out
+        };
         let v13: [f32; 1usize] = {
-            let mut acc = [0.0f32; 1usize];
-            for k in 0..16usize {
-                let xk = v12[k];
-                let wk = &self.w13[k];
-                for j in 0..1usize {
-                    acc[j] += xk * wk[j];
+            let mut acc = [[0.0f32; 1usize]; 8usize];
+            for c in 0..2usize {
+                for l in 0..8usize {
+                    let k = c * 8usize + l;
+                    let xk = v12[k];
+                    let wk = &self.w13[k];
+                    for j in 0..1usize {
+                        acc[l][j] += xk * wk[j];
+                    }
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b13[j])
+            let mut out = [0.0f32; 1usize];
+            for j in 0..1usize {
+                out[j] = (((acc[0usize][j] + acc[1usize][j])
+                    + (acc[2usize][j] + acc[3usize][j]))
+                    + ((acc[4usize][j] + acc[5usize][j])
+                        + (acc[6usize][j] + acc[7usize][j]))) + self.b13[j];
+            }
+            out
         };
-        let v14: [f32; 1usize] = std::array::from_fn(|i| 1.0 / (1.0 + (-v13[0]).exp()));
-        let v15: [f32; 1usize] = std::array::from_fn(|i| v8[0] + v14[0]);
+        let v14: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = 1.0 / (1.0 + (-v13[0]).exp());
+            }
+            out
+        };
+        let v15: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = v8[0] + v14[0];
+            }
+            out
+        };
         let v16: [f32; 1usize] = *self.k16;
-        let v17: [f32; 1usize] = std::array::from_fn(|i| v15[0] / v16[0]);
+        let v17: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = v15[0] / v16[0];
+            }
+            out
+        };
         let v18: [f32; 1usize] = *self.k18;
-        let v19: [f32; 1usize] = std::array::from_fn(|i| {
-            if v17[0] > v18[0] { 1.0 } else { 0.0 }
-        });
+        let v19: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = if v17[0] > v18[0] { 1.0 } else { 0.0 };
+            }
+            out
+        };
         Scores {
             p_trees: v8[0],
             p_mlp: v14[0],

@@ -43,12 +43,30 @@ impl NativePipeline {
         let v0: [f32; 1usize] = [row.age];
         let v1: [f32; 1usize] = [row.sibsp];
         let v2: [f32; 1usize] = [row.parch];
-        let v3: [f32; 1usize] = std::array::from_fn(|i| {
-            let v = v0[0];
-            if v.is_nan() { 28f32 } else { v }
-        });
-        let v4: [f32; 1usize] = std::array::from_fn(|i| v1[0].ln_1p());
-        let v5: [f32; 1usize] = std::array::from_fn(|i| v2[0].ln_1p());
+        let v3: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = {
+                    let v = v0[0];
+                    if v.is_nan() { 28f32 } else { v }
+                };
+            }
+            out
+        };
+        let v4: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = v1[0].ln_1p();
+            }
+            out
+        };
+        let v5: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = v2[0].ln_1p();
+            }
+            out
+        };
         let v6: [f32; 3usize] = {
             let mut joined = [0.0f32; 3usize];
             joined[0usize..0usize + 1usize].copy_from_slice(&v3);
@@ -80,19 +98,40 @@ impl NativePipeline {
                     acc[j] += xk * wk[j];
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b9[j])
+            for j in 0..16usize {
+                acc[j] += self.b9[j];
+            }
+            acc
         };
         let v10: [f32; 16usize] = {
             let k = v7[0] as usize;
             if k < 2usize { self.g10[k] } else { [0.0f32; 16usize] }
         };
-        let v11: [f32; 16usize] = std::array::from_fn(|i| v9[i] + v10[i]);
+        let v11: [f32; 16usize] = {
+            let mut out = [0.0f32; 16usize];
+            for i in 0..16usize {
+                out[i] = v9[i] + v10[i];
+            }
+            out
+        };
         let v12: [f32; 16usize] = {
             let k = v8[0] as usize;
             if k < 3usize { self.g12[k] } else { [0.0f32; 16usize] }
         };
-        let v13: [f32; 16usize] = std::array::from_fn(|i| v11[i] + v12[i]);
-        let v14: [f32; 16usize] = std::array::from_fn(|i| v13[i].max(0.0));
+        let v13: [f32; 16usize] = {
+            let mut out = [0.0f32; 16usize];
+            for i in 0..16usize {
+                out[i] = v11[i] + v12[i];
+            }
+            out
+        };
+        let v14: [f32; 16usize] = {
+            let mut out = [0.0f32; 16usize];
+            for i in 0..16usize {
+                out[i] = v13[i].max(0.0);
+            }
+            out
+        };
         let v15: [f32; 8usize] = {
             let mut acc = [0.0f32; 8usize];
             for k in 0..16usize {
@@ -102,25 +141,54 @@ impl NativePipeline {
                     acc[j] += xk * wk[j];
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b15[j])
+            for j in 0..8usize {
+                acc[j] += self.b15[j];
+            }
+            acc
         };
-        let v16: [f32; 8usize] = std::array::from_fn(|i| v15[i].max(0.0));
+        let v16: [f32; 8usize] = {
+            let mut out = [0.0f32; 8usize];
+            for i in 0..8usize {
+                out[i] = v15[i].max(0.0);
+            }
+            out
+        };
         let v17: [f32; 1usize] = {
-            let mut acc = [0.0f32; 1usize];
-            for k in 0..8usize {
-                let xk = v16[k];
-                let wk = &self.w17[k];
-                for j in 0..1usize {
-                    acc[j] += xk * wk[j];
+            let mut acc = [[0.0f32; 1usize]; 8usize];
+            for c in 0..1usize {
+                for l in 0..8usize {
+                    let k = c * 8usize + l;
+                    let xk = v16[k];
+                    let wk = &self.w17[k];
+                    for j in 0..1usize {
+                        acc[l][j] += xk * wk[j];
+                    }
                 }
             }
-            std::array::from_fn(|j| acc[j] + self.b17[j])
+            let mut out = [0.0f32; 1usize];
+            for j in 0..1usize {
+                out[j] = (((acc[0usize][j] + acc[1usize][j])
+                    + (acc[2usize][j] + acc[3usize][j]))
+                    + ((acc[4usize][j] + acc[5usize][j])
+                        + (acc[6usize][j] + acc[7usize][j]))) + self.b17[j];
+            }
+            out
         };
-        let v18: [f32; 1usize] = std::array::from_fn(|i| 1.0 / (1.0 + (-v17[0]).exp()));
+        let v18: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = 1.0 / (1.0 + (-v17[0]).exp());
+            }
+            out
+        };
         let v19: [f32; 1usize] = *self.k19;
-        let v20: [f32; 1usize] = std::array::from_fn(|i| {
-            if v18[0] > v19[0] { 1.0 } else { 0.0 }
-        });
+        let v20: [f32; 1usize] = {
+            let mut out = [0.0f32; 1usize];
+            for i in 0..1usize {
+                out[i] = if v18[0] > v19[0] { 1.0 } else { 0.0 };
+            }
+            out
+        };
         Scores {
             p_survived: v18[0],
             survived: v20[0] != 0.0,
