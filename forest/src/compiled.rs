@@ -222,6 +222,9 @@ struct Plan {
     /// Categorical bitsets: at each offset the word count `len`, the `len` words, one zero
     /// word; offset 0 is an empty set (`[0, 0]`).
     bits: Vec<u32>,
+    /// Whether leaf values go straight into running sums, in any order (one output, exact
+    /// sums): then `chunks` is one chunk of every tree.
+    direct: bool,
     /// Whether four running sums per output give the same bits as one (module docs).
     exact: bool,
 }
@@ -639,14 +642,17 @@ impl Plan {
         });
 
         // Walk order: chunks in table order; inside, trees sorted by (walker, depth) and cut
-        // into groups of WALK_LANES.
+        // into groups of WALK_LANES. With one output and exact sums, the order is free: one
+        // chunk of every tree, whose leaf values go straight into running sums.
         let exact = Self::sums_are_exact(f);
+        let direct = exact && f.outputs == 1;
+        let chunk_len = if direct { trees.max(1) } else { CHUNK };
         let mut groups = Vec::new();
         let mut chunks = Vec::new();
         let mut segments = Vec::new();
-        let mut position = vec![0u32; CHUNK];
-        for first in (0..trees).step_by(CHUNK) {
-            let last = (first + CHUNK).min(trees);
+        let mut position = vec![0u32; chunk_len];
+        for first in (0..trees).step_by(chunk_len) {
+            let last = (first + chunk_len).min(trees);
             // Value positions: table order, or with exact sums ordered by output.
             let mut by_output: Vec<usize> = (first..last).collect();
             if exact {
@@ -728,6 +734,7 @@ impl Plan {
             decisions,
             decision_base: decision_base as usize,
             exact,
+            direct,
         };
         plan.indices_in_range(f).then_some(plan)
     }
@@ -769,8 +776,8 @@ impl Plan {
                 groups.iter().all(|g| {
                     (0..WALK_LANES).all(|k| {
                         let (root, at, t) = (g.roots[k], g.at[k], g.tree[k] as usize);
-                        if at as usize == CHUNK {
-                            return root as usize == n - 1 && g.tree[k] == u32::MAX;
+                        if g.tree[k] == u32::MAX {
+                            return root as usize == n - 1 && at as usize == CHUNK;
                         }
                         if at >= c.trees
                             || t < c.first as usize
@@ -811,7 +818,7 @@ impl Plan {
             && packed_ok
             && decisions_ok
             && groups_ok
-            && self.chunks.iter().all(|c| c.trees as usize <= CHUNK)
+            && (self.direct || self.chunks.iter().all(|c| c.trees as usize <= CHUNK))
             && self.bits.len() >= 2
             && self.bits[0] == 0
             && self.bits[1] == 0
@@ -930,7 +937,7 @@ impl Plan {
     /// value buffer, summed per chunk.
     #[inline(always)]
     fn walk_all<W: Walker>(&self, w: &W, general: &General<'_>, out: &mut [f32], f: &Forest) {
-        if self.exact && out.len() == 1 {
+        if self.direct {
             let mut acc = [0.0f64; WALK_LANES];
             for g in &self.groups {
                 let lane = if g.general {
