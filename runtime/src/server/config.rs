@@ -80,6 +80,20 @@ pub struct ServerConfig {
     #[arg(long, env = "PIPEC_GRPC_PORT")]
     pub grpc_port: Option<u16>,
 
+    /// Serve HTTP and gRPC over TLS with this certificate chain (PEM, the server's certificate
+    /// first), with --tls-key.
+    #[arg(long, env = "PIPEC_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "PIPEC_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Mutual TLS: clients must present a certificate signed by one of these CAs (PEM); a
+    /// client without one is refused during the handshake.
+    #[arg(long, env = "PIPEC_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+
     /// Require a bearer token: the file holds one token per line, `TOKEN` (every group) or
     /// `TOKEN group,group` (those only); `#` starts a comment. Re-read within a second of a
     /// change (a mounted Kubernetes Secret updates in place). Health probes stay open. See

@@ -88,6 +88,14 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
     names.map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
+/// The most values (rows times width) one input of a request may hold: a 64 MiB body of
+/// one-byte booleans holds 2^26; this leaves room for a larger `--max-body-bytes` while
+/// keeping `count * size` far from overflowing.
+const MAX_VALUES: usize = 1 << 40;
+
+/// The most values reserved for before they are read: larger inputs grow as they are read.
+const PREALLOCATED: usize = 1 << 16;
+
 /// Rows in an input, from its shape: `[n]` or `[n, 1]` for a scalar input, `[n, width]` for a
 /// vector.
 fn row_count(declared: &InputSpec, input: &RequestInput) -> Result<usize, ApiError> {
@@ -136,12 +144,17 @@ fn decode_input(
         };
         return Err(bad(format!("datatype {datatype} does not fit; expected {expected}")));
     }
-    let count = rows * declared.width;
+    // A shape like [2^60, 30] must not wrap around or be allocated for: the values are
+    // counted against what the request really holds below.
+    let count = rows
+        .checked_mul(declared.width)
+        .filter(|&count| count <= MAX_VALUES)
+        .ok_or_else(|| bad(format!("shape {:?} holds more values than a request may send ({MAX_VALUES})", input.shape)))?;
     let source = match (binary_size(&input.parameters).map_err(&bad)?, &input.data) {
         (Some(_), Some(_)) => return Err(bad("has both `data` and a binary_data_size parameter".into())),
         (Some(size), None) => Source::Binary(cursor.take(size).map_err(&bad)?),
         (None, Some(data)) => {
-            let mut elements = Vec::with_capacity(count);
+            let mut elements = Vec::with_capacity(count.min(PREALLOCATED));
             flatten(data, &mut elements);
             if elements.len() != count {
                 return Err(bad(count_error(count, elements.len())));
@@ -226,11 +239,11 @@ fn numbers(declared: &InputSpec, datatype: &str, source: Source, count: usize) -
         }
         Source::Binary(bytes) => {
             let size = numeric_size(datatype).unwrap_or(4);
-            if bytes.len() != count * size {
+            if Some(bytes.len()) != count.checked_mul(size) {
                 return Err(format!(
                     "binary_data_size is {} bytes; {count} values of {datatype} take {}",
                     bytes.len(),
-                    count * size
+                    count as u128 * size as u128
                 ));
             }
             bytes.chunks_exact(size).map(|b| read_number(datatype, b)).collect()
@@ -307,7 +320,8 @@ fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Opt
         }
         Source::Binary(mut bytes) => {
             // Each element: its length as a little-endian u32, then its bytes.
-            let mut out = Vec::with_capacity(count);
+            // Each element takes at least its 4-byte length.
+            let mut out = Vec::with_capacity(count.min(bytes.len() / 4));
             while !bytes.is_empty() {
                 let row = out.len();
                 let Some((len, rest)) = bytes.split_first_chunk::<4>() else {

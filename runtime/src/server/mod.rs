@@ -39,6 +39,7 @@ mod replay;
 #[cfg(feature = "batch")]
 mod score;
 mod tensors;
+mod tls;
 
 /// The pipeline as a Python extension module (feature `python`; `pipec build --python`).
 #[cfg(feature = "python")]
@@ -170,7 +171,15 @@ fn init_logging(config: &ServerConfig) -> Result<(), String> {
 }
 
 async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), String> {
-    // Read before the pipeline loads, so that a bad token file stops the server at once.
+    // Read before the pipeline loads, so that a bad certificate or token file stops the
+    // server at once.
+    let tls = tls::TlsFiles {
+        cert: config.tls_cert.as_deref(),
+        key: config.tls_key.as_deref(),
+        client_ca: config.tls_client_ca.as_deref(),
+    }
+    .acceptors()
+    .map_err(|e| e.to_string())?;
     let auth = match &config.auth_token_file {
         Some(path) => {
             let auth = Arc::new(auth::Auth::open(path, config.auth_groups.clone()).map_err(|e| e.to_string())?);
@@ -197,6 +206,11 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     if let Some(log) = &duties.payload_log {
         log.listening(bound.port());
     }
+    let tls_mode = match &tls {
+        Some(t) if t.mutual => "mutual",
+        Some(_) => "server",
+        None => "off",
+    };
     let ready = Arc::new(AtomicBool::new(true));
     let state = http::AppState {
         auth: auth.clone(),
@@ -229,13 +243,15 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
         max_batch_delay_us = config.max_batch_delay_us,
         queue_capacity = config.queue_capacity,
         workers = config.workers,
+        tls = tls_mode,
         auth = auth.as_ref().map(|a| tracing::field::display(a.restricted().map(|g| g.name()).collect::<Vec<_>>().join(","))),
         "listening"
     );
     let drain = Duration::from_millis(config.shutdown_timeout_ms);
     let header_timeout = Duration::from_millis(config.header_timeout_ms);
-    let grpc = grpc.map(|listener| listener.serve(state.clone(), drain));
-    listen::serve(listener, http::router(state), header_timeout, drain, |signal| {
+    let (http_tls, grpc_tls) = tls.map(|t| (t.http, t.grpc)).unzip();
+    let grpc = grpc.map(|listener| listener.serve(state.clone(), drain, grpc_tls, header_timeout));
+    listen::serve(listener, http::router(state), header_timeout, drain, http_tls, |signal| {
         tracing::info!(signal, "shutting down: no new connections, finishing open requests");
         ready.store(false, Ordering::Relaxed);
         if let Some(grpc) = &grpc {

@@ -1,6 +1,6 @@
 //! The Open Inference Protocol over gRPC: KServe's `inference.GRPCInferenceService`
-//! (`runtime/proto/grpc_predict_v2.proto`), on a port of its own (`--grpc-port`), HTTP/2
-//! without TLS.
+//! (`runtime/proto/grpc_predict_v2.proto`), on a port of its own (`--grpc-port`), HTTP/2, over
+//! TLS when the server has a certificate (`--tls-cert`).
 //!
 //! `proto.rs` is the generated code (messages and the service's server side). `service.rs`
 //! answers the RPCs, with the REST endpoints' checks, accounting and messages; `convert.rs`
@@ -18,6 +18,8 @@ mod proto;
 mod service;
 
 use super::http::AppState;
+use super::listen::handshake;
+use tokio_rustls::TlsAcceptor;
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -60,12 +62,12 @@ impl Listener {
 
     /// Starts serving in a task of its own, until [`Running::stop`]; then open calls get up
     /// to `drain` to finish.
-    pub fn serve(self, state: AppState, drain: Duration) -> Running {
+    pub fn serve(self, state: AppState, drain: Duration, tls: Option<TlsAcceptor>, handshake_limit: Duration) -> Running {
         let (stop, stopped) = watch::channel(false);
         let service = GrpcInferenceServiceServer::new(service::Service::new(state.clone()))
             .max_decoding_message_size(state.max_body_bytes);
         let service = limits::Limits::new(service, state.body_timeout, state.metrics.clone(), state.auth.clone());
-        let task = tokio::spawn(serve(self.listener, service, drain, stopped));
+        let task = tokio::spawn(serve(self.listener, service, drain, stopped, tls, handshake_limit));
         Running { stop, task }
     }
 }
@@ -97,6 +99,8 @@ async fn serve(
     service: limits::Limits,
     drain: Duration,
     mut stopped: watch::Receiver<bool>,
+    tls: Option<TlsAcceptor>,
+    handshake_limit: Duration,
 ) {
     let mut http = http2::Builder::new(TokioExecutor::new());
     // Pings find connections whose peer went away without closing them.
@@ -118,9 +122,19 @@ async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let service = TowerToHyperService::new(service.clone());
-                let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                let Some(acceptor) = &tls else {
+                    let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(error = %e, "gRPC connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                let (acceptor, watcher, http) = (acceptor.clone(), graceful.watcher(), http.clone());
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
+                    let Some(stream) = handshake(&acceptor, stream, handshake_limit).await else { return };
+                    if let Err(e) = watcher.watch(http.serve_connection(TokioIo::new(stream), service)).await {
                         tracing::debug!(error = %e, "gRPC connection ended with an error");
                     }
                 });
