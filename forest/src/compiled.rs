@@ -202,6 +202,8 @@ struct Chunk {
 /// The compact tables (module documentation).
 #[derive(Clone, Debug, PartialEq)]
 struct Plan {
+    /// The 12-byte nodes; emptied after the build's checks when only the packed step runs
+    /// (packed nodes, no general group).
     nodes: Vec<Node>,
     features: usize,
     /// Slot offset of each used [`Variant`] (by index), `None` when unused.
@@ -320,6 +322,7 @@ impl CompiledForest {
     pub fn compiled_bytes(&self) -> usize {
         self.plan.as_ref().map_or(0, |p| {
             p.nodes.len() * std::mem::size_of::<Node>()
+                + p.packed.len() * std::mem::size_of::<Packed>()
                 + p.groups.len() * std::mem::size_of::<Group>()
                 + p.bits.len() * 4
                 + p.chunks.len() * std::mem::size_of::<Chunk>()
@@ -420,7 +423,8 @@ struct General<'a> {
 // SAFETY (all three): `Plan::indices_in_range` checked at build that every node's slot,
 // children and bitset are in range (packed nodes decoding to the same), that groups start
 // from roots or the spare leaf, and that groups of the branch-free steps hold no flagged
-// node; `slots` is `Plan::slots` long (`predict_margins`).
+// node; `slots` is `Plan::slots` long (`predict_margins`). `Wide` runs only when there are
+// no packed nodes, and `General` only on general groups: in both cases `Plan::nodes` was kept.
 impl Walker for Wide<'_> {
     #[inline(always)]
     fn step(&self, i: u32) -> u32 {
@@ -736,7 +740,15 @@ impl Plan {
             exact,
             direct,
         };
-        plan.indices_in_range(f).then_some(plan)
+        if !plan.indices_in_range(f) {
+            return None;
+        }
+        let mut plan = plan;
+        if !plan.packed.is_empty() && !plan.groups.iter().any(|g| g.general) {
+            // Only the packed step runs: the 12-byte nodes are not read again.
+            plan.nodes = Vec::new();
+        }
+        Some(plan)
     }
 
     /// What the unchecked reads of the walk rely on, checked once: every node's slot,
