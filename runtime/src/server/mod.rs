@@ -19,6 +19,8 @@ mod batcher;
 mod challenger;
 mod config;
 mod decode;
+#[cfg(test)]
+mod decode_fuzz;
 mod drift;
 mod duties;
 mod encode;
