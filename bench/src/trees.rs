@@ -1,9 +1,17 @@
 //! The tree-ensemble benchmark: one XGBoost or LightGBM model file (by default the fixtures'
-//! 1,000-tree `xgb_large.json`) on rows cycled from its held-out inputs, walked row by row
-//! over the node tables on one CPU thread (what the native path and the interpreter run)
+//! 1,000-tree `xgb_large.json`) on rows cycled from its held-out inputs, walked row by row on
+//! one CPU thread, both with the compact walk the native path runs
+//! (`pipec_runtime::Forest`, i.e. `pipec_forest::CompiledForest`) and with the reference walk
+//! over the node tables (`pipec_forest::Forest::predict_margins`, what the interpreter runs),
 //! and as tensor operations (`TensorForest`) on burn's wgpu device, including the upload of
 //! the rows and the read-back of the margins. `pipec-bench --trees FILE` prints one JSON line
-//! per measurement; the ratio of the two at each size is the GPU's gain.
+//! per measurement.
+//!
+//! Before timing, the compact walk must give the reference's bits on every held-out row.
+//! Environment: `PIPEC_TREES_WGPU=0` skips wgpu (it is also skipped, with a message, when no
+//! adapter opens); `PIPEC_TREES_MARGINS=FILE` writes the held-out rows' margins there as JSON
+//! (`{"model", "outputs", "margins": [[...], ...]}`), for `bench/trees/compare.py` to check
+//! against the libraries.
 
 use crate::{budget_for, record, seconds_per_call};
 use pipec_runtime::burn_api::{Tensor, TensorData};
@@ -13,8 +21,8 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
 
-/// Imports the model at `path` (`.json`: XGBoost, otherwise LightGBM text).
-pub fn load_forest(path: &Path) -> Result<Forest, String> {
+/// Imports the model at `path` (`.json`: XGBoost, otherwise LightGBM text) as node tables.
+pub fn load_tables(path: &Path) -> Result<pipec_forest::Forest, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let imported = if path.extension().is_some_and(|e| e == "json") {
         pipec_forest::import_xgboost(&text)
@@ -22,6 +30,11 @@ pub fn load_forest(path: &Path) -> Result<Forest, String> {
         pipec_forest::import_lightgbm(&text)
     };
     Ok(imported.map_err(|e| format!("{}: {e}", path.display()))?.forest)
+}
+
+/// Imports the model at `path` with its compact walk, as the native path holds it.
+pub fn load_forest(path: &Path) -> Result<Forest, String> {
+    Ok(Forest::new(load_tables(path)?))
 }
 
 /// `rows` rows of `features` values, cycling through `held_out` (a list of rows, null for a
@@ -35,26 +48,96 @@ pub fn cycled_rows(held_out: &[Value], features: usize, rows: usize) -> Vec<f32>
     out
 }
 
-/// Measures the forest at each size on the CPU (tables, one thread) and on wgpu.
+/// The compact walk against the reference on the held-out rows, bit for bit; writes their
+/// margins where `PIPEC_TREES_MARGINS` says.
+fn check_compact(name: &str, tables: &pipec_forest::Forest, compact: &Forest, held_out: &[Value]) -> Result<(), String> {
+    let (features, outputs) = (tables.features as usize, tables.outputs as usize);
+    let x = cycled_rows(held_out, features, held_out.len());
+    let mut all = Vec::with_capacity(held_out.len());
+    let (mut want, mut got) = (vec![0.0f32; outputs], vec![0.0f32; outputs]);
+    for (r, row) in x.chunks_exact(features).enumerate() {
+        tables.predict_margins(row, &mut want);
+        compact.predict_margins(row, &mut got);
+        if want.iter().zip(&got).any(|(a, b)| a.to_bits() != b.to_bits()) {
+            return Err(format!("{name} row {r}: the compact walk gives {got:?}, the reference {want:?}"));
+        }
+        all.push(got.clone());
+    }
+    if let Some(path) = std::env::var_os("PIPEC_TREES_MARGINS") {
+        let doc = json!({"model": name, "outputs": outputs, "margins": all});
+        std::fs::write(&path, doc.to_string()).map_err(|e| format!("{}: {e}", Path::new(&path).display()))?;
+    }
+    Ok(())
+}
+
+/// Measures the forest at each size on the CPU (compact and reference walks, one thread) and,
+/// unless skipped or unavailable, on wgpu.
 pub fn measure_trees(path: &Path, held_out: &[Value], sizes: &[usize], base: Duration) -> Result<(), String> {
-    let forest = load_forest(path)?;
+    if held_out.is_empty() {
+        return Err(format!("{}: no held-out rows", path.display()));
+    }
+    let tables = load_tables(path)?;
+    let forest = Forest::new(tables.clone());
     let name = path.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
     let features = forest.features as usize;
     let outputs = forest.outputs as usize;
-    let device = pipec_runtime::open_wgpu().map_err(|e| e.to_string())?;
-    let on_gpu = TensorForest::new(&forest, &device.device).map_err(|e| e.to_string())?;
+    check_compact(&name, &tables, &forest, held_out)?;
+    let wanted = std::env::var("PIPEC_TREES_WGPU").map_or(true, |v| v != "0");
+    let device = if wanted {
+        match pipec_runtime::open_wgpu() {
+            Ok(device) => Some(device),
+            Err(e) => {
+                eprintln!("{name}: no wgpu adapter ({e}); wgpu not measured");
+                None
+            }
+        }
+    } else {
+        eprintln!("{name}: PIPEC_TREES_WGPU=0, wgpu not measured");
+        None
+    };
+    let on_gpu = match &device {
+        Some(d) => Some(TensorForest::new(&tables, &d.device).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let describe = |engine: &str, rows: usize, seconds: f64, adapter: Option<&str>| {
+        let mut line = record(&name, "trees", engine, rows, seconds);
+        line["trees"] = json!(forest.roots.len());
+        line["nodes"] = json!(forest.kind.len());
+        line["max_depth"] = json!(forest.max_depth);
+        if let Some(adapter) = adapter {
+            line["adapter"] = json!(adapter);
+        }
+        println!("{line}");
+    };
     for &rows in sizes {
         let x = cycled_rows(held_out, features, rows);
         let budget = budget_for(rows, base);
         let mut margins = vec![0.0f32; outputs];
-        let cpu = seconds_per_call(budget, || {
+        let compact = seconds_per_call(budget, || {
             for row in x.chunks_exact(features) {
                 forest.predict_margins(black_box(row), &mut margins);
+                black_box(&margins);
             }
-            black_box(&margins);
         });
+        describe("pipec-forest-compact-1-thread", rows, compact, None);
+        let reference = seconds_per_call(budget, || {
+            for row in x.chunks_exact(features) {
+                tables.predict_margins(black_box(row), &mut margins);
+                black_box(&margins);
+            }
+        });
+        describe("pipec-forest-reference-1-thread", rows, reference, None);
+        eprintln!(
+            "{name} {rows} rows: compact {:.1} ns/row, reference {:.1} ns/row ({:.2}x)",
+            compact * 1e9 / rows as f64,
+            reference * 1e9 / rows as f64,
+            reference / compact
+        );
+        let (Some(d), Some(on_gpu)) = (&device, &on_gpu) else {
+            continue;
+        };
         let gpu_call = || -> Vec<f32> {
-            let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, features]), &device.device);
+            let input = Tensor::<2>::from_data(TensorData::new(x.clone(), [rows, features]), &d.device);
             on_gpu.margins(input).into_data().try_to_vec::<f32>().unwrap_or_default()
         };
         // Kernel compilation and autotuning happen on the first calls of a shape.
@@ -67,16 +150,8 @@ pub fn measure_trees(path: &Path, held_out: &[Value], sizes: &[usize], base: Dur
         let gpu = seconds_per_call(budget, || {
             black_box(gpu_call());
         });
-        let describe = |engine: &str, seconds: f64| {
-            let mut line = record(&name, "trees", engine, rows, seconds);
-            line["trees"] = json!(forest.roots.len());
-            line["max_depth"] = json!(forest.max_depth);
-            line["adapter"] = json!(device.adapter);
-            println!("{line}");
-        };
-        describe("pipec-forest-tables-1-thread", cpu);
-        describe("pipec-forest-burn-wgpu", gpu);
-        eprintln!("{name} {rows} rows: tables {:.3} ms, wgpu {:.3} ms, wgpu speed-up {:.2}", cpu * 1e3, gpu * 1e3, cpu / gpu);
+        describe("pipec-forest-burn-wgpu", rows, gpu, Some(&d.adapter));
+        eprintln!("{name} {rows} rows: wgpu {:.3} ms, speed-up over the compact walk {:.2}", gpu * 1e3, compact / gpu);
     }
     Ok(())
 }

@@ -13,22 +13,26 @@
 //!   row); and one last slot holding -inf. Every split then is one comparison,
 //!   `slots[slot] <= threshold` (a categorical one `decision <= 0.5`), whatever its rule.
 //! - **Nodes.** 12 bytes each (`threshold`, `slot`, `left`), a split's two children adjacent
-//!   (right is `left + 1`), laid out breadth first per tree. A leaf reads the -inf slot,
-//!   holds its value as its threshold (finite, so -inf `<=` it: a leaf "goes left") and is
-//!   its own left child: a walk of the tree's depth in steps ends on the leaf whichever path
-//!   it takes, with no branch on the node kind.
+//!   (right is `left + 1`), laid out breadth first per tree; and, when the slot and node
+//!   indices fit in one 32-bit word together (usual models), packed into 8 bytes
+//!   ([`Packed`]), which is what the branch-free step reads. A leaf reads the -inf slot, holds
+//!   its value as its threshold (finite, so -inf `<=` it: a leaf "goes left") and is its own
+//!   left child: a walk of the tree's depth in steps ends on the leaf whichever path it takes,
+//!   with no branch on the node kind.
 //! - **Groups.** Trees are walked in chunks of [`CHUNK`] trees in table order; within a
 //!   chunk, sorted by depth and cut into groups of [`WALK_LANES`] trees walked in lockstep
 //!   (the deepest lane's depth in steps; a group deeper than [`EARLY_EXIT_DEPTH`], as
-//!   leaf-wise LightGBM trees are, stops once every lane is on a leaf), so independent trees
-//!   overlap in the CPU's out-of-order window instead of mispredicting. Each tree's leaf
-//!   value lands in a per-chunk buffer at its table position, and the buffer is summed in
-//!   table order, exactly as `eval.rs` does (f64, one running sum per output).
+//!   leaf-wise LightGBM trees are, stops once every lane is on a leaf; the last group is
+//!   padded with a spare leaf), so independent trees overlap in the CPU's out-of-order window
+//!   instead of mispredicting. Each tree's leaf value lands in a per-chunk buffer at its
+//!   table position, and the buffer is summed in table order, exactly as `eval.rs` does
+//!   (f64, one running sum per output).
 //! - **Exact sums.** When every partial sum of the forest's leaf values is provably exact in
 //!   f64 (all leaves are multiples of `2^q` and the sum of every tree's largest `|leaf|`
-//!   stays below `2^(q + 53)`: true for usual models), f64 addition is associative on them,
-//!   so the sum uses four running sums per output instead of one; the result is the same
-//!   bits.
+//!   stays below `2^(q + 53)`: true for usual models), f64 addition is associative on them
+//!   and the order is free: the buffer is summed by output with four running sums each, and
+//!   with one output the whole forest is one chunk whose leaf values go straight into one
+//!   running sum per lane. The result is the same bits.
 //! - **The general step.** A split no slot comparison expresses (a NaN threshold, or a
 //!   categorical one, with missing values going left) is a *reference node*, evaluated by
 //!   [`Forest::goes_left`] on the original node; when a forest has more distinct

@@ -43,7 +43,10 @@ pub use forest::TensorForest;
 pub use fused::{FusedEngine, FusedKernel, FusedLaunch, InputSlot, UploadedBatch, CHUNK_ROWS};
 #[cfg(feature = "gpu")]
 pub use fused_forest::fused_forest_margins;
-pub use pipec_forest::Forest;
+/// The tree ensemble the generated native path holds: the node tables with their compact
+/// walk built at load (`pipec_forest::CompiledForest`, dereferencing to the tables;
+/// `Weights::forest` gives it, or the plain tables where `TensorForest::new` wants them).
+pub use pipec_forest::CompiledForest as Forest;
 #[cfg(feature = "gpu")]
 pub use output::{bool_output, f32_output};
 pub use output::OutputColumn;

@@ -40,12 +40,15 @@ impl<'a> Weights<'a> {
     }
 
     /// A tree ensemble's node tables, `count` values from f32 index `offset` (the layout of
-    /// `pipec_forest::Forest::encode`).
-    pub fn forest(&self, offset: usize, count: usize) -> Result<pipec_forest::Forest, RuntimeError> {
+    /// `pipec_forest::Forest::encode`), as the type the caller asks for: the tables
+    /// (`pipec_forest::Forest`, what `TensorForest::new` reads) or the tables with their compact
+    /// walk built once here (`pipec_runtime::Forest`, i.e. `pipec_forest::CompiledForest`, what
+    /// the native path holds).
+    pub fn forest<F: From<pipec_forest::Forest>>(&self, offset: usize, count: usize) -> Result<F, RuntimeError> {
         let values = self.values(offset, count)?;
         let forest = pipec_forest::Forest::decode(&values).map_err(|e| RuntimeError::Forest(e.to_string()))?;
         forest.validate().map_err(RuntimeError::Forest)?;
-        Ok(forest)
+        Ok(F::from(forest))
     }
 
     /// A `[rows, cols]` tensor from `rows * cols` values starting at f32 index `offset`.
