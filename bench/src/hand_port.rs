@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::path::Path;
 
 /// A safetensors file's f32 tensors: name -> (shape, values).
-fn safetensors(path: &Path) -> Result<std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+pub(crate) fn safetensors(path: &Path) -> Result<std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let n = u64::from_le_bytes(bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or("short file")?) as usize;
     let header: Value = serde_json::from_slice(bytes.get(8..8 + n).ok_or("short header")?).map_err(|e| e.to_string())?;
@@ -26,11 +26,11 @@ fn safetensors(path: &Path) -> Result<std::collections::HashMap<String, (Vec<usi
     Ok(out)
 }
 
-fn floats(json: &Value, key: &str) -> Vec<f32> {
+pub(crate) fn floats(json: &Value, key: &str) -> Vec<f32> {
     json[key].as_array().map(|a| a.iter().filter_map(Value::as_f64).map(|v| v as f32).collect()).unwrap_or_default()
 }
 
-fn read_json(path: &Path) -> Result<Value, String> {
+pub(crate) fn read_json(path: &Path) -> Result<Value, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

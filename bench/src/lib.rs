@@ -1,11 +1,13 @@
 //! pipec's benchmark harness (the Rust side of `bench/run.sh`): timing, batches cycled from an
 //! example's reference rows, and one JSON line per measurement. `hand_port` holds the
-//! hand-written Rust versions of the examples, the stand-in for a hand-port to C++.
+//! hand-written Rust versions of the examples, the stand-in for a hand-port to C++; `mlp` the
+//! one-row MLP benchmark against hand-written ports.
 //!
 //! Timings are medians of several rounds in one process; compare ratios, not absolute
 //! figures, on shared machines.
 
 pub mod hand_port;
+pub mod mlp;
 pub mod trees;
 
 use pipec_runtime::burn_api::Device;
@@ -124,7 +126,8 @@ pub fn measure_pipeline<P: CompiledPipeline>(example_dir: &Path, config: &str, s
 }
 
 /// The command line of a benchmark runner: `--sizes 1,64,... --budget-ms N --config NAME
-/// --example-dir DIR`; with `--device wgpu` also `--only NAME` and `--single-call true`.
+/// --example-dir DIR`; with `--device wgpu` also `--only NAME` and `--single-call true`;
+/// `--mlps true [--rounds N]` the one-row MLP comparison.
 pub struct Args {
     pub sizes: Vec<usize>,
     pub base: Duration,
@@ -139,11 +142,15 @@ pub struct Args {
     /// `--single-call true`: with `--device wgpu`, one warm-up call and one timed call per
     /// engine (for engines too slow for repeated rounds, such as burn's trees on lavapipe).
     pub single_call: bool,
+    /// `--mlps true`: only the one-row comparison of the typed `score` with the hand ports
+    /// (the MLP fixtures and the examples), `--rounds` alternations (default 5).
+    pub mlps: bool,
+    pub rounds: usize,
 }
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
-        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into(), trees: None, only: None, single_call: false };
+        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into(), trees: None, only: None, single_call: false, mlps: false, rounds: 5 };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -158,6 +165,8 @@ impl Args {
                 "--trees" => args.trees = Some(value.into()),
                 "--only" => args.only = Some(value),
                 "--single-call" => args.single_call = value.parse().map_err(|e| format!("--single-call: {e}"))?,
+                "--mlps" => args.mlps = value.parse().map_err(|e| format!("--mlps: {e}"))?,
+                "--rounds" => args.rounds = value.parse().map_err(|e| format!("--rounds: {e}"))?,
                 other => return Err(format!("unknown flag {other}")),
             }
         }

@@ -5,9 +5,13 @@
 //! `--device wgpu` measures the GPU instead (the GPU part, `bench/gpu/`; also runs on
 //! lavapipe): burn's tensor code, the fused kernel end to end and alone, and the native path,
 //! for titanic, chain, the 30-64-32-1 MLP fixture and the 1,000-tree fixture;
-//! `--trees tests/fixtures/trees/xgb_large.json` a tree ensemble, tables against wgpu.
+//! `--trees tests/fixtures/trees/xgb_large.json` a tree ensemble, tables against wgpu;
+//! `--mlps true` the one-row MLP benchmark (`pipec_bench::mlp`): the typed `score` of the MLP
+//! fixtures (hidden layers 8 to 256 wide) and of the examples against their hand ports, with
+//! a Markdown table of ns/row and ratios on stderr.
 
 use pipec_bench::hand_port::{Chain, Titanic};
+use pipec_bench::mlp::{compare, reference_rows, table, Mlp};
 use pipec_bench::{measure_pipeline, record, seconds_per_call, Args};
 use pipec_gen_chain::native as chain_native;
 use pipec_gen_titanic::native as titanic_native;
@@ -42,6 +46,9 @@ fn run() -> Result<(), String> {
         let stem = model.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
         let rows = json["models"][&stem]["inputs"].as_array().cloned().ok_or_else(|| format!("no held-out rows for {stem}"))?;
         return pipec_bench::trees::measure_trees(&root.join(model), &rows, &args.sizes, args.base);
+    }
+    if args.mlps {
+        return mlps(&root, &args);
     }
     if args.device == "wgpu" {
         // One-hot widths of the categorical inputs as uploaded: sex 2 + class 3; student 2.
@@ -97,5 +104,52 @@ fn run() -> Result<(), String> {
         black_box(hand.predict(r.balance, r.income, r.student.unwrap_or("")));
     });
     println!("{}", record("chain", "hand-written", "hand-port-rust", 1, s));
+    Ok(())
+}
+
+/// `--mlps true`: each MLP fixture and example, its generated typed `score` against its hand
+/// port, on its held-out rows in turn.
+fn mlps(root: &Path, args: &Args) -> Result<(), String> {
+    let fixtures = root.join("tests/fixtures");
+    let (budget, rounds) = (args.base, args.rounds);
+    let mut results = Vec::new();
+    macro_rules! mlp {
+        ($krate:ident, $label:expr, $h1:literal, $h2:literal) => {{
+            let dir = fixtures.join(stringify!($krate).trim_start_matches("pipec_gen_"));
+            let xs = reference_rows::<30>(&dir)?;
+            let generated = $krate::native::NativePipeline::load().map_err(|e| e.to_string())?;
+            let rows: Vec<$krate::native::Row> = xs.iter().map(|x| $krate::native::Row { x: *x }).collect();
+            let hand = Mlp::<30, $h1, $h2>::load(&dir)?;
+            results.push(compare($label, xs.len(), budget, rounds, |r| generated.score(&rows[r]).p, |r| hand.predict(&xs[r]))?);
+        }};
+    }
+    mlp!(pipec_gen_mlp8, "mlp8 (30-8-8-1)", 8, 8);
+    mlp!(pipec_gen_mlp30, "mlp30 (30-64-32-1)", 64, 32);
+    mlp!(pipec_gen_mlp64, "mlp64 (30-64-64-1)", 64, 64);
+    mlp!(pipec_gen_mlp256, "mlp256 (30-256-256-1)", 256, 256);
+
+    // The examples, on a few rows covering their categories and a missing age.
+    let titanic = titanic_native::NativePipeline::load().map_err(|e| e.to_string())?;
+    let hand = Titanic::load(&root.join("examples/titanic"))?;
+    let rows = [
+        titanic_native::Row { age: f32::NAN, sibsp: 1.0, parch: 2.0, sex: Some("female"), pclass: Some("3rd") },
+        titanic_native::Row { age: 38.0, sibsp: 0.0, parch: 0.0, sex: Some("male"), pclass: Some("1st") },
+        titanic_native::Row { age: 4.0, sibsp: 3.0, parch: 1.0, sex: Some("female"), pclass: Some("2nd") },
+    ];
+    results.push(compare("titanic", rows.len(), budget, rounds, |r| titanic.score(&rows[r]).p_survived, |r| {
+        let row = &rows[r];
+        hand.predict(row.age, row.sibsp, row.parch, row.sex.unwrap_or(""), row.pclass.unwrap_or(""))
+    })?);
+    let chain = chain_native::NativePipeline::load().map_err(|e| e.to_string())?;
+    let hand = Chain::load(&root.join("examples/chain"))?;
+    let rows = [
+        chain_native::Row { balance: 1500.0, income: 30000.0, student: Some("Yes") },
+        chain_native::Row { balance: 400.0, income: 52000.0, student: Some("No") },
+    ];
+    results.push(compare("chain", rows.len(), budget, rounds, |r| chain.score(&rows[r]).p_default, |r| {
+        let row = &rows[r];
+        hand.predict(row.balance, row.income, row.student.unwrap_or("")).1
+    })?);
+    eprint!("{}", table(&results));
     Ok(())
 }

@@ -10,8 +10,10 @@
 //! Elementwise values are filled by plain loops over a zeroed array, not
 //! `std::array::from_fn`: inside a large `score` LLVM left some `from_fn` closures scalar
 //! (a ReLU after a 64-wide layer cost as much as the layer), while the loops vectorise.
-//! A dense layer with few outputs sums in 8 lanes (`pipec_compiler::ir::dense_lanes`), the
-//! order the interpreter defines, so its output is not one chain of dependent additions.
+//! A dense layer of fewer than 8 outputs sums in 8 lanes (`pipec_compiler::ir::dense_lanes`),
+//! the order the interpreter defines, so that a one-output layer is not one chain of dependent
+//! additions; one wider than 32 outputs in blocks of 32 whose sums stay in registers (the
+//! same order per output).
 
 use crate::blob::Blob;
 use pipec_compiler::ir::{dense_lanes, BinaryFn, CategoryMap, Graph, InputKind, NodeId, Op, Ty, UnaryFn};
@@ -358,10 +360,15 @@ impl Native<'_> {
                 quote!({ let mut hot = [0.0f32; #w]; let k = #index[0] as usize; if k < #w { hot[k] = 1.0; } hot })
             }
             Op::Gather { index, table } => {
+                // The table with a zero row appended for unknown categories, read without a
+                // branch: a branch here let LLVM merge the gathers of one index early in
+                // `score` and keep their rows alive (spilled) across later calls.
                 let (rows, cols) = (table.rows as usize, table.cols as usize);
-                let g = self.matrix_field("g", id, &table.data, rows, cols);
+                let mut data = table.data.clone();
+                data.resize((rows + 1) * cols, 0.0);
+                let g = self.matrix_field("g", id, &data, rows + 1, cols);
                 let index = var(*index);
-                quote!({ let k = #index[0] as usize; if k < #rows { self.#g[k] } else { [0.0f32; #cols] } })
+                quote!(self.#g[(#index[0] as usize).min(#rows)])
             }
             Op::Dense { x, weight, bias } => {
                 let (inputs, outputs) = (weight.rows as usize, weight.cols as usize);
@@ -369,7 +376,44 @@ impl Native<'_> {
                 let bf = self.array_field("b", id, bias);
                 let xk = self.at(*x, quote!(k));
                 let lanes = dense_lanes(weight.rows, weight.cols);
-                if lanes == 1 {
+                if lanes == 1 && outputs > DENSE_BLOCK {
+                    // Blocks of DENSE_BLOCK outputs, each summed over all k before the next:
+                    // the block's sums stay in registers (a 64-wide accumulator does not fit
+                    // in the 16 SSE registers, and went through memory at every k). Each
+                    // output is still the interpreter's sum over k ascending, then the bias.
+                    let full = outputs / DENSE_BLOCK;
+                    let block = |start: TokenStream, width: usize| {
+                        quote! {
+                            let start = #start;
+                            let mut acc = [0.0f32; #width];
+                            for k in 0..#inputs {
+                                let xk = #xk;
+                                let wk = &self.#wf[k];
+                                for j in 0..#width {
+                                    acc[j] += xk * wk[start + j];
+                                }
+                            }
+                            for j in 0..#width {
+                                out[start + j] = acc[j] + self.#bf[j + start];
+                            }
+                        }
+                    };
+                    let full_block = block(quote!(b * #DENSE_BLOCK), DENSE_BLOCK);
+                    let rest = outputs - full * DENSE_BLOCK;
+                    let last = (rest > 0).then(|| {
+                        let start = full * DENSE_BLOCK;
+                        let last = block(quote!(#start), rest);
+                        quote!({ #last })
+                    });
+                    quote!({
+                        let mut out = [0.0f32; #outputs];
+                        for b in 0..#full {
+                            #full_block
+                        }
+                        #last
+                        out
+                    })
+                } else if lanes == 1 {
                     // The interpreter's order: sum over k ascending, then the bias; k outer so
                     // that the outputs are independent sums, computed several at a time.
                     quote!({
@@ -452,6 +496,9 @@ impl Native<'_> {
         quote! { let #name: [f32; #w] = #value; }
     }
 }
+
+/// Outputs of a wide dense layer summed together, in registers (`Op::Dense`'s native code).
+const DENSE_BLOCK: usize = 32;
 
 /// `[f32; w]` whose element `i` is `f` (an expression in `i`): a loop over a zeroed array,
 /// which LLVM vectorises where it left some `std::array::from_fn` closures scalar.

@@ -24,10 +24,10 @@ pub struct Scores {
 pub struct NativePipeline {
     w4: Box<[[f32; 1usize]; 2usize]>,
     b4: Box<[f32; 1usize]>,
-    g5: Box<[[f32; 1usize]; 2usize]>,
+    g5: Box<[[f32; 1usize]; 3usize]>,
     w9: Box<[[f32; 8usize]; 3usize]>,
     b9: Box<[f32; 8usize]>,
-    g10: Box<[[f32; 8usize]; 2usize]>,
+    g10: Box<[[f32; 8usize]; 3usize]>,
     w13: Box<[[f32; 1usize]; 8usize]>,
     b13: Box<[f32; 1usize]>,
     k15: Box<[f32; 1usize]>,
@@ -66,10 +66,7 @@ impl NativePipeline {
             }
             acc
         };
-        let v5: [f32; 1usize] = {
-            let k = v3[0] as usize;
-            if k < 2usize { self.g5[k] } else { [0.0f32; 1usize] }
-        };
+        let v5: [f32; 1usize] = self.g5[(v3[0] as usize).min(2usize)];
         let v6: [f32; 1usize] = {
             let mut out = [0.0f32; 1usize];
             for i in 0..1usize {
@@ -105,10 +102,7 @@ impl NativePipeline {
             }
             acc
         };
-        let v10: [f32; 8usize] = {
-            let k = v3[0] as usize;
-            if k < 2usize { self.g10[k] } else { [0.0f32; 8usize] }
-        };
+        let v10: [f32; 8usize] = self.g10[(v3[0] as usize).min(2usize)];
         let v11: [f32; 8usize] = {
             let mut out = [0.0f32; 8usize];
             for i in 0..8usize {
@@ -176,13 +170,13 @@ impl RowPipeline for NativePipeline {
         Ok(NativePipeline {
             w4: weights.matrix::<2usize, 1usize>(0usize)?,
             b4: weights.array::<1usize>(2usize)?,
-            g5: weights.matrix::<2usize, 1usize>(71usize)?,
+            g5: weights.matrix::<3usize, 1usize>(3usize)?,
             w9: weights.matrix::<3usize, 8usize>(6usize)?,
             b9: weights.array::<8usize>(30usize)?,
-            g10: weights.matrix::<2usize, 8usize>(73usize)?,
+            g10: weights.matrix::<3usize, 8usize>(38usize)?,
             w13: weights.matrix::<8usize, 1usize>(62usize)?,
             b13: weights.array::<1usize>(70usize)?,
-            k15: weights.array::<1usize>(89usize)?,
+            k15: weights.array::<1usize>(71usize)?,
         })
     }
     #[allow(unused_variables)]

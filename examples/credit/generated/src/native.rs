@@ -27,7 +27,7 @@ pub struct NativePipeline {
     f7: Forest,
     w9: Box<[[f32; 16usize]; 2usize]>,
     b9: Box<[f32; 16usize]>,
-    g10: Box<[[f32; 16usize]; 2usize]>,
+    g10: Box<[[f32; 16usize]; 3usize]>,
     w13: Box<[[f32; 1usize]; 16usize]>,
     b13: Box<[f32; 1usize]>,
     k16: Box<[f32; 1usize]>,
@@ -106,10 +106,7 @@ impl NativePipeline {
             }
             acc
         };
-        let v10: [f32; 16usize] = {
-            let k = v2[0] as usize;
-            if k < 2usize { self.g10[k] } else { [0.0f32; 16usize] }
-        };
+        let v10: [f32; 16usize] = self.g10[(v2[0] as usize).min(2usize)];
         let v11: [f32; 16usize] = {
             let mut out = [0.0f32; 16usize];
             for i in 0..16usize {
@@ -194,11 +191,11 @@ impl RowPipeline for NativePipeline {
             f7: weights.forest(0usize, 9745usize)?,
             w9: weights.matrix::<2usize, 16usize>(9745usize)?,
             b9: weights.array::<16usize>(9777usize)?,
-            g10: weights.matrix::<2usize, 16usize>(9858usize)?,
+            g10: weights.matrix::<3usize, 16usize>(9793usize)?,
             w13: weights.matrix::<16usize, 1usize>(9841usize)?,
             b13: weights.array::<1usize>(9857usize)?,
-            k16: weights.array::<1usize>(9890usize)?,
-            k18: weights.array::<1usize>(9891usize)?,
+            k16: weights.array::<1usize>(9858usize)?,
+            k18: weights.array::<1usize>(9859usize)?,
         })
     }
     #[allow(unused_variables)]

@@ -27,8 +27,8 @@ pub struct Scores {
 pub struct NativePipeline {
     w9: Box<[[f32; 16usize]; 3usize]>,
     b9: Box<[f32; 16usize]>,
-    g10: Box<[[f32; 16usize]; 2usize]>,
-    g12: Box<[[f32; 16usize]; 3usize]>,
+    g10: Box<[[f32; 16usize]; 3usize]>,
+    g12: Box<[[f32; 16usize]; 4usize]>,
     w15: Box<[[f32; 8usize]; 16usize]>,
     b15: Box<[f32; 8usize]>,
     w17: Box<[[f32; 1usize]; 8usize]>,
@@ -103,10 +103,7 @@ impl NativePipeline {
             }
             acc
         };
-        let v10: [f32; 16usize] = {
-            let k = v7[0] as usize;
-            if k < 2usize { self.g10[k] } else { [0.0f32; 16usize] }
-        };
+        let v10: [f32; 16usize] = self.g10[(v7[0] as usize).min(2usize)];
         let v11: [f32; 16usize] = {
             let mut out = [0.0f32; 16usize];
             for i in 0..16usize {
@@ -114,10 +111,7 @@ impl NativePipeline {
             }
             out
         };
-        let v12: [f32; 16usize] = {
-            let k = v8[0] as usize;
-            if k < 3usize { self.g12[k] } else { [0.0f32; 16usize] }
-        };
+        let v12: [f32; 16usize] = self.g12[(v8[0] as usize).min(3usize)];
         let v13: [f32; 16usize] = {
             let mut out = [0.0f32; 16usize];
             for i in 0..16usize {
@@ -205,13 +199,13 @@ impl RowPipeline for NativePipeline {
         Ok(NativePipeline {
             w9: weights.matrix::<3usize, 16usize>(0usize)?,
             b9: weights.array::<16usize>(48usize)?,
-            g10: weights.matrix::<2usize, 16usize>(321usize)?,
-            g12: weights.matrix::<3usize, 16usize>(353usize)?,
+            g10: weights.matrix::<3usize, 16usize>(64usize)?,
+            g12: weights.matrix::<4usize, 16usize>(112usize)?,
             w15: weights.matrix::<16usize, 8usize>(176usize)?,
             b15: weights.array::<8usize>(304usize)?,
             w17: weights.matrix::<8usize, 1usize>(312usize)?,
             b17: weights.array::<1usize>(320usize)?,
-            k19: weights.array::<1usize>(401usize)?,
+            k19: weights.array::<1usize>(321usize)?,
         })
     }
     #[allow(unused_variables)]
