@@ -8,7 +8,8 @@
 //! per measurement.
 //!
 //! Before timing, the compact walk must give the reference's bits on every held-out row.
-//! Environment: `PIPEC_TREES_WGPU=0` skips wgpu (it is also skipped, with a message, when no
+//! Environment: `PIPEC_TREES_ROWS=mixed` times [`mixed_rows`] instead of cycled ones;
+//! `PIPEC_TREES_WGPU=0` skips wgpu (it is also skipped, with a message, when no
 //! adapter opens); `PIPEC_TREES_MARGINS=FILE` writes the held-out rows' margins there as JSON
 //! (`{"model", "outputs", "margins": [[...], ...]}`), for `bench/trees/compare.py` to check
 //! against the libraries.
@@ -48,6 +49,26 @@ pub fn cycled_rows(held_out: &[Value], features: usize, rows: usize) -> Vec<f32>
     out
 }
 
+/// `rows` rows of `features` values, each value taken from a held-out row chosen per cell by
+/// a hash (splitmix64 of `row * features + feature`, modulo the held-out count): rows with
+/// the held-out rows' distribution per feature that do not repeat, so a branchy walk cannot
+/// learn their paths as it can those of 100 cycled rows. `bench/trees/compare.py` builds the
+/// same rows.
+pub fn mixed_rows(held_out: &[Value], features: usize, rows: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(rows * features);
+    for r in 0..rows {
+        for f in 0..features {
+            let mut z = ((r * features + f) as u64).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            let row = held_out[(z % held_out.len() as u64) as usize].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            out.push(row.get(f).and_then(Value::as_f64).map_or(f32::NAN, |v| v as f32));
+        }
+    }
+    out
+}
+
 /// The compact walk against the reference on the held-out rows, bit for bit; writes their
 /// margins where `PIPEC_TREES_MARGINS` says.
 fn check_compact(name: &str, tables: &pipec_forest::Forest, compact: &Forest, held_out: &[Value]) -> Result<(), String> {
@@ -82,6 +103,7 @@ pub fn measure_trees(path: &Path, held_out: &[Value], sizes: &[usize], base: Dur
     let features = forest.features as usize;
     let outputs = forest.outputs as usize;
     check_compact(&name, &tables, &forest, held_out)?;
+    let mixed = std::env::var("PIPEC_TREES_ROWS").is_ok_and(|v| v == "mixed");
     let wanted = std::env::var("PIPEC_TREES_WGPU").map_or(true, |v| v != "0");
     let device = if wanted {
         match pipec_runtime::open_wgpu() {
@@ -100,7 +122,7 @@ pub fn measure_trees(path: &Path, held_out: &[Value], sizes: &[usize], base: Dur
         None => None,
     };
     let describe = |engine: &str, rows: usize, seconds: f64, adapter: Option<&str>| {
-        let mut line = record(&name, "trees", engine, rows, seconds);
+        let mut line = record(&name, if mixed { "trees-mixed-rows" } else { "trees" }, engine, rows, seconds);
         line["trees"] = json!(forest.roots.len());
         line["nodes"] = json!(forest.kind.len());
         line["max_depth"] = json!(forest.max_depth);
@@ -110,7 +132,7 @@ pub fn measure_trees(path: &Path, held_out: &[Value], sizes: &[usize], base: Dur
         println!("{line}");
     };
     for &rows in sizes {
-        let x = cycled_rows(held_out, features, rows);
+        let x = if mixed { mixed_rows(held_out, features, rows) } else { cycled_rows(held_out, features, rows) };
         let budget = budget_for(rows, base);
         let mut margins = vec![0.0f32; outputs];
         let compact = seconds_per_call(budget, || {

@@ -15,6 +15,10 @@ to the batch size) and each batch size, measures the time per row of:
   lleaves          lleaves.Model.compile(raw_score=True), predict(X, n_jobs=1) (lgb_* only;
                    its float64 input is converted outside the timed call)
 
+Rows (--rows): "mixed" (default) takes every cell from a held-out row chosen by a hash, so
+rows never repeat; "cycled" repeats the 100 held-out rows, whose paths a branchy walk (the
+libraries, tl2cgen's and lleaves' generated code) learns in the branch predictor.
+
 Before timing, every library's margins on the held-out rows must agree with pipec's within
 1e-5 relative (|a - b| <= 1e-5 * max(|b|, 1)); pipec's compact walk must equal its reference
 walk bit for bit (pipec-bench checks that). Each figure is the median of several rounds; the
@@ -22,7 +26,8 @@ ratio is the engine's time over pipec-compact's (above 1: pipec is that many tim
 
 Usage (bench/trees/run.sh sets up the venv and builds pipec-bench):
   compare.py [--models xgb_large,lgb_binary] [--sizes 1,1000,100000] [--rounds 5]
-             [--budget-ms 1000] [--bench target/release/pipec-bench] [--json OUT]
+             [--budget-ms 1000] [--rows mixed|cycled] [--bench target/release/pipec-bench]
+             [--json OUT]
 """
 
 import argparse
@@ -57,6 +62,19 @@ def cycled(rows, n):
     return np.ascontiguousarray(rows[np.arange(n) % len(rows)])
 
 
+def mixed(rows, n):
+    """Each cell from the held-out row splitmix64(row * features + feature) picks (the same
+    rows as bench/src/trees.rs's mixed_rows): the held-out distribution, never repeating."""
+    features = rows.shape[1]
+    with np.errstate(over="ignore"):
+        z = np.arange(n * features, dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    pick = (z % np.uint64(len(rows))).astype(np.int64).reshape(n, features)
+    return np.ascontiguousarray(rows[pick, np.arange(features)[None, :]])
+
+
 def per_row_ns(call, batch, budget_s, rounds):
     """Median over `rounds` rounds of the time of one call, per row, in ns."""
     call()  # warm up (lazy initialisation, caches)
@@ -83,11 +101,12 @@ def file_key(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def run_pipec(bench, name, model, sizes, budget_ms):
+def run_pipec(bench, name, model, sizes, budget_ms, rows_kind):
     """pipec-bench's JSON lines for one model: {engine: {batch: ns/row}}, and its margins."""
     with tempfile.TemporaryDirectory() as tmp:
         margins_path = Path(tmp) / "margins.json"
-        env = dict(os.environ, PIPEC_TREES_WGPU="0", PIPEC_TREES_MARGINS=str(margins_path))
+        env = dict(os.environ, PIPEC_TREES_WGPU="0", PIPEC_TREES_MARGINS=str(margins_path),
+                   PIPEC_TREES_ROWS=rows_kind)
         cmd = [str(bench), "--trees", f"tests/fixtures/trees/{model['file']}",
                "--sizes", ",".join(map(str, sizes)), "--budget-ms", str(budget_ms)]
         done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -198,7 +217,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--budget-ms", type=int, default=1000)
     ap.add_argument("--bench", default=str(ROOT / "target/release/pipec-bench"))
-    ap.add_argument("--json", default=str(WORK / "results.json"))
+    ap.add_argument("--rows", choices=["cycled", "mixed"], default="mixed",
+                    help="cycled: the 100 held-out rows over and over (a branchy walk learns "
+                         "their paths); mixed (default): every cell from a hashed held-out row")
+    ap.add_argument("--json", default=None)
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     reference = json.loads((FIXTURES / "reference.json").read_text())["models"]
@@ -207,7 +229,8 @@ def main():
     for name in args.models.split(","):
         model = reference[name]
         rows = held_out(model)
-        timings, pipec_margins = run_pipec(args.bench, name, model, sizes, args.budget_ms)
+        timings, pipec_margins = run_pipec(args.bench, name, model, sizes, args.budget_ms, args.rows)
+        make_rows = mixed if args.rows == "mixed" else cycled
         checks = {}
         for engine, prepare in engines_for(name, model):
             ok, worst = agree(name, engine, prepare(rows)(), pipec_margins)
@@ -215,12 +238,12 @@ def main():
             if not ok:
                 continue
             for n in sizes:
-                x = cycled(rows, n)
+                x = make_rows(rows, n)
                 timings.setdefault(engine, {})[n] = per_row_ns(prepare(x), n, budget_s, args.rounds)
         results[name] = {"trees": None, "ns_per_row": timings, "max_rel_diff_vs_pipec": checks}
         print_model(name, timings, sizes)
     WORK.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(results, indent=1))
+    Path(args.json or WORK / f"results-{args.rows}.json").write_text(json.dumps(results, indent=1))
     print_summary(results, sizes)
 
 
@@ -229,7 +252,7 @@ ORDER = ["pipec-compact", "pipec-reference", "xgboost", "lightgbm", "tl2cgen", "
 
 def print_model(name, timings, sizes):
     base = timings.get("pipec-compact", {})
-    print(f"\n{name}: ns/row (ratio to pipec-compact; above 1 = pipec faster)")
+    print(f"\n{name}: ns/row (ratio to pipec-compact; above 1 = pipec faster)", flush=True)
     print(f"  {'engine':<16}" + "".join(f"{'batch ' + str(n):>24}" for n in sizes))
     for engine in ORDER:
         if engine not in timings:
