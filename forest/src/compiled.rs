@@ -369,7 +369,7 @@ impl CompiledForest {
     pub fn predict_margins_rows(&self, rows: &[f32], out: &mut [f32]) {
         let (f, o) = (self.forest.features as usize, self.forest.outputs as usize);
         assert!(
-            f > 0 && rows.len() % f == 0 && rows.len() / f * o == out.len(),
+            f > 0 && rows.len().is_multiple_of(f) && rows.len() / f * o == out.len(),
             "rows and outputs disagree with the forest's widths"
         );
         for (row, margins) in rows.chunks_exact(f).zip(out.chunks_exact_mut(o)) {
@@ -434,7 +434,9 @@ impl Walker for Wide<'_> {
     fn step(&self, i: u32) -> u32 {
         let n = unsafe { *self.nodes.get_unchecked(i as usize) };
         let v = unsafe { *self.slots.get_unchecked(n.slot as usize) };
-        n.left + u32::from(!(v <= n.threshold))
+        // NaN compares false: it goes right.
+        let left = v <= n.threshold;
+        n.left + u32::from(!left)
     }
     #[inline(always)]
     fn is_leaf(&self, i: u32) -> bool {
@@ -452,7 +454,8 @@ impl Walker for Narrow<'_> {
         let n = unsafe { *self.packed.get_unchecked(i as usize) };
         let mask = (1u32 << self.shift) - 1;
         let v = unsafe { *self.slots.get_unchecked((n.word & mask) as usize) };
-        (n.word >> self.shift) + u32::from(!(v <= n.threshold))
+        let left = v <= n.threshold;
+        (n.word >> self.shift) + u32::from(!left)
     }
     #[inline(always)]
     fn is_leaf(&self, i: u32) -> bool {
@@ -489,8 +492,8 @@ impl Plan {
         // Which variants the numeric splits use, and which nodes need the reference.
         let mut used = [false; 5];
         let mut reference = vec![false; n];
-        for i in 0..n {
-            match f.kind[i] {
+        for (i, kind) in f.kind.iter().enumerate() {
+            match kind {
                 NodeKind::Leaf => {}
                 NodeKind::Numeric => {
                     let v = Variant::of(f.missing[i], f.default_left[i]);
@@ -787,7 +790,9 @@ impl Plan {
         });
         let trees = f.roots.len();
         let groups_ok = self.chunks.iter().all(|c| {
-            let groups = self.groups.get(c.groups_start as usize..c.groups_end as usize);
+            let groups = self
+                .groups
+                .get(c.groups_start as usize..c.groups_end as usize);
             groups.is_some_and(|groups| {
                 groups.iter().all(|g| {
                     (0..WALK_LANES).all(|k| {
@@ -910,8 +915,16 @@ impl Plan {
         let is_cat = n.slot & CATEGORICAL != 0;
         let v = unsafe { *slots.get_unchecked((n.slot & SLOT) as usize) };
         let numeric_left = v <= n.threshold;
-        let at = if is_cat { n.threshold.to_bits() as usize } else { 0 };
-        let left = if is_cat { self.category_left(at, v) } else { numeric_left };
+        let at = if is_cat {
+            n.threshold.to_bits() as usize
+        } else {
+            0
+        };
+        let left = if is_cat {
+            self.category_left(at, v)
+        } else {
+            numeric_left
+        };
         n.left + u32::from(!left)
     }
 
@@ -1015,7 +1028,12 @@ impl Plan {
     /// buffer), then adds the buffer to the margins: in table order, or with exact sums by
     /// output segments into four running sums each.
     #[inline(always)]
-    fn sum_chunks(&self, f: &Forest, out: &mut [f32], walk: impl Fn(&Group, &mut [f32; CHUNK + 1])) {
+    fn sum_chunks(
+        &self,
+        f: &Forest,
+        out: &mut [f32],
+        walk: impl Fn(&Group, &mut [f32; CHUNK + 1]),
+    ) {
         let outputs = out.len();
         let lanes = if self.exact { LANES } else { 1 };
         let mut small = [0.0f64; 16 * LANES];
@@ -1040,10 +1058,12 @@ impl Plan {
                 }
                 continue;
             }
-            let segments = &self.segments[chunk.segments_start as usize..chunk.segments_end as usize];
+            let segments =
+                &self.segments[chunk.segments_start as usize..chunk.segments_end as usize];
             for seg in segments {
                 let o = seg.output as usize * LANES;
-                let (mut s0, mut s1, mut s2, mut s3) = (sums[o], sums[o + 1], sums[o + 2], sums[o + 3]);
+                let (mut s0, mut s1, mut s2, mut s3) =
+                    (sums[o], sums[o + 1], sums[o + 2], sums[o + 3]);
                 let mut v4 = values[seg.start as usize..seg.end as usize].chunks_exact(LANES);
                 for v in &mut v4 {
                     s0 += f64::from(v[0]);

@@ -87,7 +87,10 @@ fn edge_rows(base: &[Vec<f32>], features: usize, rng: &mut Rng) -> Vec<Vec<f32>>
 
 fn assert_same_bits(name: &str, forest: &Forest, rows: &[Vec<f32>]) {
     let compiled = CompiledForest::new(forest.clone());
-    assert!(compiled.is_compiled(), "{name}: the compact walk was not built");
+    assert!(
+        compiled.is_compiled(),
+        "{name}: the compact walk was not built"
+    );
     let outputs = forest.outputs as usize;
     let (mut want, mut got) = (vec![0.0f32; outputs], vec![0.0f32; outputs]);
     for (r, x) in rows.iter().enumerate() {
@@ -98,7 +101,10 @@ fn assert_same_bits(name: &str, forest: &Forest, rows: &[Vec<f32>]) {
             want.iter().map(|v| v.to_bits()).collect(),
             got.iter().map(|v| v.to_bits()).collect(),
         );
-        assert_eq!(w, g, "{name} row {r} {x:?}: reference {want:?}, compact {got:?}");
+        assert_eq!(
+            w, g,
+            "{name} row {r} {x:?}: reference {want:?}, compact {got:?}"
+        );
     }
     // The several-rows call agrees too.
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
@@ -330,7 +336,9 @@ fn categorical_tests_per_row_and_in_the_walk() {
             b.add_tree(0, &nodes).expect("tree");
         }
         let forest = b.finish().expect("forest");
-        let layout = CompiledForest::new(forest.clone()).layout().expect("compiled");
+        let layout = CompiledForest::new(forest.clone())
+            .layout()
+            .expect("compiled");
         assert_eq!(layout.decisions > 0, per_row, "{layout:?}");
         assert_eq!(layout.general_groups > 0, !per_row, "{layout:?}");
         let mut rows = random_rows(distinct as u64, 3, 300);
