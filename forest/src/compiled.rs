@@ -52,7 +52,7 @@ use crate::eval::ZERO_THRESHOLD;
 use crate::forest::{Forest, Missing, NodeKind};
 
 /// Trees per chunk: the leaf values of one chunk are buffered on the stack before summing.
-const CHUNK: usize = 64;
+const CHUNK: usize = 256;
 /// Slots kept on the stack; wider rows use a heap buffer.
 const STACK_SLOTS: usize = 512;
 /// Marks a reference node in [`Node::slot`].
