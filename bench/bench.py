@@ -3,7 +3,8 @@
 Measures, for the examples' pipelines and the same rows:
   * pipec's generated code on the CPU: the native one-row path and burn's `flex` backend, at
     batch sizes 1, 64, 4096 and 1,000,000 (target/release/pipec-bench);
-  * the typed one-row call and a hand-written Rust port at batch size 1;
+  * the typed one-row call and a hand-written Rust port at batch size 1, also for MLPs with
+    hidden layers 8 to 256 wide (`pipec-bench --mlps true`, tests/fixtures/mlp*);
   * scikit-learn (predict_proba of the fitted Pipeline) and ONNX Runtime (skl2onnx), and for
     the chained example each stage alone (bench/python/bench_reference.py);
   * each optimisation pass switched off in turn (pipec build --disable-pass, one runner crate
@@ -50,6 +51,14 @@ def rust_side(sizes, budget_ms):
     out = run([TARGET / "release/pipec-bench", "--sizes", ",".join(map(str, sizes)), "--budget-ms", budget_ms],
               cwd=ROOT, capture_output=True, text=True)
     return json_lines(out.stdout)
+
+
+def mlp_rows(budget_ms):
+    """The typed one-row `score` of the MLP fixtures and the examples against their hand ports,
+    alternating in one process (pipec-bench --mlps true; built by rust_side)."""
+    out = run([TARGET / "release/pipec-bench", "--mlps", "true", "--budget-ms", budget_ms],
+              cwd=ROOT, capture_output=True, text=True)
+    return [dict(r, table="mlps") for r in json_lines(out.stdout)]
 
 
 RUNNER_TOML = """[package]
@@ -185,6 +194,16 @@ def report(results, load):
     lines = ["# pipec benchmark", "",
              "Latency is the median time per call; ratio = engine latency / pipec latency "
              "(pipec = the native path, all passes on; above 1 means pipec is faster).", ""]
+    mlps = [r for r in results if r.get("table") == "mlps"]
+    results = [r for r in results if r.get("table") != "mlps"]
+    if mlps:
+        lines += ["## One row: pipec's typed score against a hand port", "",
+                  "| model | pipec | hand port | pipec / hand port |", "| --- | ---: | ---: | ---: |"]
+        for name in dict.fromkeys(r["example"] for r in mlps):
+            p = next(r["latency_s_median"] for r in mlps if r["example"] == name and r["engine"] == "pipec-native-row")
+            h = next(r["latency_s_median"] for r in mlps if r["example"] == name and r["engine"] == "hand-port-rust")
+            lines.append(f"| {name} | {fmt_time(p)} | {fmt_time(h)} | {p / h:.2f} |")
+        lines.append("")
     for example in EXAMPLES:
         rows = [r for r in results if r["example"] == example and r["config"] in ("all-passes", "hand-written", "reference")]
         pipec = {r["batch"]: r["latency_s_median"] for r in rows
@@ -241,6 +260,7 @@ def main():
     sizes = [1, 64, 4096] if args.quick else [1, 64, 4096, 1_000_000]
     budget_ms = "200" if args.quick else "1000"
     results = rust_side(sizes, budget_ms)
+    results += mlp_rows(budget_ms)
     results += chain_stages(sizes, budget_ms)
     if not args.no_passes:
         results += pass_variants([1, 4096] if args.quick else [1, 4096, 1_000_000], budget_ms)
