@@ -15,6 +15,7 @@ CERTS_DIR holds ca.pem, client.pem, client.key, rogue.pem, rogue.key. Prints one
 with what it saw; exits non-zero on any mismatch.
 """
 
+import http.client
 import json
 import ssl
 import struct
@@ -44,7 +45,8 @@ def context(certs, client=None):
 
 
 def rest(url, ctx, body=None):
-    """(status, JSON) or ("error", the exception's text)."""
+    """(status, JSON) or ("error", the exception's text): a failed handshake, or no HTTP
+    answer at all (a TLS alert read as a status line)."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
     try:
@@ -52,7 +54,7 @@ def rest(url, ctx, body=None):
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(errors="replace")
-    except (urllib.error.URLError, ssl.SSLError, ConnectionError, OSError) as e:
+    except (urllib.error.URLError, ssl.SSLError, http.client.HTTPException, OSError) as e:
         return "error", str(e)
 
 
