@@ -275,6 +275,16 @@ fn pipelined_requests_are_answered_in_order() {
 }
 
 #[test]
+fn server_metadata_answers_with_and_without_the_specs_trailing_slash() {
+    let server = server();
+    for path in ["/v2", "/v2/"] {
+        let answer = exchange(&server, format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.json()["name"], "pipec", "{path}: {}", answer.json());
+    }
+}
+
+#[test]
 fn keep_alive_connections_serve_many_requests_and_idle_ones_are_closed() {
     let server = server();
     let mut stream = connect(&server);

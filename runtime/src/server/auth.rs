@@ -351,6 +351,7 @@ mod tests {
         assert_eq!(ApiGroup::of_route("/v2/models/{name}/monitor"), Some(ApiGroup::Monitor));
         assert_eq!(ApiGroup::of_route("/metrics"), Some(ApiGroup::Metrics));
         assert_eq!(ApiGroup::of_route("/v2"), Some(ApiGroup::Metadata));
+        assert_eq!(ApiGroup::of_route("/v2/"), Some(ApiGroup::Metadata));
         assert_eq!(ApiGroup::of_route("/v2/models/{name}/versions/{version}"), Some(ApiGroup::Metadata));
         assert_eq!(ApiGroup::of_route("/v2/health/live"), None);
         assert_eq!(ApiGroup::of_route("/v2/models/{name}/ready"), None);

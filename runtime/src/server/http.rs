@@ -69,6 +69,8 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v2", get(server_metadata))
+        // The OIP OpenAPI spec writes the server metadata path with a trailing slash.
+        .route("/v2/", get(server_metadata))
         .route("/v2/health/live", get(live))
         .route("/v2/health/ready", get(ready))
         .route("/v2/models/{name}", get(model_metadata))
