@@ -82,9 +82,15 @@ fn tls_server(mutual: bool) -> (Server, String) {
     (server, grpc)
 }
 
+/// The gRPC tests' venv (grpcio, the Triton client), made once for this file's tests, which
+/// run in parallel.
+fn python() -> &'static Path {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| support::python_venv("venv-grpc", &["tritonclient[grpc]==2.73.0", "kserve==0.21.0", "numpy"]))
+}
+
 fn clients(command: &str, server: &Server, grpc: &str) -> Value {
-    let python = support::python_venv("venv-grpc", &["tritonclient[grpc]==2.73.0", "kserve==0.21.0", "numpy"]);
-    let output = Command::new(python)
+    let output = Command::new(python())
         .arg(repo_root().join("tests/clients/tls_clients.py"))
         .args([command, server.address(), grpc])
         .arg(certs())
