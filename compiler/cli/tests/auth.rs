@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{agent, build_server, Server};
+use support::{agent, build_server, listening_field, metric, Server};
 
 const TOKEN: &str = "client-7f3a9c";
 const LABELER: &str = "labeler-41d2";
@@ -64,12 +64,6 @@ fn one_row() -> Value {
         { "name": "sex", "shape": [1], "datatype": "BYTES", "data": ["female"] },
         { "name": "pclass", "shape": [1], "datatype": "BYTES", "data": ["1st"] }
     ] })
-}
-
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 #[test]
@@ -166,7 +160,7 @@ fn a_bad_token_file_or_group_stops_the_server_at_start() {
 fn grpc_calls_need_the_token_too() {
     let tokens = token_file("tokens-grpc", &format!("{TOKEN}\n{LABELER} feedback\n"));
     let server = Server::start(&server_binary(), &["--auth-token-file", path_str(&tokens), "--grpc-port", "0"]);
-    let grpc = grpc_address(&server);
+    let grpc = listening_field(&server, "grpc_address").unwrap_or_else(|| panic!("no grpc_address:\n{}", server.log()));
     let python = support::python_venv("venv-grpc", &["tritonclient[grpc]==2.73.0", "kserve==0.21.0", "numpy"]);
     let output = Command::new(python)
         .arg(repo_root().join("tests/clients/grpc_clients.py"))
@@ -190,22 +184,4 @@ fn grpc_calls_need_the_token_too() {
 
 fn path_str(path: &Path) -> &str {
     path.to_str().expect("a UTF-8 path")
-}
-
-/// The `grpc_address` of the server's `listening` log line.
-fn grpc_address(server: &Server) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = server
-            .log()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|event| event["message"] == "listening")
-            .and_then(|event| event["grpc_address"].as_str().map(String::from));
-        if let Some(address) = found {
-            return address;
-        }
-        assert!(Instant::now() < deadline, "no grpc_address in the log:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

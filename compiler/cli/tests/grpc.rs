@@ -9,11 +9,10 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{build_server, get, Server};
+use support::{build_server, get, listening_field, metric, Server};
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -27,28 +26,11 @@ fn grpc_python() -> &'static Path {
     PYTHON.get_or_init(|| support::python_venv("venv-grpc", &["tritonclient[grpc]==2.73.0", "kserve==0.21.0", "numpy"]))
 }
 
-/// The `grpc_address` of the server's `listening` log line.
-fn grpc_address(server: &Server) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let log = server.log();
-        let listening = log
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|event| event["message"] == "listening");
-        if let Some(event) = listening {
-            return event["grpc_address"].as_str().map(String::from);
-        }
-        assert!(Instant::now() < deadline, "no `listening` line in the log:\n{log}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn grpc_server(args: &[&str]) -> (Server, String) {
     let mut all = vec!["--grpc-port", "0"];
     all.extend_from_slice(args);
     let server = Server::start(server_binary(), &all);
-    let address = grpc_address(&server).unwrap_or_else(|| panic!("no grpc_address; log:\n{}", server.log()));
+    let address = listening_field(&server, "grpc_address").unwrap_or_else(|| panic!("no grpc_address; log:\n{}", server.log()));
     (server, address)
 }
 
@@ -77,12 +59,6 @@ fn run_clients(command: &str, grpc: &str, server: &Server, extra: &[&str]) -> Va
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON line ({e}):\n{stdout}"))
 }
 
-fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(0.0)
-}
-
 #[test]
 fn triton_and_kserve_grpc_clients_get_the_rest_answers_bit_for_bit() {
     let (server, grpc) = grpc_server(&["--model-name", "titanic-isvc"]);
@@ -108,7 +84,7 @@ fn triton_and_kserve_grpc_clients_get_the_rest_answers_bit_for_bit() {
 #[test]
 fn without_grpc_port_there_is_no_grpc_listener() {
     let server = Server::start(server_binary(), &[]);
-    assert_eq!(grpc_address(&server), None, "{}", server.log());
+    assert_eq!(listening_field(&server, "grpc_address"), None, "{}", server.log());
 }
 
 #[test]

@@ -9,11 +9,10 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{build_server, Server};
+use support::{build_server, listening_field, Server};
 
 fn server_binary() -> PathBuf {
     build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-tls", &[])
@@ -77,8 +76,8 @@ fn tls_server(mutual: bool) -> (Server, String) {
         args.extend(["--tls-client-ca", &ca]);
     }
     let server = Server::start(&server_binary(), &args);
-    let grpc = listening_field(&server, "grpc_address");
-    assert_eq!(listening_field(&server, "tls"), if mutual { "mutual" } else { "server" });
+    let grpc = listening_field(&server, "grpc_address").unwrap_or_else(|| panic!("no grpc_address:\n{}", server.log()));
+    assert_eq!(listening_field(&server, "tls").as_deref(), Some(if mutual { "mutual" } else { "server" }));
     (server, grpc)
 }
 
@@ -137,23 +136,5 @@ fn unusable_certificate_settings_stop_the_server_at_start() {
         let output = Command::new(&binary).args(["--port", "0"]).args(&args).output().expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success() && stderr.contains(expected), "{args:?}: {stderr}");
-    }
-}
-
-/// A field of the server's `listening` log line.
-fn listening_field(server: &Server, field: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = server
-            .log()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|event| event["message"] == "listening")
-            .and_then(|event| event[field].as_str().map(String::from));
-        if let Some(value) = found {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "no {field} in the `listening` line:\n{}", server.log());
-        std::thread::sleep(Duration::from_millis(10));
     }
 }

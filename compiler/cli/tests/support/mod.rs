@@ -167,3 +167,27 @@ pub fn post(url: &str, body: &[u8], headers: &[(&str, String)]) -> (u16, Option<
     (status, json_length, bytes)
 }
 
+/// A field of the server's `listening` log line (`grpc_address`, `tls`, ...), once the line is
+/// in the log (waiting up to 10 s for it); `None` when the line lacks the field.
+pub fn listening_field(server: &Server, field: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = server.log();
+        let listening = log
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|event| event["message"] == "listening");
+        if let Some(event) = listening {
+            return event[field].as_str().map(String::from);
+        }
+        assert!(Instant::now() < deadline, "no `listening` line in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A series' value in Prometheus text (`name{labels}`, exactly as written), 0 when absent.
+pub fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
