@@ -128,6 +128,7 @@ impl Refusal {
 }
 
 /// One token of the file: its digest and the groups it grants.
+#[derive(Clone)]
 struct Token {
     digest: [u8; 32],
     groups: BTreeSet<ApiGroup>,
@@ -206,28 +207,24 @@ impl Auth {
         }
         match read_tokens(&self.path) {
             Ok(tokens) => {
-                let count = tokens.tokens.len();
-                match self.tokens.write() {
-                    Ok(mut slot) => *slot = Arc::new(tokens),
-                    Err(poisoned) => *poisoned.into_inner() = Arc::new(tokens),
-                }
-                tracing::info!(path = %self.path.display(), tokens = count, "token file reloaded");
+                tracing::info!(path = %self.path.display(), tokens = tokens.tokens.len(), "token file reloaded");
+                self.replace(tokens);
                 true
             }
             Err(e) => {
                 tracing::error!(error = %e, "the token file changed but cannot be used; keeping the previous tokens");
-                // Do not log again until the file changes once more.
-                let kept = self.current();
-                let tokens = Tokens {
-                    tokens: kept.tokens.iter().map(|t| Token { digest: t.digest, groups: t.groups.clone() }).collect(),
-                    stamp,
-                };
-                match self.tokens.write() {
-                    Ok(mut slot) => *slot = Arc::new(tokens),
-                    Err(poisoned) => *poisoned.into_inner() = Arc::new(tokens),
-                }
+                // The same tokens under the new stamp: not read (nor logged) again until the
+                // file changes once more.
+                self.replace(Tokens { tokens: self.current().tokens.clone(), stamp });
                 false
             }
+        }
+    }
+
+    fn replace(&self, tokens: Tokens) {
+        match self.tokens.write() {
+            Ok(mut slot) => *slot = Arc::new(tokens),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(tokens),
         }
     }
 
