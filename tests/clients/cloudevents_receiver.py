@@ -1,4 +1,4 @@
-"""A CloudEvents receiver for the payload events test (compiler/cli/tests/payload_events.rs).
+"""A CloudEvents receiver for the payload events test (cli/tests/payload_events.rs).
 
 Listens on 127.0.0.1, parses every POST with the CloudEvents Python SDK (`cloudevents`,
 binary or structured mode, validated as the SDK validates a v1.0 event), and appends one JSON

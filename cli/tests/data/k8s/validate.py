@@ -3,7 +3,7 @@
     python validate.py FILE.yaml...
 
 Prints one JSON object per file, {"file", "apiVersion", "kind", "errors", "document"}, and
-exits 1 if any file has an error. Used by compiler/cli/tests/deploy.rs; needs `jsonschema`
+exits 1 if any file has an error. Used by cli/tests/deploy.rs; needs `jsonschema`
 and `PyYAML`.
 
 What is checked, as the API server would before storing the object:

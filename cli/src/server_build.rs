@@ -13,7 +13,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 /// The lock file of pipec's workspace, written into standalone generated crates.
-pub(crate) const WORKSPACE_LOCK: &str = include_str!("../../../Cargo.lock");
+pub(crate) const WORKSPACE_LOCK: &str = include_str!("../../Cargo.lock");
 
 /// What a server binary is built to run on (`--device` of `pipec build`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -39,7 +39,7 @@ pub struct Options {
 
 /// pipec's own source tree, where the runtime crate and the default target directory are.
 fn sources_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     std::fs::canonicalize(&root).unwrap_or(root)
 }
 
