@@ -488,7 +488,7 @@ fn deep_expressions_check() {
 /// a test thread (2 MiB): 2048 nodes (MAX_EXPR_NODES) nested as deep as they go, and 62
 /// parentheses (MAX_NESTING is 64, the pipeline and output braces are two).
 #[test]
-#[ignore = "bug: in debug builds the AST builder (dsl parse_expr.rs) takes ~80 KiB of stack per parenthesis \
+#[ignore = "bug: in debug builds the AST builder (dsl parse/expr.rs) takes ~80 KiB of stack per parenthesis \
             (25 overflow 2 MiB) and lower_expr ~4 KiB per expression level (~500 `-` overflow 2 MiB, 2047 overflow 8 MiB)"]
 fn largest_accepted_expressions_check() {
     assert!(deep_expressions(2048, 62).iter().all(|c| c.starts_with('W')));

@@ -1,4 +1,4 @@
-//! Source text to AST: pest recognises the text (`src/pipe.pest`), the `parse_*` files build
+//! Source text to AST: pest recognises the text (`src/pipe.pest`), the other files build
 //! the AST from pest's tree, one construct each.
 //!
 //! Guarantees: no panic on any input; every error is a [`Diagnostic`] with a primary label
@@ -6,14 +6,14 @@
 //! bounded before anything recursive runs, so no input can exhaust the stack.
 
 mod builder;
-mod parse_args;
-mod parse_binding;
-mod parse_expr;
-mod parse_input;
-mod parse_literal;
-mod parse_model;
-mod parse_operand;
-mod parse_pipeline;
+mod args;
+mod binding;
+mod expr;
+mod input;
+mod literal;
+mod model;
+mod operand;
+mod pipeline;
 mod prescan;
 mod rule_names;
 mod syntax_error;
@@ -43,7 +43,7 @@ pub fn parse(source: &str) -> Result<Pipeline, Vec<Diagnostic>> {
         return Err(vec![too_deep]);
     }
     match PipeParser::parse(Rule::file, source) {
-        Ok(pairs) => parse_pipeline::build(pairs, source),
+        Ok(pairs) => pipeline::build(pairs, source),
         Err(error) => Err(syntax_error::from_pest(&error, source, &scan)),
     }
 }

@@ -1,7 +1,7 @@
 //! pest's errors as diagnostics that say, in words, what was expected and what was found.
 
 use super::Rule;
-use super::parse_literal::{shorten, unterminated};
+use super::literal::{shorten, unterminated};
 use super::prescan::Scan;
 use super::rule_names::{expected_list, join_alternatives};
 use super::syntax_hints::hints;

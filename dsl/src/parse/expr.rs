@@ -3,11 +3,11 @@
 //! (no recursion per operator, so long chains cannot exhaust the stack).
 //!
 //! Lowest to highest: `or`; `and`; `not` (prefix); `< <= > >= == !=` (non-associative);
-//! `+ -`; `* /`; `-` (prefix); then the postfix `[i]` of an operand (parse_operand.rs).
+//! `+ -`; `* /`; `-` (prefix); then the postfix `[i]` of an operand (operand.rs).
 
 use super::Rule;
 use super::builder::Builder;
-use super::parse_operand::operand;
+use super::operand::operand;
 use crate::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;

@@ -2,10 +2,10 @@
 
 use super::Rule;
 use super::builder::{Builder, tight_span};
-use super::parse_binding::binding;
-use super::parse_input::input_decl;
-use super::parse_literal::{ident, string, unterminated};
-use super::parse_model::model_decl;
+use super::binding::binding;
+use super::input::input_decl;
+use super::literal::{ident, string, unterminated};
+use super::model::model_decl;
 use crate::ast::{Monitor, MonitorEntry, Pipeline, SectionKind, StrLit};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
@@ -151,7 +151,7 @@ fn monitor_entry(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<MonitorEntry> 
             Rule::arg_name => key = Some(ident(&part)),
             Rule::expr => {
                 b.start_expression();
-                value = super::parse_expr::expr(part, b);
+                value = super::expr::expr(part, b);
             }
             _ => {}
         }

@@ -2,8 +2,8 @@
 
 use super::Rule;
 use super::builder::{Builder, tight_span};
-use super::parse_expr::expr;
-use super::parse_literal::ident;
+use super::expr::expr;
+use super::literal::ident;
 use crate::ast::Binding;
 use pest::iterators::Pair;
 

@@ -2,8 +2,8 @@
 
 use super::Rule;
 use super::builder::{Builder, tight_span};
-use super::parse_literal::{ident, shorten};
-use super::parse_pipeline::edit_distance;
+use super::literal::{ident, shorten};
+use super::pipeline::edit_distance;
 use crate::ast::{InputDecl, ScalarType, TypeExpr};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;

@@ -2,8 +2,8 @@
 
 use super::Rule;
 use super::builder::{Builder, tight_span};
-use super::parse_args::args;
-use super::parse_literal::ident;
+use super::args::args;
+use super::literal::ident;
 use crate::ast::ModelDecl;
 use pest::iterators::Pair;
 

@@ -2,9 +2,9 @@
 
 use super::Rule;
 use super::builder::{Builder, tight_span};
-use super::parse_args::args;
-use super::parse_expr::expr;
-use super::parse_literal::{bad_number, ident, number, shorten, string, unterminated};
+use super::args::args;
+use super::expr::expr;
+use super::literal::{bad_number, ident, number, shorten, string, unterminated};
 use crate::ast::{Expr, ExprKind};
 use crate::diagnostic::Diagnostic;
 use crate::span::Span;
