@@ -22,7 +22,7 @@ mod category;
 mod device;
 mod error;
 #[cfg(feature = "gpu")]
-mod forest;
+mod tensor_forest;
 #[cfg(feature = "gpu")]
 mod fused;
 #[cfg(feature = "gpu")]
@@ -38,7 +38,7 @@ pub use category::{fnv1a64, CategoryTable};
 pub use device::{open_wgpu, DeviceChoice, WgpuDevice};
 pub use error::RuntimeError;
 #[cfg(feature = "gpu")]
-pub use forest::TensorForest;
+pub use tensor_forest::TensorForest;
 #[cfg(feature = "gpu")]
 pub use fused::{FusedEngine, FusedKernel, FusedLaunch, InputSlot, UploadedBatch, CHUNK_ROWS};
 #[cfg(feature = "gpu")]
