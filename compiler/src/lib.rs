@@ -8,6 +8,9 @@
 //! [`check_source`], so nothing unvalidated reaches code generation.
 
 pub mod artifacts;
+/// The front end's invariants as the fuzzers check them (`fuzz/`, `tests/fuzz_check.rs`).
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod identity;
 pub mod interp;
 pub mod ir;

@@ -7,8 +7,8 @@
 //! each checked against its own folder so that its artifacts are read too). The ONNX fixtures
 //! are mutated byte-wise as model files.
 
-use pipec_compiler::check_source;
-use pipec_dsl::{Diagnostic, render};
+use pipec_compiler::fuzzing::check_invariants as check;
+use pipec_dsl::render;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::path::{Path, PathBuf};
@@ -152,44 +152,6 @@ fn seeds() -> Vec<Seed> {
         }
     }
     seeds
-}
-
-/// Runs `check_source` and checks what it returns; `Err` describes a broken invariant.
-fn check(source: &str, dir: &Path) -> Result<Vec<Diagnostic>, String> {
-    let outcome = check_source(source, dir);
-    let diags = outcome.diagnostics;
-    let has_error = diags.iter().any(Diagnostic::is_error);
-    if outcome.checked.is_some() == has_error {
-        return Err(format!("checked is_some = {}, but errors = {has_error}", outcome.checked.is_some()));
-    }
-    for d in &diags {
-        if d.primary_span().is_none() {
-            return Err(format!("{} `{}` has no primary label", d.code, d.message));
-        }
-        for label in &d.labels {
-            let s = label.span;
-            if s.start > s.end || s.end > source.len() {
-                return Err(format!(
-                    "{} `{}`: label {s:?} outside the source (len {})",
-                    d.code,
-                    d.message,
-                    source.len()
-                ));
-            }
-            if !source.is_char_boundary(s.start) || !source.is_char_boundary(s.end) {
-                return Err(format!("{} `{}`: label {s:?} not on char boundaries", d.code, d.message));
-            }
-        }
-        let (line, col) = d.line_col(source).expect("primary span");
-        if line == 0 || col == 0 {
-            return Err(format!("{}: line_col ({line}, {col})", d.code));
-        }
-    }
-    let text = render(&diags, "fuzz.pipe", source, false);
-    if !diags.is_empty() && !text.contains(diags[0].code) {
-        return Err(format!("rendering lost the code {}:\n{text}", diags[0].code));
-    }
-    Ok(diags)
 }
 
 fn check_or_fail(source: &str, dir: &Path) -> Result<(), TestCaseError> {
