@@ -99,7 +99,7 @@ impl Layout {
                         continue;
                     }
                     let spec = &graph.inputs[index];
-                    let width = spec.width as usize;
+                    let width = spec.width;
                     first_slot[id.index()] = Some(slots.len());
                     input_slots[index] = Some(slots.len());
                     for element in 0..width {

@@ -32,7 +32,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
 
     let row_fields = graph.inputs.iter().map(|input| {
         let name = field_ident(&input.name);
-        let w = input.width as usize;
+        let w = input.width;
         let ty = match (input.kind, input.is_vector) {
             (InputKind::Str, _) => quote!(Option<&'a str>),
             (InputKind::Bool, false) => quote!(bool),
@@ -78,7 +78,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
     let row_values = graph.inputs.iter().enumerate().map(|(index, input)| {
         let name = field_ident(&input.name);
         let column = format_ident!("column{index}");
-        let w = input.width as usize;
+        let w = input.width;
         match (input.kind, input.is_vector) {
             (InputKind::Str, _) => quote!(#name: #column[r].as_deref()),
             (_, false) => quote!(#name: #column[r]),

@@ -1,7 +1,10 @@
 //! The static `SPEC` of a generated crate: names, kinds and shapes of inputs and outputs, the
-//! role of each computed column, the build identity and the monitor section (JSON).
+//! role of each computed column, the build identity and the monitor section (JSON). Inputs
+//! are written as the IR holds them: both are `pipec_interface::InputSpec`, with owned names
+//! in the IR and `&'static str` in the generated crate.
 
-use pipec_compiler::ir::{Graph, InputKind, OutputRole, Ty};
+use pipec_compiler::ir::{Graph, Ty};
+use pipec_interface::{InputKind, OutputRole};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -17,7 +20,7 @@ pub fn spec_tokens(graph: &Graph) -> TokenStream {
             InputKind::Bool => quote!(InputKind::Bool),
             InputKind::Str => quote!(InputKind::Str),
         };
-        let width = input.width as usize;
+        let width = input.width;
         let (is_vector, nullable) = (input.is_vector, input.nullable);
         quote! {
             InputSpec { name: #name, kind: #kind, width: #width, is_vector: #is_vector, nullable: #nullable }

@@ -5,17 +5,11 @@
 //! generated burn code is tested against the same scikit-learn references it is.
 
 use crate::ir::{combine_lanes, dense_lanes, BinaryFn, CategoryMap, Graph, NodeId, Op, Ty, UnaryFn};
+use pipec_interface::CategoryLookup;
 
-/// One input column of a batch, in the order of [`Graph::inputs`].
-#[derive(Clone, Debug, PartialEq)]
-pub enum Column {
-    /// `rows * width` values, row-major; NaN marks a missing value.
-    F32(Vec<f32>),
-    /// `rows * width` values, row-major.
-    Bool(Vec<bool>),
-    /// One string per row; `None` is missing.
-    Str(Vec<Option<String>>),
-}
+/// One input column of a batch, in the order of [`Graph::inputs`]: the runtime's own type
+/// (`pipec-interface`), so the interpreter and generated code read the same values.
+pub use pipec_interface::Column;
 
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum EvalError {
@@ -58,7 +52,7 @@ fn widths(graph: &Graph, id: NodeId) -> usize {
 
 fn input_value(graph: &Graph, columns: &[Column], input: u32, rows: usize) -> Result<Vec<f32>, EvalError> {
     let spec = &graph.inputs[input as usize];
-    let expected = rows * spec.width as usize;
+    let expected = rows * spec.width;
     let bad = || EvalError::ColumnShape { name: spec.name.clone() };
     match &columns[input as usize] {
         Column::F32(v) if v.len() == expected => Ok(v.clone()),
@@ -77,33 +71,28 @@ fn category_value(
 ) -> Result<Vec<f32>, EvalError> {
     let spec = &graph.inputs[input as usize];
     match &columns[input as usize] {
-        Column::Str(v) if v.len() == rows => Ok(v
-            .iter()
-            .map(|s| category_index(map, s.as_deref().or(missing)) as f32)
-            .collect()),
+        Column::Str(v) if v.len() == rows => {
+            Ok(category_lookup(map).indices(v, missing).into_iter().map(|i| i as f32).collect())
+        }
         _ => Err(EvalError::ColumnShape { name: spec.name.clone() }),
     }
 }
 
 /// The category index of a string: its vocabulary position or hash bucket; an unknown or
-/// missing string gets `map.categories()`.
+/// missing string gets `map.categories()`. The rule is the interface's
+/// ([`CategoryLookup::index`]), which generated code calls through the runtime's
+/// `CategoryTable`.
 pub fn category_index(map: &CategoryMap, value: Option<&str>) -> u32 {
-    let Some(value) = value else { return map.categories() };
-    match map {
-        CategoryMap::Vocab(vocab) => {
-            vocab.iter().position(|v| v == value).map_or(vocab.len() as u32, |p| p as u32)
-        }
-        CategoryMap::Hash { buckets } => (fnv1a64(value.as_bytes()) % u64::from(*buckets)) as u32,
-        CategoryMap::Presence => 0,
-    }
+    category_lookup(map).index(value)
 }
 
-/// FNV-1a, 64 bits, of `bytes`, as the runtime computes it (through the `fnv` crate).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    use std::hash::Hasher;
-    let mut hasher = fnv::FnvHasher::default();
-    hasher.write(bytes);
-    hasher.finish()
+/// The IR's category map as the shared lookup, over the IR's own vocabulary.
+fn category_lookup(map: &CategoryMap) -> CategoryLookup<&[String]> {
+    match map {
+        CategoryMap::Vocab(vocab) => CategoryLookup::Vocab(vocab.as_slice()),
+        CategoryMap::Hash { buckets } => CategoryLookup::Hash { buckets: *buckets },
+        CategoryMap::Presence => CategoryLookup::Presence,
+    }
 }
 
 /// Evaluates one non-input op; `operand` gives an operand's values and width.

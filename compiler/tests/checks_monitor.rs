@@ -74,8 +74,8 @@ fn columns(rows: &[(f32, f32, f32, &str, &str)]) -> Vec<Column> {
         Column::F32(rows.iter().map(|r| r.0).collect()),
         Column::F32(rows.iter().map(|r| r.1).collect()),
         Column::F32(rows.iter().map(|r| r.2).collect()),
-        Column::Str(rows.iter().map(|r| Some(r.3.to_string())).collect()),
-        Column::Str(rows.iter().map(|r| Some(r.4.to_string())).collect()),
+        Column::Str(rows.iter().map(|r| Some(r.3.into())).collect()),
+        Column::Str(rows.iter().map(|r| Some(r.4.into())).collect()),
     ]
 }
 

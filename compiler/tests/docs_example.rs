@@ -3,7 +3,8 @@
 //! interpreter computes.
 
 use pipec_compiler::check_source;
-use pipec_compiler::interp::{Column, eval_outputs, fnv1a64};
+use pipec_compiler::interp::{Column, eval_outputs};
+use pipec_interface::fnv1a64;
 use pipec_compiler::ir::{Graph, Ty};
 use std::path::{Path, PathBuf};
 
@@ -126,7 +127,7 @@ fn eval(expr: &str, x: &[f32], s: Option<&str>) -> Vec<f32> {
     let Some(checked) = outcome.checked else {
         panic!("{}", pipec_dsl::render(&outcome.diagnostics, "t.pipe", &source, false));
     };
-    let columns = vec![Column::F32(x.to_vec()), Column::Str(vec![s.map(str::to_string)])];
+    let columns = vec![Column::F32(x.to_vec()), Column::Str(vec![s.map(Into::into)])];
     eval_outputs(checked.graph(), &columns, 1).unwrap().remove(0)
 }
 

@@ -1,4 +1,5 @@
-//! A batch of input rows, stored by column, and its conversion into tensors.
+//! A batch of input rows, stored by column, and its conversion into tensors. The column type
+//! is the interpreter's too (`pipec-interface`); the tensors built from it stay here.
 
 use crate::error::RuntimeError;
 use crate::spec::{InputKind, PipelineSpec};
@@ -6,16 +7,8 @@ use std::sync::Arc;
 #[cfg(feature = "gpu")]
 use burn::tensor::{Bool, Device, Tensor, TensorData};
 
-/// One input column. Numeric inputs of every declared kind (f32, f64, i64) arrive as f32,
-/// `rows * width` values row-major, NaN marking a missing value. Strings are shared
-/// (`Arc<str>`), so that a column of a few categories repeated over many rows holds each
-/// once (`pipec score` reads them so) and cloning a row costs no allocation.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Column {
-    F32(Vec<f32>),
-    Bool(Vec<bool>),
-    Str(Vec<Option<Arc<str>>>),
-}
+/// One input column, shared with the compiler's interpreter (`pipec-interface`).
+pub use pipec_interface::Column;
 
 /// Rows to score, one [`Column`] per declared input, checked against the spec.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,52 +1,51 @@
 //! Categorical inputs: strings to category indices on the host, then one-hot or index tensors.
+//! The lookup rule and its hash are the interpreter's too (`pipec-interface`); the tensors
+//! built from the indices stay here.
 
 #[cfg(feature = "gpu")]
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use std::collections::HashMap;
+use pipec_interface::{CategoryLookup, WordIndex};
+use std::sync::Arc;
 
-/// How strings map to category indices; an unknown or missing string maps to
-/// `categories()`, which one-hot encodes as all zeros.
+/// FNV-1a, 64 bits: the hash of hashed categories and of the challenger's routing
+/// (`pipec-interface`).
+pub use pipec_interface::fnv1a64;
+
+/// How strings map to category indices, as generated code builds it once per categorical
+/// value; an unknown or missing string maps to `categories()`, which one-hot encodes as all
+/// zeros.
 #[derive(Clone, Debug)]
-pub enum CategoryTable {
-    Vocab(HashMap<&'static str, u32>, u32),
-    Hash(u32),
-    /// Every present string is category 0; a missing one is unknown (1).
-    Presence,
+pub struct CategoryTable {
+    lookup: CategoryLookup<WordIndex<'static>>,
 }
 
 impl CategoryTable {
+    /// Position in `words` (hashed once, here); an unknown string is `words.len()`.
     pub fn vocab(words: &[&'static str]) -> Self {
-        let map = words.iter().enumerate().map(|(i, w)| (*w, i as u32)).collect();
-        CategoryTable::Vocab(map, words.len() as u32)
+        CategoryTable { lookup: CategoryLookup::Vocab(WordIndex::new(words)) }
     }
 
+    /// FNV-1a 64 of the string's bytes, modulo `buckets`.
     pub fn hash(buckets: u32) -> Self {
-        CategoryTable::Hash(buckets)
+        CategoryTable { lookup: CategoryLookup::Hash { buckets } }
     }
 
+    /// Every present string is category 0; a missing one is unknown (1).
     pub fn presence() -> Self {
-        CategoryTable::Presence
+        CategoryTable { lookup: CategoryLookup::Presence }
     }
 
     pub fn categories(&self) -> u32 {
-        match self {
-            CategoryTable::Vocab(_, n) | CategoryTable::Hash(n) => *n,
-            CategoryTable::Presence => 1,
-        }
+        self.lookup.categories()
     }
 
     pub fn index(&self, value: Option<&str>) -> u32 {
-        let Some(value) = value else { return self.categories() };
-        match self {
-            CategoryTable::Vocab(map, n) => map.get(value).copied().unwrap_or(*n),
-            CategoryTable::Hash(n) => (fnv1a64(value.as_bytes()) % u64::from(*n)) as u32,
-            CategoryTable::Presence => 0,
-        }
+        self.lookup.index(value)
     }
 
     /// The index of every row; a missing string is replaced by `missing` first, if given.
-    pub fn indices(&self, strings: &[Option<std::sync::Arc<str>>], missing: Option<&str>) -> Vec<u32> {
-        strings.iter().map(|s| self.index(s.as_deref().or(missing))).collect()
+    pub fn indices(&self, strings: &[Option<Arc<str>>], missing: Option<&str>) -> Vec<u32> {
+        self.lookup.indices(strings, missing)
     }
 
     /// Indices as a one-hot `[rows, categories]` tensor (unknown: an all-zero row).
@@ -69,12 +68,4 @@ impl CategoryTable {
         let values: Vec<i64> = indices.iter().map(|i| i64::from(*i)).collect();
         Tensor::from_data(TensorData::new(values, [indices.len()]), device)
     }
-}
-
-/// FNV-1a, 64 bits, of `bytes` (the compiler's interpreter uses the same function).
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    use std::hash::Hasher;
-    let mut hasher = fnv::FnvHasher::default();
-    hasher.write(bytes);
-    hasher.finish()
 }

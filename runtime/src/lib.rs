@@ -9,7 +9,9 @@
 //! [`server`] is the inference server a generated crate's binary runs (Open Inference
 //! Protocol over HTTP, batching, metrics, shutdown).
 //!
-//! This crate depends on none of pipec's compiler crates.
+//! This crate depends on none of pipec's compiler crates; what it shares with the compiler
+//! (input kinds and specs, output roles, [`Column`], the category lookup and [`fnv1a64`]) is
+//! defined once in `pipec-interface` and re-exported here.
 //!
 //! The feature `gpu` adds everything that runs on burn (the tensor path on the CPU's `flex`
 //! backend and on wgpu, [`CompiledPipeline`]) and the fused GPU kernel ([`FusedEngine`]).

@@ -1,40 +1,14 @@
-//! Static descriptions of a pipeline's inputs and outputs, emitted by code generation.
+//! Static descriptions of a pipeline's inputs and outputs, emitted by code generation. The
+//! parts the compiler shares (input kinds and specs, output roles) come from `pipec-interface`.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InputKind {
-    F32,
-    F64,
-    I64,
-    Bool,
-    Str,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InputSpec {
-    pub name: &'static str,
-    pub kind: InputKind,
-    /// Elements per row.
-    pub width: usize,
-    /// Declared as `T[n]` (even `T[1]`), rather than a scalar.
-    pub is_vector: bool,
-    pub nullable: bool,
-}
+/// An input's kind and declaration, and a computed column's role: defined once, for the
+/// compiler too, in `pipec-interface` (here `InputSpec` holds `&'static str` names).
+pub use pipec_interface::{InputKind, InputSpec, OutputRole};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputKind {
     F32,
     Bool,
-}
-
-/// What a column the pipeline computes is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OutputRole {
-    /// An `output` of the `.pipe` file, returned to clients.
-    Output,
-    /// An entry of the `checks` section: a boolean per row, true when the row passes.
-    Check,
-    /// The value of a feature the `monitor` section watches; never returned to clients.
-    Watch,
 }
 
 /// One column the pipeline computes. Generated code returns the columns in the order of

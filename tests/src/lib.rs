@@ -8,7 +8,6 @@ mod fixture;
 
 pub use fixture::Fixture;
 
-use pipec_compiler::interp;
 use pipec_runtime::{Batch, Column, CompiledPipeline, InputKind, OutputColumn, PipelineSpec};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -52,23 +51,8 @@ impl Reference {
     }
 
     /// The inputs as interpreter columns in the order of the graph's inputs.
-    pub fn interp_columns(&self, graph: &pipec_compiler::ir::Graph) -> Vec<interp::Column> {
-        graph
-            .inputs
-            .iter()
-            .map(|input| {
-                let kind = match input.kind {
-                    pipec_compiler::ir::InputKind::Str => InputKind::Str,
-                    pipec_compiler::ir::InputKind::Bool => InputKind::Bool,
-                    _ => InputKind::F32,
-                };
-                match json_column(&self.inputs[&input.name], kind) {
-                    Column::F32(v) => interp::Column::F32(v),
-                    Column::Bool(v) => interp::Column::Bool(v),
-                    Column::Str(v) => interp::Column::Str(owned(&v)),
-                }
-            })
-            .collect()
+    pub fn interp_columns(&self, graph: &pipec_compiler::ir::Graph) -> Vec<Column> {
+        graph.inputs.iter().map(|input| json_column(&self.inputs[&input.name], input.kind)).collect()
     }
 
     /// A reference output as f32 values (booleans as 0/1), row-major.
@@ -173,23 +157,6 @@ pub fn random_columns(spec: &PipelineSpec, seed: u64, rows: usize) -> Vec<Column
                 ),
                 _ => Column::F32((0..n).map(|_| rng.uniform(-4.0, 4.0)).collect()),
             }
-        })
-        .collect()
-}
-
-/// A runtime string column as the interpreter's (owned strings).
-fn owned(strings: &[Option<std::sync::Arc<str>>]) -> Vec<Option<String>> {
-    strings.iter().map(|s| s.as_deref().map(str::to_string)).collect()
-}
-
-/// Runtime columns as the interpreter's columns.
-pub fn to_interp(columns: &[Column]) -> Vec<interp::Column> {
-    columns
-        .iter()
-        .map(|c| match c {
-            Column::F32(v) => interp::Column::F32(v.clone()),
-            Column::Bool(v) => interp::Column::Bool(v.clone()),
-            Column::Str(v) => interp::Column::Str(owned(v)),
         })
         .collect()
 }

@@ -14,7 +14,7 @@ use pipec_compiler::interp;
 use pipec_runtime::burn_api::Device;
 use pipec_runtime::{Batch, CompiledPipeline, RowPipeline, CHUNK_ROWS};
 use pipec_tests::{
-    assert_close, check_file, cycled, outputs_as_f64, random_columns, repo_root, run, run_fused, to_interp, Fixture,
+    assert_close, check_file, cycled, outputs_as_f64, random_columns, repo_root, run, run_fused, Fixture,
     Reference,
 };
 
@@ -31,7 +31,7 @@ fn every_op_matches_the_interpreter() {
         let batch = Batch::new(spec, rows, columns.clone()).expect("valid batch");
         let fused = run_fused::<Ops>(&batch);
         for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
-            let expected = interp::eval_outputs(&graph, &to_interp(&columns), rows).expect("evaluates");
+            let expected = interp::eval_outputs(&graph, &columns, rows).expect("evaluates");
             for ((output, actual), expected) in spec.outputs.iter().zip(&fused).zip(expected) {
                 let expected: Vec<f64> = expected.into_iter().map(f64::from).collect();
                 assert_close(&format!("ops/{}/fused/{stage}/seed {seed}", output.name), actual, &expected, TOLERANCE);

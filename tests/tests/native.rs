@@ -4,7 +4,7 @@
 
 use pipec_compiler::interp;
 use pipec_runtime::{Batch, Column, CompiledPipeline, RowPipeline};
-use pipec_tests::{assert_close, check_file, outputs_as_f64, random_columns, repo_root, to_interp, Fixture, Reference};
+use pipec_tests::{assert_close, check_file, outputs_as_f64, random_columns, repo_root, Fixture, Reference};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -77,7 +77,7 @@ fn every_op_matches_the_interpreter_bit_for_bit() {
         let columns = random_columns(spec, seed, ROWS);
         let batch = Batch::new(spec, ROWS, columns.clone()).expect("valid batch");
         let actual = outputs_as_f64(native.forward_rows(&batch).expect("scores"));
-        let expected = interp::eval_outputs(&graph, &to_interp(&columns), ROWS).expect("evaluates");
+        let expected = interp::eval_outputs(&graph, &columns, ROWS).expect("evaluates");
         for ((output, actual), expected) in spec.outputs.iter().zip(&actual).zip(&expected) {
             assert_eq!(actual.len(), expected.len(), "{}", output.name);
             for (i, (a, e)) in actual.iter().zip(expected).enumerate() {

@@ -5,7 +5,7 @@
 use pipec_compiler::interp;
 use pipec_runtime::burn_api::Device;
 use pipec_runtime::{Batch, Column, CompiledPipeline};
-use pipec_tests::{assert_close, check_file, random_columns, repo_root, run, to_interp};
+use pipec_tests::{assert_close, check_file, random_columns, repo_root, run};
 
 const ROWS: usize = 300;
 const TOLERANCE: f64 = 1e-5;
@@ -18,7 +18,7 @@ fn check_on(device: &Device, name: &str) {
         let batch = Batch::new(spec, ROWS, columns.clone()).expect("valid batch");
         let burn = run::<pipec_gen_ops::Pipeline>(device, &batch);
         for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
-            let expected = interp::eval_outputs(&graph, &to_interp(&columns), ROWS).expect("evaluates");
+            let expected = interp::eval_outputs(&graph, &columns, ROWS).expect("evaluates");
             for ((output, actual), expected) in spec.outputs.iter().zip(&burn).zip(expected) {
                 let expected: Vec<f64> = expected.into_iter().map(f64::from).collect();
                 assert_close(&format!("ops/{}/{name}/{stage}/seed {seed}", output.name), actual, &expected, TOLERANCE);

@@ -272,7 +272,7 @@ impl ForestRef {
     pub fn new(forest: pipec_forest::Forest) -> ForestRef {
         let words = forest.encode();
         let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_bits().to_le_bytes()).collect();
-        let digest = crate::interp::fnv1a64(&bytes);
+        let digest = pipec_interface::fnv1a64(&bytes);
         ForestRef { forest: std::sync::Arc::new(forest), digest }
     }
 
@@ -356,62 +356,13 @@ pub struct Node {
     pub ty: Ty,
 }
 
-/// The element type of an input as declared, before conversion to the IR's f32.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum InputKind {
-    F32,
-    F64,
-    I64,
-    Bool,
-    Str,
-}
+/// The element type of an input as declared, before conversion to the IR's f32; defined
+/// once for the compiler and the runtime (`pipec-interface`).
+pub use pipec_interface::{InputKind, OutputRole};
 
-impl InputKind {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            InputKind::F32 => "f32",
-            InputKind::F64 => "f64",
-            InputKind::I64 => "i64",
-            InputKind::Bool => "bool",
-            InputKind::Str => "str",
-        }
-    }
-}
-
-/// A declared input of the pipeline.
-#[derive(Clone, Debug, PartialEq)]
-pub struct InputSpec {
-    pub name: String,
-    pub kind: InputKind,
-    /// Elements per row (1 for a scalar).
-    pub width: u32,
-    /// Declared as a fixed-length vector `T[n]` (even `T[1]`).
-    pub is_vector: bool,
-    pub nullable: bool,
-}
-
-/// What a column the pipeline computes is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
-pub enum OutputRole {
-    /// An entry of the `output` section, returned to clients.
-    #[default]
-    Output,
-    /// An entry of the `checks` section: one boolean per row, true when the row passes.
-    Check,
-    /// A feature the `monitor` section watches (features that are outputs or inputs are read
-    /// where they already are); computed for the server's drift statistics only.
-    Watch,
-}
-
-impl OutputRole {
-    pub fn keyword(self) -> &'static str {
-        match self {
-            OutputRole::Output => "output",
-            OutputRole::Check => "check",
-            OutputRole::Watch => "watch",
-        }
-    }
-}
+/// A declared input of the pipeline: the interface's [`pipec_interface::InputSpec`] with an
+/// owned name (a generated crate's spec holds the same struct with `&'static str`).
+pub type InputSpec = pipec_interface::InputSpec<String>;
 
 /// A named column the pipeline computes. [`Graph::outputs`] holds every
 /// [`OutputRole::Output`] first (in declared order), then the checks, then the watched

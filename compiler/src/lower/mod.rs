@@ -222,7 +222,7 @@ fn lower_inputs(lowerer: &mut Lowerer) {
         lowerer.graph.inputs.push(InputSpec {
             name: decl.name.name.clone(),
             kind,
-            width: width.clamp(1, MAX_WIDTH),
+            width: width.clamp(1, MAX_WIDTH) as usize,
             is_vector: ty.len.is_some(),
             nullable: ty.nullable,
         });

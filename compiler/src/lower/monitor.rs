@@ -464,8 +464,8 @@ fn read_reference(lw: &Lowerer, bytes: &[u8], needed: &[bool]) -> Result<Referen
         for ((input, cols), column) in lw.graph.inputs.iter().zip(&positions).zip(columns.iter_mut()) {
             if cols.is_empty() {
                 match column {
-                    Column::F32(v) => v.extend(std::iter::repeat_n(f32::NAN, input.width as usize)),
-                    Column::Bool(v) => v.extend(std::iter::repeat_n(false, input.width as usize)),
+                    Column::F32(v) => v.extend(std::iter::repeat_n(f32::NAN, input.width)),
+                    Column::Bool(v) => v.extend(std::iter::repeat_n(false, input.width)),
                     Column::Str(v) => v.push(None),
                 }
                 continue;
@@ -491,7 +491,7 @@ fn read_reference(lw: &Lowerer, bytes: &[u8], needed: &[bool]) -> Result<Referen
                     continue;
                 }
                 match (&mut *column, input.kind) {
-                    (Column::Str(v), _) => v.push(Some(cell.to_string())),
+                    (Column::Str(v), _) => v.push(Some(cell.into())),
                     (Column::Bool(v), _) => v.push(match cell {
                         "true" | "True" | "TRUE" | "1" => true,
                         "false" | "False" | "FALSE" | "0" => false,

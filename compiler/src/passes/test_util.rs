@@ -57,7 +57,7 @@ pub fn random_columns(graph: &Graph, rows: usize, seed: u64) -> Vec<Column> {
         .inputs
         .iter()
         .map(|input| {
-            let n = rows * input.width as usize;
+            let n = rows * input.width;
             match input.kind {
                 InputKind::Str => Column::Str(
                     (0..rows)
@@ -65,7 +65,7 @@ pub fn random_columns(graph: &Graph, rows: usize, seed: u64) -> Vec<Column> {
                             if input.nullable && rng.next_u64() % 5 == 0 {
                                 None
                             } else {
-                                Some(words[(rng.next_u64() % words.len() as u64) as usize].clone())
+                                Some(words[(rng.next_u64() % words.len() as u64) as usize].as_str().into())
                             }
                         })
                         .collect(),

@@ -174,5 +174,5 @@ pub(crate) fn apply(lowerer: &mut Lowerer, model: &OnnxModel, x: NodeId, nullabl
 
 /// The single input the fragment is built over.
 fn fragment_input(width: u32) -> InputSpec {
-    InputSpec { name: "x".into(), kind: InputKind::F32, width, is_vector: true, nullable: true }
+    InputSpec { name: "x".into(), kind: InputKind::F32, width: width as usize, is_vector: true, nullable: true }
 }
