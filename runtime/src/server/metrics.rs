@@ -98,7 +98,7 @@ pub struct Metrics {
     pub queue_wait: FloatGauge,
     pub duties: DutyMetrics,
     /// Payload events (`--log-url`, `payload_log.rs`).
-    pub payload: super::payload_log::PayloadMetrics,
+    pub payload: super::duties::payload_log::PayloadMetrics,
 }
 
 impl Metrics {
@@ -185,7 +185,7 @@ impl Metrics {
         );
         registry.register("audit_records", "Records written to the audit log", d.audit_records.clone());
         registry.register("audit_failures", "Audit log writes that failed", d.audit_failures.clone());
-        let payload = super::payload_log::PayloadMetrics::default();
+        let payload = super::duties::payload_log::PayloadMetrics::default();
         payload.register(&mut registry);
         Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, auth_refusals, queue_depth, queue_wait, duties, payload }
     }

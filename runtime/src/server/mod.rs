@@ -7,41 +7,27 @@
 //! built for the CPU only (without the feature `gpu`), `main_native::<NativePipeline>()` or
 //! `main_native_with_challenger`, which hold no burn or wgpu code.
 //!
-//! The production duties (`duties.rs`) hang off the worker after each batch: the audit log
-//! (`audit_sink.rs`, through `pipec-audit`), checks, drift (`drift.rs`), live accuracy
-//! (`feedback.rs`) and the challenger (`challenger.rs`, `models.rs`). `replay.rs` re-runs a
-//! logged request stream through this binary's pipelines; `score/` scores a dataset file
-//! with them (`<binary> score`, `pipec score`).
+//! Three groups, each documented in its `mod.rs`:
+//! - `protocol/`: REST and gRPC, decoding requests and encoding answers; both protocols call
+//!   one entry point, `protocol::infer::infer`.
+//! - `scheduling/`: the bounded queue that merges requests into batches and splits them back,
+//!   and the workers that score each batch once into a `BatchOutcome` (route, columns, failed
+//!   checks), hand it to the duties, then answer.
+//! - `duties/`: what happens after each batch (`Duties::after_batch`): checks, drift, live
+//!   accuracy, the shadow challenger, payload events and the audit log.
+//!
+//! Beside them: `config.rs` (flags), `metrics.rs` (the Prometheus registry every group
+//! counts in), `replay.rs` (re-runs a logged request stream through this binary's
+//! pipelines) and `score/` (scores a dataset file with them: `<binary> score`, `pipec score`).
 
-mod audit_sink;
-mod auth;
-mod batcher;
-mod challenger;
 mod config;
-mod decode;
-#[cfg(test)]
-mod decode_fuzz;
-mod drift;
 mod duties;
-mod encode;
-mod engines;
-mod error;
-#[cfg(feature = "gpu")]
-mod gpu_engines;
-mod feedback;
-mod grpc;
-mod http;
-mod infer;
-mod listen;
 mod metrics;
-mod models;
-mod oip;
-mod payload_log;
+pub(crate) mod protocol;
 mod replay;
+mod scheduling;
 #[cfg(feature = "batch")]
 mod score;
-mod tensors;
-mod tls;
 
 /// The pipeline as a Python extension module (feature `python`; `pipec build --python`).
 #[cfg(feature = "python")]
@@ -52,7 +38,8 @@ pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, Payload
 #[cfg(feature = "gpu")]
 use crate::CompiledPipeline;
 use crate::RowPipeline;
-use models::{Opener, Specs};
+use protocol::{auth, grpc, http, listen, tls};
+use scheduling::{Opener, Specs};
 use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,26 +51,26 @@ use std::time::Duration;
 /// re-runs an audit log instead (see `replay`).
 #[cfg(feature = "gpu")]
 pub fn main<P: CompiledPipeline + 'static>() -> ExitCode {
-    let (specs, open) = models::single::<P>();
+    let (specs, open) = scheduling::models::single::<P>();
     main_with(specs, open)
 }
 
 /// As [`main`], with a challenger `C` beside the champion `P` (`--challenger-mode`).
 #[cfg(feature = "gpu")]
 pub fn main_with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> ExitCode {
-    paired(models::with_challenger::<P, C>())
+    paired(scheduling::models::with_challenger::<P, C>())
 }
 
 /// As [`main`] for a server built for the CPU only: every batch runs on `R`, the native
 /// one-row path.
 pub fn main_native<R: RowPipeline + 'static>() -> ExitCode {
-    let (specs, open) = models::single_native::<R>();
+    let (specs, open) = scheduling::models::single_native::<R>();
     main_with(specs, open)
 }
 
 /// As [`main_native`], with a challenger `C` beside the champion `R`.
 pub fn main_native_with_challenger<R: RowPipeline + 'static, C: RowPipeline + 'static>() -> ExitCode {
-    paired(models::with_challenger_native::<R, C>())
+    paired(scheduling::models::with_challenger_native::<R, C>())
 }
 
 fn paired(models: Result<(Specs, Opener), String>) -> ExitCode {
@@ -192,13 +179,13 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     };
     let spec = specs.champion;
     let metrics = Arc::new(metrics::Metrics::new());
-    let duties = Arc::new(open_duties(&config, specs, metrics.clone())?);
+    let duties = Arc::new(duties::open(&config, specs, metrics.clone())?);
     let loading = {
         let config = config.clone();
         let duties = duties.clone();
-        tokio::task::spawn_blocking(move || batcher::start(&config, open, duties))
+        tokio::task::spawn_blocking(move || scheduling::start(&config, open, duties))
     };
-    let (batcher, workers, devices) = loading.await.map_err(|e| format!("loading failed: {e}"))??;
+    let (queue, workers, devices) = loading.await.map_err(|e| format!("loading failed: {e}"))??;
     let address = format!("{}:{}", config.host, config.http_port()?);
     let listener = tokio::net::TcpListener::bind(&address)
         .await
@@ -223,7 +210,7 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
         ids: Arc::new(http::RequestIds::new()),
         challenger_mode: config.challenger_mode,
         challenger_share: config.challenger_share,
-        batcher: batcher.clone(),
+        queue: queue.clone(),
         metrics,
         ready: ready.clone(),
         max_body_bytes: config.max_body_bytes,
@@ -264,7 +251,7 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     if let Some(grpc) = grpc {
         grpc.finished().await;
     }
-    batcher.close();
+    queue.close();
     let _ = tokio::task::spawn_blocking(move || workers.join()).await;
     if let Some(log) = &duties.payload_log {
         log.close(drain).await;
@@ -279,43 +266,4 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Opens the audit log (recovering a torn tail), and sets up what the `.pipe` file's checks
-/// and monitor section and the challenger flags ask for.
-fn open_duties(config: &ServerConfig, specs: Specs, metrics: Arc<metrics::Metrics>) -> Result<duties::Duties, String> {
-    let mut duties = duties::Duties::new(specs, metrics);
-    if let Some(dir) = &config.audit_dir {
-        let durability = match config.audit_durability {
-            AuditDurability::Durable => pipec_audit::Durability::Durable,
-            AuditDurability::Buffered => pipec_audit::Durability::Buffered,
-        };
-        let options =
-            pipec_audit::LogOptions { dir: dir.clone(), max_segment_bytes: config.audit_segment_bytes, durability };
-        let (log, recovery) =
-            pipec_audit::AuditLog::open(options).map_err(|e| format!("cannot open the audit log in {}: {e}", dir.display()))?;
-        if let Some(cut) = &recovery.truncated {
-            tracing::warn!(
-                segment = %cut.segment.display(),
-                offset = cut.offset,
-                bytes_removed = cut.bytes_removed,
-                reason = %cut.reason,
-                "the audit log ended in a torn record, which was cut off"
-            );
-        }
-        tracing::info!(dir = %dir.display(), records = recovery.records, next_seq = recovery.next_seq, "audit log open");
-        duties.audit = Some(log);
-        duties.durable = config.audit_durability == AuditDurability::Durable;
-    }
-    if let Some(monitor) = drift::monitor_spec(specs.champion)? {
-        if let Some(accuracy) = monitor.accuracy.clone() {
-            duties.feedback = Some(feedback::Feedback::new(accuracy, monitor.window, config.feedback_capacity));
-        }
-        if !monitor.features.is_empty() {
-            duties.drift = Some(drift::Drift::new(monitor));
-        }
-    }
-    duties.shadow = specs.challenger.is_some() && config.challenger_mode == ChallengerMode::Shadow;
-    duties.payload_log = payload_log::PayloadLog::start(config, specs, &duties.metrics.payload)?;
-    Ok(duties)
 }

@@ -6,9 +6,9 @@
 //! named, with the output, row and both values), 2 when the log cannot be read or the batch
 //! cannot be run.
 
-use super::audit_sink::batch_of;
 use super::config::{DeviceFlag, ServerConfig};
-use super::models::{Opener, Role, Specs};
+use super::duties::audit_sink::batch_of;
+use super::scheduling::{Opener, Role, Route, Specs, NATIVE_STACK_BYTES};
 use crate::output::OutputColumn;
 use crate::spec::PipelineSpec;
 use clap::{Parser, ValueEnum};
@@ -55,7 +55,7 @@ pub fn main(specs: Specs, open: Opener) -> ExitCode {
         RoleFlag::Champion => Role::Champion,
         RoleFlag::Challenger => Role::Challenger,
     };
-    let work = std::thread::Builder::new().stack_size(super::engines::NATIVE_STACK_BYTES).spawn(move || replay(&args, role, specs, open));
+    let work = std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn(move || replay(&args, role, specs, open));
     let outcome = match work.map(|handle| handle.join()) {
         Ok(Ok(outcome)) => outcome,
         _ => Err("the replay thread failed".to_string()),
@@ -100,7 +100,10 @@ fn replay(args: &ReplayArgs, role: Role, specs: Specs, open: Opener) -> Result<b
         }
         let refs: Vec<&AuditRecord> = group.iter().collect();
         let batch = batch_of(spec, &refs)?;
-        let columns = scorer.score_on(&group[0].route, &batch).map_err(|e| format!("record {}: {e}", group[0].seq))?;
+        let columns = Route::from_label(&group[0].route)
+            .map_err(|e| e.to_string())
+            .and_then(|route| scorer.score_on(route, &batch))
+            .map_err(|e| format!("record {}: {e}", group[0].seq))?;
         let mut start = 0;
         for record in group.iter() {
             replayed += 1;

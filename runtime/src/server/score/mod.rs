@@ -24,7 +24,7 @@ mod run;
 mod sink;
 mod source;
 
-use super::models::{Opener, Role, Specs};
+use super::scheduling::{Opener, Role, Specs};
 use clap::{Parser, ValueEnum};
 use error::ScoreError;
 use sink::{CompressionFlag, OutputFormat};

@@ -4,7 +4,7 @@
 
 use super::capsules::{import_batch, import_stream, ExportedBatch, ExportedStream};
 use crate::server::config::ServerConfig;
-use crate::server::engines::{NativeEngine, Scorer, NATIVE_STACK_BYTES};
+use crate::server::scheduling::engines::{NativeEngine, Scorer, NATIVE_STACK_BYTES};
 use crate::server::score::columns::InputColumns;
 use crate::server::score::error::ScoreError;
 use crate::server::score::outputs::{self, OutputLayout};

@@ -1,43 +1,27 @@
 //! Audit records of scored requests: what the worker hands to the audit log
 //! (`pipec-audit`), and back from a record to a batch for `replay`.
 
+use super::ScoredBatch;
 use crate::batch::{Batch, Column};
 use crate::output::OutputColumn;
+use crate::server::scheduling::Part;
 use crate::spec::PipelineSpec;
 use pipec_audit::{AuditRecord, BatchPosition, FailedCheck, NamedValues, Values};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// One request's part of a scored batch.
-pub struct Part<'a> {
-    pub request_id: &'a str,
-    /// First row of the request in the merged batch.
-    pub start: usize,
-    pub rows: usize,
-}
-
-/// Where a scored batch ran, for its records.
-pub struct Scoring<'a> {
-    pub spec: &'static PipelineSpec,
-    pub model: &'static str,
-    pub answered: bool,
-    pub route: &'static str,
-    pub batch_id: u64,
-    pub merged: &'a Batch,
-    pub columns: &'a [OutputColumn],
-}
 
 pub fn now_unix_nanos() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// The record of one request; `seq` is assigned by the log.
-pub fn record(scoring: &Scoring, part: &Part, time_unix_nanos: u64) -> AuditRecord {
+pub fn record(scored: &ScoredBatch, part: &Part, time_unix_nanos: u64) -> AuditRecord {
+    let outcome = scored.outcome;
     let (start, end) = (part.start, part.start + part.rows);
-    let inputs = scoring
+    let inputs = outcome
         .spec
         .inputs
         .iter()
-        .zip(scoring.merged.columns())
+        .zip(scored.batch.columns())
         .map(|(input, column)| {
             let width = input.width;
             let values = match column {
@@ -48,11 +32,11 @@ pub fn record(scoring: &Scoring, part: &Part, time_unix_nanos: u64) -> AuditReco
             NamedValues { name: input.name.to_string(), width: width as u32, values }
         })
         .collect();
-    let outputs = scoring
+    let outputs = outcome
         .spec
         .outputs
         .iter()
-        .zip(scoring.columns)
+        .zip(&outcome.columns)
         .map(|(output, column)| {
             let values = match column.rows(start, end) {
                 OutputColumn::F32 { values, .. } => Values::F32(values),
@@ -61,25 +45,21 @@ pub fn record(scoring: &Scoring, part: &Part, time_unix_nanos: u64) -> AuditReco
             NamedValues { name: output.name.to_string(), width: column.width() as u32, values }
         })
         .collect();
-    let failed_checks = scoring
-        .spec
-        .checks()
-        .filter_map(|(index, check)| {
-            let OutputColumn::Bool { values, .. } = &scoring.columns[index] else { return None };
-            let rows: Vec<u32> =
-                (start..end).filter(|&row| !values[row]).map(|row| (row - start) as u32).collect();
-            (!rows.is_empty()).then(|| FailedCheck { check: check.name.to_string(), rows })
-        })
+    let failed_checks = outcome
+        .failed_checks
+        .rows(start, part.rows)
+        .iter()
+        .map(|(check, rows)| FailedCheck { check: check.to_string(), rows: rows.iter().map(|&row| row as u32).collect() })
         .collect();
     AuditRecord {
         seq: 0,
-        request_id: part.request_id.to_string(),
+        request_id: part.request_id.clone(),
         time_unix_nanos,
-        model: scoring.model.to_string(),
-        pipeline: scoring.spec.identity.to_string(),
-        answered: scoring.answered,
-        route: scoring.route.to_string(),
-        batch: BatchPosition { id: scoring.batch_id, offset: start as u32, rows: scoring.merged.rows() as u32 },
+        model: outcome.role.as_str().to_string(),
+        pipeline: outcome.spec.identity.to_string(),
+        answered: scored.shadow_of.is_none(),
+        route: outcome.route.label().to_string(),
+        batch: BatchPosition { id: scored.batch_id, offset: start as u32, rows: scored.batch.rows() as u32 },
         rows: part.rows as u32,
         inputs,
         outputs,

@@ -8,7 +8,7 @@
 
 use super::proto::grpc_inference_service_server::GrpcInferenceServiceServer;
 use super::service;
-use crate::server::auth::{ApiGroup, Auth, Refusal};
+use crate::server::protocol::auth::{ApiGroup, Auth, Refusal};
 use crate::server::metrics::{AuthLabels, Metrics};
 use axum::http::{Request, Response};
 use hyper::body::Body;

@@ -3,7 +3,8 @@
 //! every batch takes the native one-row path. A server built with the feature `gpu` uses
 //! `gpu_engines.rs` instead, which adds burn's CPU backend, wgpu and the fused kernel.
 
-use super::config::{DeviceFlag, ServerConfig};
+use super::route::Route;
+use crate::server::config::{DeviceFlag, ServerConfig};
 use crate::batch::{Batch, Column};
 use crate::output::OutputColumn;
 use crate::spec::{InputKind, PipelineSpec};
@@ -13,11 +14,11 @@ use crate::RowPipeline;
 /// a champion and a challenger of different generated types.
 pub trait Scorer {
     fn spec(&self) -> &'static PipelineSpec;
-    /// Scores `batch` where its size routes it; returns the route's label (`native`, `cpu`,
-    /// `wgpu`) and the columns. A panic in the pipeline is caught and reported as an error.
-    fn score(&self, batch: &Batch) -> (&'static str, Result<Vec<OutputColumn>, String>);
-    /// Scores `batch` on the named route, as `replay` re-runs a logged batch.
-    fn score_on(&self, route: &str, batch: &Batch) -> Result<Vec<OutputColumn>, String>;
+    /// Scores `batch` where its size routes it; returns the route and the columns. A panic in
+    /// the pipeline is caught and reported as an error.
+    fn score(&self, batch: &Batch) -> (Route, Result<Vec<OutputColumn>, String>);
+    /// Scores `batch` on `route`, as `replay` re-runs a logged batch.
+    fn score_on(&self, route: Route, batch: &Batch) -> Result<Vec<OutputColumn>, String>;
     fn describe(&self) -> String;
 }
 
@@ -63,18 +64,17 @@ impl<R: RowPipeline> Scorer for NativeEngine<R> {
         R::spec()
     }
 
-    fn score(&self, batch: &Batch) -> (&'static str, Result<Vec<OutputColumn>, String>) {
-        ("native", guarded(|| self.rows.forward_rows(batch)))
+    fn score(&self, batch: &Batch) -> (Route, Result<Vec<OutputColumn>, String>) {
+        (Route::Native, guarded(|| self.rows.forward_rows(batch)))
     }
 
-    fn score_on(&self, route: &str, batch: &Batch) -> Result<Vec<OutputColumn>, String> {
+    fn score_on(&self, route: Route, batch: &Batch) -> Result<Vec<OutputColumn>, String> {
         match route {
-            "native" => guarded(|| self.rows.forward_rows(batch)),
-            "cpu" | "wgpu" => Err(format!(
+            Route::Native => guarded(|| self.rows.forward_rows(batch)),
+            Route::Cpu | Route::Wgpu => Err(format!(
                 "the record ran on the `{route}` route, which this server (built with `pipec build --device cpu`) \
                  does not have; replay it with a server built with `--device gpu`"
             )),
-            other => Err(format!("unknown route `{other}`")),
         }
     }
 

@@ -1,21 +1,22 @@
-//! Scoring one inference request, whatever protocol brought it. The request is in the REST
-//! form (an [`InferRequest`] and the binary tensor data after it): `http.rs` parses the body
-//! as it came; `grpc/` converts a `ModelInferRequest` into that form (raw and typed contents
-//! as binary data or `data`). Both then share the checks (`decode`), the routing, the batcher
-//! and the encoding (`encode`): REST gets the protocol's JSON answer with binary data where
-//! asked, gRPC every output as binary data for `raw_output_contents`, written by the same
-//! code, so the two protocols answer the same bits and the same error messages.
+//! Scoring one inference request, whatever protocol brought it: [`infer`] is the one entry
+//! point of both. The request is in the REST form (an [`InferRequest`] and the binary tensor
+//! data after it): `http.rs` parses the body as it came; `grpc/` converts a
+//! `ModelInferRequest` into that form (raw and typed contents as binary data or `data`). Both
+//! then share the checks (`decode`), the routing, the queue and the encoding of the request's
+//! [`BatchOutcome`](crate::server::scheduling::BatchOutcome) (`encode`): REST gets the
+//! protocol's JSON answer with binary data where asked, gRPC every output as binary data for
+//! `raw_output_contents`, written by the same code, so the two protocols answer the same bits
+//! and the same error messages.
 
-use super::batcher::SubmitError;
-use super::challenger::routes_to_challenger;
-use super::config::ChallengerMode;
 use super::decode::decode;
-use super::encode::{encode, encode_raw, failed_checks, Encoded, RawOutput};
+use super::encode::{encode, encode_raw, Encoded, RawOutput};
 use super::error::ApiError;
 use super::http::AppState;
-use super::models::Role;
 use super::oip::{InferRequest, InferResponse};
-use super::payload_log::{Payload, PayloadPair};
+use crate::server::config::ChallengerMode;
+use crate::server::duties::challenger::routes_to_challenger;
+use crate::server::duties::payload_log::{Payload, PayloadPair};
+use crate::server::scheduling::{Role, SubmitError};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -51,7 +52,7 @@ pub async fn infer(state: &AppState, served: &'static str, request: Request<'_>,
     let rows = decoded.batch.rows();
     let request_id = request.head.id.clone().unwrap_or_else(|| state.ids.next());
     let role = choose_model(state, &request.head, &request_id);
-    let answer = state.batcher.submit(decoded.batch, request_id.clone(), role).map_err(|e| match e {
+    let answer = state.queue.submit(decoded.batch, request_id.clone(), role).map_err(|e| match e {
         SubmitError::Full => {
             state.metrics.rejected_full.inc();
             ApiError::new(
@@ -61,27 +62,22 @@ pub async fn infer(state: &AppState, served: &'static str, request: Request<'_>,
         }
         SubmitError::Closed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down"),
     })?;
-    let scored = answer
+    let outcome = answer
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "the worker stopped before answering"))?
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the request failed: {e}")))?;
-    let spec = state.specs.get(scored.role).unwrap_or(state.spec);
     let mut parameters = Map::new();
-    parameters.insert("pipeline".into(), Value::from(scored.identity));
-    parameters.insert("model".into(), Value::from(scored.role.as_str()));
-    let has_checks = spec.checks().next().is_some();
-    let failed = if has_checks { failed_checks(spec, rows, &scored.columns) } else { Vec::new() };
-    if has_checks {
-        parameters.insert("failed_check_rows".into(), Value::from(failed.iter().filter(|f| !f.is_empty()).count()));
+    parameters.insert("pipeline".into(), Value::from(outcome.spec.identity));
+    parameters.insert("model".into(), Value::from(outcome.role.as_str()));
+    if outcome.spec.checks().next().is_some() {
+        parameters.insert("failed_check_rows".into(), Value::from(outcome.failed_checks.failing_rows(rows)));
     }
     let head = InferResponse { model_name: served, model_version: state.spec.version, id: request_id.clone(), parameters };
     let answer = match form {
-        Form::Rest => Answer::Rest(
-            encode(spec, head, rows, &decoded.outputs, &scored.columns, &failed).map_err(|e| {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}"))
-            })?,
-        ),
-        Form::Raw => Answer::Raw { head, outputs: encode_raw(spec, rows, &decoded.outputs, &scored.columns, &failed) },
+        Form::Rest => Answer::Rest(encode(head, rows, &decoded.outputs, &outcome).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}"))
+        })?),
+        Form::Raw => Answer::Raw { head, outputs: encode_raw(rows, &decoded.outputs, &outcome) },
     };
     // Payload events (`--log-url`), REST and gRPC alike: the request and the answer in their
     // REST form, under the request id, for the role that answered.
@@ -95,8 +91,8 @@ pub async fn infer(state: &AppState, served: &'static str, request: Request<'_>,
             received,
             request: Payload::request(&request.head, request.json, request.binary),
             response: Some(response),
-            role: scored.role,
-            pipeline: scored.identity,
+            role: outcome.role,
+            pipeline: outcome.spec.identity,
         });
     }
     Ok(answer)

@@ -13,13 +13,11 @@
 //! sent with the champion's pair (the same body), its response event by the worker that
 //! scored the shadow (`record_shadow`), encoded as the protocol's JSON answer.
 
-use super::audit_sink::Part;
-use super::config::{ChallengerMode, PayloadLogMode, ServerConfig};
-use super::decode::{Answer, RequestedOutput};
-use super::encode::{encode, failed_checks, RawOutput};
-use super::models::{Role, Specs};
-use super::oip::{InferRequest, InferResponse, ResponseOutput};
-use crate::output::OutputColumn;
+use crate::server::config::{ChallengerMode, PayloadLogMode, ServerConfig};
+use crate::server::protocol::decode::{Answer, RequestedOutput};
+use crate::server::protocol::encode::{encode, RawOutput};
+use crate::server::protocol::oip::{InferRequest, InferResponse, ResponseOutput};
+use crate::server::scheduling::{BatchOutcome, Part, Role, Specs};
 use crate::spec::PipelineSpec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -361,26 +359,26 @@ impl PayloadLog {
     /// The shadow challenger's response events for a batch it scored: per request, its rows
     /// as the protocol's JSON answer with every output (and `failed_checks` when the pipeline
     /// has checks), whatever outputs the request asked for. Runs on the worker thread.
-    pub fn record_shadow(&self, spec: &'static PipelineSpec, columns: &[OutputColumn], parts: &[Part]) {
+    pub fn record_shadow(&self, outcome: &BatchOutcome, parts: &[Part]) {
         if !self.wants_shadow_responses() {
             return;
         }
         let time = SystemTime::now();
         for part in parts {
             let sliced;
-            let own: &[OutputColumn] = if parts.len() == 1 {
-                columns
+            let own = if parts.len() == 1 {
+                outcome
             } else {
-                sliced = columns.iter().map(|c| c.rows(part.start, part.start + part.rows)).collect::<Vec<_>>();
+                sliced = outcome.rows(part.start, part.rows);
                 &sliced
             };
-            match self.shadow_answer(spec, part.request_id, part.rows, own) {
+            match self.shadow_answer(own, &part.request_id, part.rows) {
                 Ok(json) => self.enqueue(Event {
                     kind: Kind::Response,
-                    id: part.request_id.into(),
+                    id: part.request_id.as_str().into(),
                     time,
                     role: Role::Challenger,
-                    pipeline: spec.identity,
+                    pipeline: outcome.spec.identity,
                     body: json.into(),
                     content_type: HeaderValue::from_static("application/json"),
                     json_length: None,
@@ -390,7 +388,8 @@ impl PayloadLog {
         }
     }
 
-    fn shadow_answer(&self, spec: &PipelineSpec, id: &str, rows: usize, columns: &[OutputColumn]) -> Result<Vec<u8>, serde_json::Error> {
+    fn shadow_answer(&self, outcome: &BatchOutcome, id: &str, rows: usize) -> Result<Vec<u8>, serde_json::Error> {
+        let spec = outcome.spec;
         let has_checks = spec.checks().next().is_some();
         let requested: Vec<RequestedOutput> = spec
             .public_outputs()
@@ -398,12 +397,11 @@ impl PayloadLog {
             .chain(has_checks.then_some(Answer::FailedChecks))
             .map(|what| RequestedOutput { what, binary: false })
             .collect();
-        let failed = if has_checks { failed_checks(spec, rows, columns) } else { Vec::new() };
         let mut parameters = Map::new();
         parameters.insert("pipeline".into(), Value::from(spec.identity));
         parameters.insert("model".into(), Value::from(Role::Challenger.as_str()));
         if has_checks {
-            parameters.insert("failed_check_rows".into(), Value::from(failed.iter().filter(|f| !f.is_empty()).count()));
+            parameters.insert("failed_check_rows".into(), Value::from(outcome.failed_checks.failing_rows(rows)));
         }
         let head = InferResponse {
             model_name: self.shared.model_name,
@@ -411,7 +409,7 @@ impl PayloadLog {
             id: id.to_string(),
             parameters,
         };
-        Ok(encode(spec, head, rows, &requested, columns, &failed)?.json)
+        Ok(encode(head, rows, &requested, outcome)?.json)
     }
 
     fn enqueue(&self, event: Event) {
@@ -705,6 +703,8 @@ mod tests {
 
     #[test]
     fn a_grpc_answer_is_logged_as_the_rest_answer_with_every_output_binary() {
+        use crate::output::OutputColumn;
+        use crate::server::scheduling::Route;
         use crate::spec::{OutputKind, OutputRole, OutputSpec};
         static SPEC: PipelineSpec = PipelineSpec {
             name: "t",
@@ -717,11 +717,11 @@ mod tests {
                 OutputSpec { name: "ok", kind: OutputKind::Bool, width: 1, role: OutputRole::Check },
             ],
         };
-        let columns = [
+        let columns = vec![
             OutputColumn::F32 { width: 2, values: vec![0.5, 1.0, -2.0, 3.25] },
             OutputColumn::Bool { values: vec![true, false], width: 1 },
         ];
-        let failed = failed_checks(&SPEC, 2, &columns);
+        let outcome = BatchOutcome::new(Role::Champion, &SPEC, Route::Native, columns);
         let requested: Vec<RequestedOutput> = [Answer::Column(0), Answer::FailedChecks]
             .into_iter()
             .map(|what| RequestedOutput { what, binary: true })
@@ -731,8 +731,8 @@ mod tests {
             parameters.insert("model".into(), Value::from("champion"));
             InferResponse { model_name: "t", model_version: "1", id: "r1".into(), parameters }
         };
-        let rest = encode(&SPEC, head(), 2, &requested, &columns, &failed).unwrap();
-        let raw = super::super::encode::encode_raw(&SPEC, 2, &requested, &columns, &failed);
+        let rest = encode(head(), 2, &requested, &outcome).unwrap();
+        let raw = crate::server::protocol::encode::encode_raw(2, &requested, &outcome);
         let logged = Payload::raw_answer(&head(), &raw);
         assert_eq!(logged.json_length, Some(rest.json.len()));
         assert_eq!(&logged.body[..rest.json.len()], &rest.json[..], "{}", String::from_utf8_lossy(&logged.body));

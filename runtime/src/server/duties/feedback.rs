@@ -2,7 +2,7 @@
 //! truth for them is posted (`POST /v2/models/{name}/feedback`); each labelled row then joins
 //! its model's accuracy window.
 
-use super::models::Role;
+use crate::server::scheduling::Role;
 use crate::output::OutputColumn;
 use crate::spec::PipelineSpec;
 use pipec_monitor::{AccuracyReport, AccuracySpec, AccuracyWindow};

@@ -10,8 +10,9 @@
 //! GPU's fixed cost per batch and its cost per row, so a heavy pipeline (a thousand trees)
 //! goes to the GPU at far fewer rows than a light one.
 
-use super::config::{DeviceFlag, ServerConfig};
+use crate::server::config::{DeviceFlag, ServerConfig};
 use super::engines::{guarded, zero_rows, Scorer};
+use super::route::Route;
 use crate::batch::Batch;
 use crate::device::open_wgpu;
 use crate::output::OutputColumn;
@@ -28,19 +29,19 @@ pub struct Engines<P: CompiledPipeline> {
     gpu: Option<Gpu<P>>,
 }
 
-/// What runs a batch.
-pub enum Route<'a, P: CompiledPipeline> {
+/// The code that runs a batch on its route.
+pub enum Runner<'a, P: CompiledPipeline> {
     Native(&'a P::Rows),
     Burn(&'a P),
     Fused(&'a FusedEngine),
 }
 
-impl<P: CompiledPipeline> Route<'_, P> {
+impl<P: CompiledPipeline> Runner<'_, P> {
     pub fn forward(&self, batch: &Batch) -> Result<Vec<crate::OutputColumn>, crate::RuntimeError> {
         match self {
-            Route::Native(rows) => rows.forward_rows(batch),
-            Route::Burn(pipeline) => pipeline.forward(batch),
-            Route::Fused(engine) => engine.forward(batch),
+            Runner::Native(rows) => rows.forward_rows(batch),
+            Runner::Burn(pipeline) => pipeline.forward(batch),
+            Runner::Fused(engine) => engine.forward(batch),
         }
     }
 }
@@ -77,12 +78,12 @@ impl<P: CompiledPipeline> Engines<P> {
         Ok(Engines { native, native_max_rows: config.native_max_rows.unwrap_or(usize::MAX), cpu, gpu })
     }
 
-    /// The label and the code that run a batch of `rows` rows.
-    pub fn route(&self, rows: usize) -> (&'static str, Route<'_, P>) {
+    /// The route and the code that run a batch of `rows` rows.
+    pub fn route(&self, rows: usize) -> (Route, Runner<'_, P>) {
         match &self.gpu {
-            Some(gpu) if rows >= gpu.min_rows => ("wgpu", gpu.route()),
-            _ if rows <= self.native_max_rows => ("native", Route::Native(&self.native)),
-            _ => ("cpu", Route::Burn(&self.cpu)),
+            Some(gpu) if rows >= gpu.min_rows => (Route::Wgpu, gpu.runner()),
+            _ if rows <= self.native_max_rows => (Route::Native, Runner::Native(&self.native)),
+            _ => (Route::Cpu, Runner::Burn(&self.cpu)),
         }
     }
 
@@ -103,10 +104,10 @@ impl<P: CompiledPipeline> Engines<P> {
 }
 
 impl<P: CompiledPipeline> Gpu<P> {
-    fn route(&self) -> Route<'_, P> {
+    fn runner(&self) -> Runner<'_, P> {
         match &self.fused {
-            Some(engine) => Route::Fused(engine),
-            None => Route::Burn(&self.pipeline),
+            Some(engine) => Runner::Fused(engine),
+            None => Runner::Burn(&self.pipeline),
         }
     }
 }
@@ -145,7 +146,7 @@ fn calibrate<P: CompiledPipeline>(native: &P::Rows, gpu: &Gpu<P>) -> Result<usiz
     let (small, large) = (256, 16_384);
     let small_batch = zero_rows(spec, small).map_err(|e| e.to_string())?;
     let large_batch = zero_rows(spec, large).map_err(|e| e.to_string())?;
-    let route = gpu.route();
+    let runner = gpu.runner();
     let best = |f: &dyn Fn() -> Result<(), crate::RuntimeError>| -> Result<f64, String> {
         let mut best = Duration::MAX;
         for _ in 0..3 {
@@ -156,8 +157,8 @@ fn calibrate<P: CompiledPipeline>(native: &P::Rows, gpu: &Gpu<P>) -> Result<usiz
         Ok(best.as_secs_f64())
     };
     let native_per_row = best(&|| native.forward_rows(&large_batch).map(|_| ()))? / large as f64;
-    let gpu_small = best(&|| route.forward(&small_batch).map(|_| ()))?;
-    let gpu_large = best(&|| route.forward(&large_batch).map(|_| ()))?;
+    let gpu_small = best(&|| runner.forward(&small_batch).map(|_| ()))?;
+    let gpu_large = best(&|| runner.forward(&large_batch).map(|_| ()))?;
     let gpu_per_row = ((gpu_large - gpu_small) / (large - small) as f64).max(0.0);
     let fixed = (gpu_small - gpu_per_row * small as f64).max(0.0);
     Ok(break_even(fixed, gpu_per_row, native_per_row))
@@ -183,18 +184,17 @@ impl<P: CompiledPipeline> Scorer for Engines<P> {
         P::spec()
     }
 
-    fn score(&self, batch: &Batch) -> (&'static str, Result<Vec<OutputColumn>, String>) {
-        let (label, route) = self.route(batch.rows());
-        (label, guarded(|| route.forward(batch)))
+    fn score(&self, batch: &Batch) -> (Route, Result<Vec<OutputColumn>, String>) {
+        let (route, runner) = self.route(batch.rows());
+        (route, guarded(|| runner.forward(batch)))
     }
 
-    fn score_on(&self, route: &str, batch: &Batch) -> Result<Vec<OutputColumn>, String> {
+    fn score_on(&self, route: Route, batch: &Batch) -> Result<Vec<OutputColumn>, String> {
         let chosen = match (route, &self.gpu) {
-            ("native", _) => Route::Native(&self.native),
-            ("cpu", _) => Route::Burn(&self.cpu),
-            ("wgpu", Some(gpu)) => gpu.route(),
-            ("wgpu", None) => return Err("the record ran on wgpu; run replay with --device wgpu".into()),
-            (other, _) => return Err(format!("unknown route `{other}`")),
+            (Route::Native, _) => Runner::Native(&self.native),
+            (Route::Cpu, _) => Runner::Burn(&self.cpu),
+            (Route::Wgpu, Some(gpu)) => gpu.runner(),
+            (Route::Wgpu, None) => return Err("the record ran on wgpu; run replay with --device wgpu".into()),
         };
         guarded(|| chosen.forward(batch))
     }

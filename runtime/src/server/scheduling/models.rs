@@ -1,7 +1,7 @@
 //! The pipelines one server holds: a champion and, when the binary was built with one, a
 //! challenger of the same inputs and outputs.
 
-use super::config::ServerConfig;
+use crate::server::config::ServerConfig;
 use super::engines::{NativeEngine, Scorer};
 #[cfg(feature = "gpu")]
 use super::gpu_engines::Engines;

@@ -4,31 +4,16 @@
 //! bytes (flips, cuts, splices), must each give `Ok` or an `ApiError` with status 400, never a
 //! panic, and an `Ok` batch must hold exactly rows x width values per input.
 //!
+//! The interface and the invariants are `crate::fuzzing`'s, which the cargo-fuzz target
+//! `decode_request` (`fuzz/`) checks too.
+//!
 //! `PIPEC_FUZZ_CASES` (default 256) sets the cases per seed and kind of mutation, as for the
 //! front end's fuzz test; `PIPEC_FUZZ_SEED` another seed.
 
 use super::decode::decode;
 use super::oip::InferRequest;
-use crate::batch::Column;
-use crate::spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
+use crate::fuzzing::{decode_request, SPEC};
 use serde_json::{json, Value};
-
-static SPEC: PipelineSpec = PipelineSpec {
-    name: "t",
-    version: "1",
-    identity: "0",
-    monitor: None,
-    inputs: &[
-        InputSpec { name: "x", kind: InputKind::F32, width: 3, is_vector: true, nullable: false },
-        InputSpec { name: "n", kind: InputKind::I64, width: 1, is_vector: false, nullable: true },
-        InputSpec { name: "b", kind: InputKind::Bool, width: 1, is_vector: false, nullable: false },
-        InputSpec { name: "s", kind: InputKind::Str, width: 1, is_vector: false, nullable: true },
-    ],
-    outputs: &[
-        OutputSpec { name: "a", kind: OutputKind::F32, width: 1, role: OutputRole::Output },
-        OutputSpec { name: "ok", kind: OutputKind::Bool, width: 1, role: OutputRole::Check },
-    ],
-};
 
 /// xorshift64*: enough for choosing mutations, and reproducible from the seed.
 struct Rng(u64);
@@ -165,27 +150,7 @@ fn mutate_bytes(bytes: &mut Vec<u8>, rng: &mut Rng) {
 
 /// Decodes one (head, binary) pair, as the HTTP handler does; panics only on a finding.
 fn exercise(head: &[u8], binary: &[u8], what: &str) {
-    let outcome = std::panic::catch_unwind(|| {
-        let request = match InferRequest::from_json(head) {
-            Ok(request) => request,
-            Err(_) => return,
-        };
-        match decode(&SPEC, &request, binary) {
-            Ok(decoded) => {
-                let rows = decoded.batch.rows();
-                assert!(rows > 0, "a batch without rows");
-                for (column, spec) in decoded.batch.columns().iter().zip(SPEC.inputs) {
-                    let len = match column {
-                        Column::F32(v) => v.len(),
-                        Column::Bool(v) => v.len(),
-                        Column::Str(v) => v.len(),
-                    };
-                    assert_eq!(len, rows * spec.width, "input `{}` holds {len} values for {rows} rows", spec.name);
-                }
-            }
-            Err(e) => assert_eq!(e.status.as_u16(), 400, "{}", e.message),
-        }
-    });
+    let outcome = std::panic::catch_unwind(|| decode_request(head, binary));
     if let Err(panic) = outcome {
         let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
         panic!(

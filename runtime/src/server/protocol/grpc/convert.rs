@@ -12,9 +12,9 @@
 use super::proto::infer_parameter::ParameterChoice;
 use super::proto::model_infer_response::InferOutputTensor;
 use super::proto::{InferParameter, InferTensorContents, ModelInferRequest, ModelInferResponse};
-use crate::server::encode::RawOutput;
-use crate::server::error::ApiError;
-use crate::server::oip::{InferRequest, InferResponse, RequestInput, RequestOutput};
+use crate::server::protocol::encode::RawOutput;
+use crate::server::protocol::error::ApiError;
+use crate::server::protocol::oip::{InferRequest, InferResponse, RequestInput, RequestOutput};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -235,8 +235,9 @@ mod tests {
     use super::super::proto::model_infer_request::{InferInputTensor, InferRequestedOutputTensor};
     use super::*;
     use crate::output::OutputColumn;
-    use crate::server::decode::{self, RequestedOutput};
-    use crate::server::encode::{encode, encode_raw, failed_checks};
+    use crate::server::protocol::decode::{self, RequestedOutput};
+    use crate::server::protocol::encode::{encode, encode_raw};
+    use crate::server::scheduling::{BatchOutcome, Role, Route};
     use crate::spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
     use serde_json::json;
 
@@ -342,14 +343,14 @@ mod tests {
             OutputColumn::Bool { width: 1, values: vec![true, false] },
             OutputColumn::Bool { width: 1, values: vec![false, true] },
         ];
-        let failed = failed_checks(&SPEC, 2, &columns);
+        let outcome = BatchOutcome::new(Role::Champion, &SPEC, Route::Native, columns);
         let requested: Vec<RequestedOutput> = [decode::Answer::FailedChecks, decode::Answer::Column(0), decode::Answer::Column(1)]
             .into_iter()
             .map(|what| RequestedOutput { what, binary: true })
             .collect();
         let head = || InferResponse { model_name: "t", model_version: "1", id: "r".into(), parameters: Map::new() };
-        let rest = encode(&SPEC, head(), 2, &requested, &columns, &failed).expect("encodes");
-        let raw = encode_raw(&SPEC, 2, &requested, &columns, &failed);
+        let rest = encode(head(), 2, &requested, &outcome).expect("encodes");
+        let raw = encode_raw(2, &requested, &outcome);
         assert_eq!(rest.binary.expect("binary"), raw.iter().flat_map(|o| o.bytes.clone()).collect::<Vec<u8>>());
 
         let mut parameters = Map::new();

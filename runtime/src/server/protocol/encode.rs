@@ -1,11 +1,12 @@
-//! Outputs of a request into the protocol's answer: JSON, or JSON followed by binary tensor
-//! data for the outputs the client asked to receive that way.
+//! A request's outcome into the protocol's answer: JSON, or JSON followed by binary tensor
+//! data for the outputs the client asked to receive that way. The `failed_checks` output is
+//! written from the failed checks the worker found when it scored the batch.
 
 use super::decode::{Answer, RequestedOutput, FAILED_CHECKS};
 use super::oip::{InferResponse, ResponseOutput};
 use super::tensors::output_datatype;
 use crate::output::OutputColumn;
-use crate::spec::PipelineSpec;
+use crate::server::scheduling::BatchOutcome;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -41,37 +42,18 @@ struct Output<'a> {
     data: Option<Data<'a>>,
 }
 
-/// Per row, the names of the `checks` entries it failed, comma-separated; empty when it
-/// passed them all.
-pub fn failed_checks(spec: &PipelineSpec, rows: usize, columns: &[OutputColumn]) -> Vec<String> {
-    let mut failed = vec![String::new(); rows];
-    for (index, check) in spec.checks() {
-        let Some(OutputColumn::Bool { values, .. }) = columns.get(index) else { continue };
-        for (row, _) in values.iter().enumerate().filter(|(_, passed)| !**passed) {
-            let names = &mut failed[row];
-            if !names.is_empty() {
-                names.push(',');
-            }
-            names.push_str(check.name);
-        }
-    }
-    failed
-}
-
-/// The answer to a request of `rows` rows; `failed` is [`failed_checks`] of its columns (empty
-/// when the pipeline has no checks).
+/// The answer to a request of `rows` rows, whose outcome is `outcome`.
 pub fn encode(
-    spec: &PipelineSpec,
     head: InferResponse,
     rows: usize,
     requested: &[RequestedOutput],
-    columns: &[OutputColumn],
-    failed: &[String],
+    outcome: &BatchOutcome,
 ) -> Result<Encoded, serde_json::Error> {
+    let failed = failed_names(requested, rows, outcome);
     let mut binary: Option<Vec<u8>> = None;
     let mut outputs = Vec::with_capacity(requested.len());
     for wanted in requested {
-        let (name, datatype, shape, data) = output(spec, wanted.what, rows, columns, failed);
+        let (name, datatype, shape, data) = output(outcome, wanted.what, rows, &failed);
         let mut parameters = Map::new();
         let data = if wanted.binary {
             let bytes = binary.get_or_insert_with(Vec::new);
@@ -100,17 +82,12 @@ pub struct RawOutput {
 
 /// The requested outputs, every one as binary data: the same bytes [`encode`] writes for an
 /// output asked for as binary.
-pub fn encode_raw(
-    spec: &PipelineSpec,
-    rows: usize,
-    requested: &[RequestedOutput],
-    columns: &[OutputColumn],
-    failed: &[String],
-) -> Vec<RawOutput> {
+pub fn encode_raw(rows: usize, requested: &[RequestedOutput], outcome: &BatchOutcome) -> Vec<RawOutput> {
+    let failed = failed_names(requested, rows, outcome);
     requested
         .iter()
         .map(|wanted| {
-            let (name, datatype, shape, data) = output(spec, wanted.what, rows, columns, failed);
+            let (name, datatype, shape, data) = output(outcome, wanted.what, rows, &failed);
             let mut bytes = Vec::new();
             write_binary(&data, &mut bytes);
             RawOutput { name, datatype, shape, bytes }
@@ -118,18 +95,24 @@ pub fn encode_raw(
         .collect()
 }
 
+/// The values of the `failed_checks` output when it is asked for: per row, the names of the
+/// checks it failed, comma-separated.
+fn failed_names(requested: &[RequestedOutput], rows: usize, outcome: &BatchOutcome) -> Vec<String> {
+    let asked = requested.iter().any(|wanted| wanted.what == Answer::FailedChecks);
+    if asked { outcome.failed_checks.names_per_row(rows) } else { Vec::new() }
+}
+
 /// An output's name, datatype, shape and values.
 fn output<'a>(
-    spec: &PipelineSpec,
+    outcome: &'a BatchOutcome,
     what: Answer,
     rows: usize,
-    columns: &'a [OutputColumn],
     failed: &'a [String],
 ) -> (&'static str, &'static str, Vec<usize>, Data<'a>) {
     let (name, datatype, width, data) = match what {
         Answer::Column(index) => {
-            let declared = &spec.outputs[index];
-            let column = &columns[index];
+            let declared = &outcome.spec.outputs[index];
+            let column = &outcome.columns[index];
             let data = match column {
                 OutputColumn::F32 { values, .. } => Data::F32(values),
                 OutputColumn::Bool { values, .. } => Data::Bool(values),

@@ -13,10 +13,10 @@ use super::proto::{
     RepositoryModelUnloadResponse, ServerLiveRequest, ServerLiveResponse, ServerMetadataRequest,
     ServerMetadataResponse, ServerReadyRequest, ServerReadyResponse,
 };
-use crate::server::error::ApiError;
-use crate::server::http::{check_model, metadata, server_info, AppState};
-use crate::server::infer;
-use crate::server::oip;
+use crate::server::protocol::error::ApiError;
+use crate::server::protocol::http::{check_model, metadata, server_info, AppState};
+use crate::server::protocol::infer;
+use crate::server::protocol::oip;
 use axum::http::StatusCode;
 use std::sync::atomic::Ordering;
 use std::time::Instant;

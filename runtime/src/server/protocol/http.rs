@@ -2,18 +2,17 @@
 //! every endpoint shares.
 
 use super::auth::{ApiGroup, Auth, Refusal};
-use super::batcher::Batcher;
-use super::config::ChallengerMode;
 use super::decode::FAILED_CHECKS;
-use super::duties::Duties;
 use super::encode::HEADER_LENGTH;
 use super::error::ApiError;
-use super::feedback::FeedbackError;
 use super::infer;
-use super::metrics::{AuthLabels, Metrics, ModelLabels};
-use super::models::Specs;
 use super::oip::{InferRequest, ModelMetadata, ServerMetadata, TensorMetadata};
 use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
+use crate::server::config::ChallengerMode;
+use crate::server::duties::feedback::FeedbackError;
+use crate::server::duties::Duties;
+use crate::server::metrics::{AuthLabels, Metrics, ModelLabels};
+use crate::server::scheduling::{Queue, Specs};
 use crate::spec::PipelineSpec;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Path, Request, State};
@@ -36,7 +35,7 @@ pub struct RequestIds {
 
 impl RequestIds {
     pub fn new() -> RequestIds {
-        RequestIds { start: super::audit_sink::now_unix_nanos(), next: AtomicU64::new(0) }
+        RequestIds { start: crate::server::duties::audit_sink::now_unix_nanos(), next: AtomicU64::new(0) }
     }
 
     pub(super) fn next(&self) -> String {
@@ -55,7 +54,7 @@ pub struct AppState {
     pub ids: Arc<RequestIds>,
     pub challenger_mode: ChallengerMode,
     pub challenger_share: f64,
-    pub batcher: Batcher,
+    pub queue: Queue,
     pub metrics: Arc<Metrics>,
     /// False once shutdown begins, so that load balancers stop sending.
     pub ready: Arc<AtomicBool>,
