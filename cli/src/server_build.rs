@@ -1,12 +1,13 @@
-//! `pipec build` and `pipec serve`: check a pipeline, write its generated crate, compile it
-//! with cargo into a server binary, and run that binary.
+//! What the commands that build share (`build`, `serve`, `replay`, `score`): the cargo flags,
+//! checking a pipeline, writing its generated crate, compiling it with cargo into a server
+//! binary, and running one of that binary's commands.
 //!
 //! Every generated crate is built in one shared cargo target directory, so burn and the
 //! runtime are compiled once and a rebuild after editing a `.pipe` file compiles only the
 //! generated crate. Crates built standalone start from the Cargo.lock pipec itself was
 //! tested with, so they get the same dependency versions.
 
-use crate::commands::{load, passes, ColorChoice};
+use crate::load::{load, passes, ColorChoice};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -22,6 +23,43 @@ pub enum BuildDevice {
     Cpu,
     /// Everything: burn on the CPU and on wgpu, and the fused GPU kernel.
     Gpu,
+}
+
+/// How generated crates are compiled.
+#[derive(clap::Args, Clone, Debug)]
+pub struct CargoArgs {
+    /// Cargo target directory shared by every generated crate, so that burn is compiled once.
+    /// Default: `$CARGO_TARGET_DIR`, else the `target` folder of pipec's own sources.
+    #[arg(long, env = "PIPEC_TARGET_DIR", value_name = "DIR")]
+    target_dir: Option<PathBuf>,
+    /// Path of the pipec-runtime crate the generated crate depends on, written into its
+    /// Cargo.toml as given (relative paths are relative to the crate's folder). Default: the
+    /// absolute path of the runtime next to this pipec's sources.
+    #[arg(long, env = "PIPEC_RUNTIME_PATH", value_name = "PATH")]
+    runtime_path: Option<PathBuf>,
+    /// What the server is built to run on. `cpu`: the native path only, statically linked on
+    /// Linux, no burn, wgpu or cubecl code (a few MiB, about 2 minutes for a first build).
+    /// `gpu`: also burn's CPU backend, wgpu and the fused GPU kernel (`--device wgpu|auto` of
+    /// the server; the first build compiles burn, about 15-18 minutes on 2 cores).
+    #[arg(long = "device", env = "PIPEC_BUILD_DEVICE", value_enum, default_value_t = BuildDevice::Cpu)]
+    device: BuildDevice,
+}
+
+impl CargoArgs {
+    /// How to build a server with these flags: no challenger, a crate of its own, every pass,
+    /// no batch scoring; commands set what they add.
+    pub(crate) fn options(self, color: ColorChoice) -> Options {
+        Options {
+            challenger: None,
+            target_dir: self.target_dir,
+            runtime: self.runtime_path,
+            device: self.device,
+            in_workspace: false,
+            disabled: Vec::new(),
+            color,
+            batch: false,
+        }
+    }
 }
 
 pub struct Options {
@@ -63,7 +101,7 @@ pub(crate) fn runtime_path(options: &Options) -> Result<PathBuf> {
 }
 
 /// Where a built server binary goes.
-enum Place {
+pub(crate) enum Place {
     Given(PathBuf),
     /// `<pipeline>-server` in the current folder.
     CurrentFolder,
@@ -140,7 +178,7 @@ fn write_challenger(file: &Path, champion: &pipec_compiler::Checked, champion_di
     let Some(checked) = load(file, options.color)? else { return Ok(None) };
     let (a, b) = (champion.graph(), checked.graph());
     let public = |g: &pipec_compiler::ir::Graph| -> Vec<(String, String)> {
-        g.outputs
+        g.outputs()
             .iter()
             .filter(|o| o.role == pipec_compiler::ir::OutputRole::Output)
             .map(|o| (o.name.clone(), g.ty(o.node).to_string()))
@@ -185,24 +223,9 @@ fn describe_outputs(outputs: &[(String, String)]) -> String {
     outputs.iter().map(|(name, ty)| format!("{name}: {ty}")).collect::<Vec<_>>().join(", ")
 }
 
-/// `pipec replay LOG --build BIN|FILE.pipe`: re-runs an audit log through a server binary
-/// (building it first when given a `.pipe` file) and reports whether every output is
-/// reproduced bit for bit.
-pub fn replay(log: &Path, build: &Path, replay_args: &[String], options: &Options) -> Result<ExitCode> {
-    let mut args = vec!["--log".into(), log.display().to_string()];
-    args.extend_from_slice(replay_args);
-    run_subcommand(build, "replay", &args, options)
-}
-
-/// `pipec score BIN|FILE.pipe SCORE_ARGS`: scores a dataset with a server binary's `score`
-/// command (building the binary first when given a `.pipe` file).
-pub fn score(build: &Path, score_args: &[String], options: &Options) -> Result<ExitCode> {
-    run_subcommand(build, "score", score_args, options)
-}
-
 /// Runs `<binary> <command> ARGS` and exits as it does; `build` is the binary, or a `.pipe`
 /// file to build it from into the target directory.
-fn run_subcommand(build: &Path, command: &str, args: &[String], options: &Options) -> Result<ExitCode> {
+pub(crate) fn run_subcommand(build: &Path, command: &str, args: &[String], options: &Options) -> Result<ExitCode> {
     let binary = if build.extension().is_some_and(|e| e == "pipe") {
         match build_binary(build, Place::TargetDir, None, options)? {
             Some((binary, _)) => binary,
@@ -222,84 +245,7 @@ fn run_subcommand(build: &Path, command: &str, args: &[String], options: &Option
     })
 }
 
-/// `pipec build FILE --emit-crate DIR`: the crate only.
-pub fn emit_crate(file: &Path, dir: &Path, options: &Options) -> Result<ExitCode> {
-    Ok(match write_crate(file, Some(dir), options)? {
-        Some(_) => ExitCode::SUCCESS,
-        None => ExitCode::FAILURE,
-    })
-}
-
-/// `pipec build FILE [-o BIN] [--emit-crate DIR] [--image FILE.tar]`: the server binary, and
-/// with `--image` an OCI image archive holding it (the binary then goes under the target
-/// directory unless `-o` names a place).
-pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, image: Option<&Path>, options: &Options) -> Result<ExitCode> {
-    if image.is_some() && options.device != BuildDevice::Cpu {
-        bail!("--image holds a CPU server (static, in an empty image); build it with --device cpu, the default");
-    }
-    let place = match (output, image) {
-        (Some(path), _) => Place::Given(path),
-        (None, Some(_)) => Place::TargetDir,
-        (None, None) => Place::CurrentFolder,
-    };
-    let Some((binary, pipeline)) = build_binary(file, place, dir.as_deref(), options)? else { return Ok(ExitCode::FAILURE) };
-    if let Some(image) = image {
-        write_image(&binary, &pipeline, image)?;
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The port the image's server listens on (`PORT`, the Knative default), and its gRPC port.
-pub const IMAGE_HTTP_PORT: u16 = 8080;
-pub const IMAGE_GRPC_PORT: u16 = 8081;
-
-fn write_image(binary: &Path, pipeline: &Pipeline, out: &Path) -> Result<()> {
-    let started = Instant::now();
-    let reference = crate::deploy::default_image(&pipeline.name, &pipeline.version);
-    let (repository, tag) = reference.rsplit_once(':').unwrap_or((reference.as_str(), "latest"));
-    let spec = crate::image::ImageSpec {
-        binary,
-        repository: repository.to_string(),
-        tag: tag.to_string(),
-        port: IMAGE_HTTP_PORT,
-        user: "65532:65532".into(),
-        env: vec![
-            ("PIPEC_HOST".into(), "0.0.0.0".into()),
-            ("PIPEC_GRPC_PORT".into(), IMAGE_GRPC_PORT.to_string()),
-        ],
-        labels: vec![
-            ("org.opencontainers.image.title".into(), pipeline.name.clone()),
-            ("org.opencontainers.image.version".into(), pipeline.version.clone()),
-            ("dev.pipec.identity".into(), pipeline.identity.clone()),
-        ],
-        created: None,
-    };
-    let summary = crate::image::write_image(&spec, out)?;
-    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
-    eprintln!(
-        "wrote image {reference} to {} ({:.1} MiB; the layer {:.1} MiB compressed, {:.1} MiB unpacked; image id {}) in {} ms; \
-         load it with `docker load -i {}`",
-        out.display(),
-        mib(summary.archive_bytes),
-        mib(summary.layer_compressed_bytes),
-        mib(summary.layer_uncompressed_bytes),
-        summary.image_id,
-        started.elapsed().as_millis(),
-        out.display()
-    );
-    Ok(())
-}
-
-/// `pipec serve FILE [-- SERVER_ARGS]`: build into the target directory, then become the
-/// server, so that signals reach it directly.
-pub fn serve(file: &Path, options: &Options, server_args: &[String]) -> Result<ExitCode> {
-    let Some((binary, _)) = build_binary(file, Place::TargetDir, None, options)? else { return Ok(ExitCode::FAILURE) };
-    eprintln!("starting {} {}", binary.display(), server_args.join(" "));
-    let error = std::os::unix::process::CommandExt::exec(Command::new(&binary).args(server_args));
-    Err(error).with_context(|| format!("cannot start `{}`", binary.display()))
-}
-
-fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
+pub(crate) fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
     let started = Instant::now();
     let target = target_dir(options);
     let Some((dir, pipeline)) = write_crate(file, dir, options)? else { return Ok(None) };

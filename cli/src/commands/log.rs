@@ -5,7 +5,7 @@ use anyhow::{Context, Result, bail};
 use pipec_audit::{AuditRecord, Filter, Records, read_records, record_to_json};
 use pipec_audit_parquet::{ExportRecords, Exporter, is_export, read_export};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Instant, UNIX_EPOCH};
 
@@ -74,7 +74,38 @@ impl Source {
 }
 
 /// `pipec log DIR [--format json|parquet] [-o OUT] [filters]`.
-pub fn log(dir: &Path, format: LogFormat, output: Option<&Path>, filter: Filter) -> Result<ExitCode> {
+#[derive(clap::Args)]
+pub struct LogArgs {
+    /// The audit log folder (holding `audit-*.log` segments), or a Parquet export of one.
+    dir: PathBuf,
+    /// `json`: JSON lines on stdout. `parquet`: a new folder of Parquet files, one row per
+    /// scored row, `day=YYYY-MM-DD/model=ROLE/part-N.parquet` (`docs/batch.md`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    format: LogFormat,
+    /// The export folder for `--format parquet` (it must not exist yet).
+    #[arg(short, long, value_name = "DIR")]
+    output: Option<PathBuf>,
+    /// Only records scored at or after this time (RFC 3339 in UTC, e.g. 2025-01-31T12:00:00Z).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    since: Option<u64>,
+    /// Only records scored before this time (RFC 3339 in UTC).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    until: Option<u64>,
+    /// Only the records of this request id.
+    #[arg(long = "id", value_name = "REQUEST_ID")]
+    id: Option<String>,
+    /// Only this model's records.
+    #[arg(long, value_parser = ["champion", "challenger"])]
+    model: Option<String>,
+}
+
+pub fn run(args: LogArgs) -> Result<ExitCode> {
+    let LogArgs { dir, format, output, since, until, id, model } = args;
+    let filter = Filter { since_unix_nanos: since, until_unix_nanos: until, request_id: id, model };
+    log(&dir, format, output.as_deref(), filter)
+}
+
+fn log(dir: &Path, format: LogFormat, output: Option<&Path>, filter: Filter) -> Result<ExitCode> {
     match (format, output) {
         (LogFormat::Json, None) => print_json(dir, filter),
         (LogFormat::Json, Some(_)) => bail!("--output is for --format parquet; JSON lines go to stdout"),
