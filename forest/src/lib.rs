@@ -11,8 +11,8 @@
 //!   reads, with the [`ScoreRule`] onnxruntime applies to the margins; see `onnx/mod.rs`).
 //! - Evaluation, one row at a time ([`Forest::predict_margins`], [`Forest::predict`]): the
 //!   reference semantics every other evaluation of the tables must reproduce (see `eval.rs`).
-//! - The fast row walk ([`CompiledForest`], `compiled.rs`): a compact copy of the tables built
-//!   once at load (12-byte nodes, children adjacent, missing rules folded into the row, a
+//! - The fast row walk ([`CompiledForest`], `compiled/`): a compact copy of the tables built
+//!   once at load (8-byte nodes, children adjacent, missing rules folded into the row, a
 //!   fixed number of branch-free steps per tree), bit-identical to the reference; what the
 //!   generated native path runs.
 //! - Checking ([`Forest::validate`]): a validated forest never makes evaluation panic.

@@ -249,6 +249,9 @@ fn random_rows(seed: u64, features: usize, n: usize) -> Vec<Vec<f32>> {
 
 #[test]
 fn random_forests_with_every_rule_give_the_reference_bits() {
+    // Which ways of walking and summing the forests took: (direct sums with several
+    // outputs, buffered exact sums with several outputs, sums in table order, general groups).
+    let mut seen = [0usize; 4];
     for seed in 1..120u64 {
         let outputs = 1 + (seed % 4) as usize;
         let trees = 1 + (seed * 37 % 700) as usize;
@@ -269,12 +272,111 @@ fn random_forests_with_every_rule_give_the_reference_bits() {
         }
         let rows = random_rows(seed ^ 0xABCD, forest.features as usize, 200);
         assert_same_bits(&format!("random forest {seed}"), &forest, &rows);
+        let layout = CompiledForest::new(forest.clone())
+            .layout()
+            .expect("compiled");
+        assert!(layout.near_nodes, "seed {seed}: {layout:?}");
+        let several = forest.outputs > 1;
+        seen[0] += usize::from(several && layout.direct_sums);
+        seen[1] += usize::from(several && layout.exact_sums && !layout.direct_sums);
+        seen[2] += usize::from(!layout.exact_sums);
+        seen[3] += usize::from(layout.general_groups > 0);
         if seed % 3 == 2 && forest.kind.len() > 1 {
             assert!(
                 !CompiledForest::new(forest.clone()).sums_exactly(),
                 "seed {seed}: the 2^-60 leaf beside large ones must force the one running sum"
             );
         }
+    }
+    assert!(
+        seen.iter().all(|&n| n > 0),
+        "every walk and sum is exercised: {seen:?}"
+    );
+}
+
+/// A multiclass forest sums its outputs directly when each output has enough trees to fill
+/// its groups, and through the chunk buffer (exact, by output) when many outputs have few
+/// trees each; both give the reference's bits.
+#[test]
+fn multiclass_sums_direct_or_buffered_by_padding() {
+    for (outputs, per_output, direct) in [(3usize, 100usize, true), (12, 2, false)] {
+        let mut rng = Rng(outputs as u64 * 7919 + per_output as u64);
+        let features = 6;
+        let base = (0..outputs).map(|o| o as f32 * 0.25 - 1.0).collect();
+        let mut b = ForestBuilder::new(features, base);
+        for t in 0..outputs * per_output {
+            let depth = 1 + (t % 5) as u32;
+            let tree = random_tree(&mut rng, features, depth, 1.0);
+            b.add_tree((t % outputs) as u32, &tree).expect("tree");
+        }
+        let forest = b.finish().expect("forest");
+        let layout = CompiledForest::new(forest.clone())
+            .layout()
+            .expect("compiled");
+        assert!(layout.exact_sums, "{layout:?}");
+        assert_eq!(layout.direct_sums, direct, "{outputs} outputs: {layout:?}");
+        let rows = random_rows(outputs as u64, features as usize, 300);
+        assert_same_bits(&format!("{outputs} outputs"), &forest, &rows);
+    }
+}
+
+/// A complete tree of `depth` splits, each on `feature`, thresholds spread over [-1, 1].
+fn complete_tree(depth: u32, feature: u32, nodes: &mut Vec<TreeNode>, at: f32) -> usize {
+    let index = nodes.len();
+    if depth == 0 {
+        nodes.push(TreeNode::Leaf { value: at });
+        return index;
+    }
+    nodes.push(TreeNode::Leaf { value: 0.0 }); // replaced below
+    let step = 2f32.powi(-(depth as i32));
+    let left = complete_tree(depth - 1, feature, nodes, at - step);
+    let right = complete_tree(depth - 1, feature, nodes, at + step);
+    nodes[index] = TreeNode::Numeric {
+        feature,
+        threshold: at,
+        default_left: depth % 2 == 0,
+        missing: Missing::Nan,
+        left,
+        right,
+    };
+    index
+}
+
+/// When the 8-byte nodes cannot hold a slot index (more than 2^16 slots) or a child's offset
+/// (a tree wide enough that a node's left child lies 2^16 nodes further on), the 12-byte
+/// nodes are walked instead, with the same bits.
+#[test]
+fn forests_too_wide_for_near_nodes_walk_the_wide_ones() {
+    // 70,000 features, both NaN rules used: 140,001 slots.
+    let features = 70_000u32;
+    let mut b = ForestBuilder::new(features, vec![0.5]);
+    for t in 0..20u32 {
+        let mut nodes = Vec::new();
+        complete_tree(3, (t * 6_997) % features, &mut nodes, 0.0);
+        b.add_tree(0, &nodes).expect("tree");
+    }
+    let wide_rows = b.finish().expect("forest");
+    // One complete tree of depth 17: its deepest splits' children lie 2^16 nodes on.
+    let mut b = ForestBuilder::new(2, vec![0.0, 1.0]);
+    let mut nodes = Vec::new();
+    complete_tree(17, 1, &mut nodes, 0.0);
+    b.add_tree(1, &nodes).expect("tree");
+    let mut small = Vec::new();
+    complete_tree(2, 0, &mut small, 0.0);
+    b.add_tree(0, &small).expect("tree");
+    let deep = b.finish().expect("forest");
+    for (name, forest) in [("140,001 slots", wide_rows), ("a depth-17 tree", deep)] {
+        let layout = CompiledForest::new(forest.clone())
+            .layout()
+            .expect("compiled");
+        assert!(!layout.near_nodes, "{name}: {layout:?}");
+        let mut rows = random_rows(3, forest.features as usize, 40);
+        for r in &mut rows {
+            for v in r.iter_mut() {
+                *v *= 0.25;
+            }
+        }
+        assert_same_bits(name, &forest, &rows);
     }
 }
 
