@@ -153,7 +153,8 @@ impl Exporter {
             .set_max_row_group_row_count(None)
             .set_key_value_metadata(Some(footer))
             .build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| ExportError::parquet(&full, e))?;
+        let writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| ExportError::parquet(&full, e))?;
         Ok(Part { relative, shape, schema, writer, pending: Vec::new(), pending_rows: 0 })
     }
 

@@ -3,7 +3,7 @@
 //! between row groups).
 
 use crate::error::ExportError;
-use crate::shape::{field, ColumnShape, Kind, INPUT_PREFIX, OUTPUT_PREFIX};
+use crate::shape::{ColumnShape, INPUT_PREFIX, Kind, OUTPUT_PREFIX, field};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Int64Type, TimestampNanosecondType};
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -57,7 +57,11 @@ impl Layout {
                 continue;
             };
             let shape = ColumnShape::from_field(f, prefix).ok_or_else(|| {
-                let reason = format!("column `{}` is {}, expected Float32, Boolean, Utf8 or a fixed-size list of them", f.name(), f.data_type());
+                let reason = format!(
+                    "column `{}` is {}, expected Float32, Boolean, Utf8 or a fixed-size list of them",
+                    f.name(),
+                    f.data_type()
+                );
                 ExportError::not_an_export(path, reason)
             })?;
             list.push((index, shape));
@@ -79,7 +83,11 @@ impl Layout {
             rows: int(ROWS)?,
             inputs,
             outputs,
-            failed_checks: find(FAILED_CHECKS, &|t| matches!(t, DataType::List(item) if *item.data_type() == DataType::Utf8), "List<Utf8>")?,
+            failed_checks: find(
+                FAILED_CHECKS,
+                &|t| matches!(t, DataType::List(item) if *item.data_type() == DataType::Utf8),
+                "List<Utf8>",
+            )?,
         })
     }
 
@@ -109,18 +117,31 @@ impl Layout {
         let mut start = 0;
         while start < batch.num_rows() {
             let count = rows.value(start);
-            let count = usize::try_from(count).ok().filter(|&n| n > 0).ok_or_else(|| bad(start, format!("`rows` is {count}")))?;
+            let count = usize::try_from(count)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| bad(start, format!("`rows` is {count}")))?;
             let end = start + count;
             if end > batch.num_rows() {
-                return Err(bad(start, format!("record {} has {count} rows, but the row group ends after {}", seq.value(start), batch.num_rows() - start)));
+                return Err(bad(
+                    start,
+                    format!(
+                        "record {} has {count} rows, but the row group ends after {}",
+                        seq.value(start),
+                        batch.num_rows() - start
+                    ),
+                ));
             }
             for r in start..end {
                 if seq.value(r) != seq.value(start) || row.value(r) != (r - start) as i64 {
                     return Err(bad(r, format!("expected row {} of record {}", r - start, seq.value(start))));
                 }
             }
-            let unsigned = |value: i64, name: &str| u64::try_from(value).map_err(|_| bad(start, format!("`{name}` is negative")));
-            let narrow = |value: i64, name: &str| u32::try_from(value).map_err(|_| bad(start, format!("`{name}` is out of range")));
+            let unsigned =
+                |value: i64, name: &str| u64::try_from(value).map_err(|_| bad(start, format!("`{name}` is negative")));
+            let narrow = |value: i64, name: &str| {
+                u32::try_from(value).map_err(|_| bad(start, format!("`{name}` is out of range")))
+            };
             let columns = |columns: &[(usize, ColumnShape)]| -> Vec<NamedValues> {
                 columns.iter().map(|(index, shape)| logged(batch.column(*index), shape, start, end)).collect()
             };

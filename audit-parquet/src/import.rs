@@ -116,7 +116,8 @@ impl ExportRecords {
 /// Opens one export file, skipping it when its model is filtered out.
 fn open(path: &Path, filter: &Filter) -> Result<OpenFile, ExportError> {
     let file = File::open(path).map_err(|e| ExportError::io(path, e))?;
-    let footer = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| ExportError::parquet(path, e))?;
+    let footer =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()).map_err(|e| ExportError::parquet(path, e))?;
     let schema = footer.schema();
     let metadata = schema.metadata();
     if metadata.get("pipec.audit_export").is_none() {

@@ -39,5 +39,5 @@ mod shape;
 mod to_arrow;
 
 pub use error::ExportError;
-pub use export::{day_of, ExportSummary, Exporter, EXPORT_VERSION};
-pub use import::{is_export, read_export, ExportRecords};
+pub use export::{EXPORT_VERSION, ExportSummary, Exporter, day_of};
+pub use import::{ExportRecords, is_export, read_export};

@@ -132,7 +132,11 @@ impl Shape {
         ];
         fields.extend(self.inputs.iter().map(|c| c.field(INPUT_PREFIX)));
         fields.extend(self.outputs.iter().map(|c| c.field(OUTPUT_PREFIX)));
-        fields.push(Field::new(FAILED_CHECKS, DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))), false));
+        fields.push(Field::new(
+            FAILED_CHECKS,
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
+            false,
+        ));
         Arc::new(Schema::new_with_metadata(Fields::from(fields), metadata))
     }
 }

@@ -12,7 +12,11 @@ use pipec_audit::{AuditRecord, NamedValues, Values};
 use std::sync::Arc;
 
 /// The rows of `records`, which all have `shape`, as a batch of `schema` (made from `shape`).
-pub(crate) fn record_batch(shape: &Shape, schema: &SchemaRef, records: &[AuditRecord]) -> Result<RecordBatch, ExportError> {
+pub(crate) fn record_batch(
+    shape: &Shape,
+    schema: &SchemaRef,
+    records: &[AuditRecord],
+) -> Result<RecordBatch, ExportError> {
     let rows: usize = records.iter().map(|r| r.rows as usize).sum();
     let per_row = |value: &dyn Fn(&AuditRecord, u32) -> i64| -> ArrayRef {
         let mut values = Vec::with_capacity(rows);
@@ -127,7 +131,11 @@ fn logged<'a>(shape: &ColumnShape, columns: impl Iterator<Item = &'a NamedValues
 
 /// Per row, the names of the checks it failed, in the record's order of checks.
 fn failed_checks(records: &[AuditRecord]) -> ArrayRef {
-    let mut builder = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new("item", arrow_schema::DataType::Utf8, false)));
+    let mut builder = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+        "item",
+        arrow_schema::DataType::Utf8,
+        false,
+    )));
     for record in records {
         let mut per_row: Vec<Vec<&str>> = vec![Vec::new(); record.rows as usize];
         for failed in &record.failed_checks {

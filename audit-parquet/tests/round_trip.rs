@@ -5,9 +5,9 @@
 #[path = "../../audit/tests/common/mod.rs"]
 mod common;
 
-use common::{assert_same_bits, record, T0};
+use common::{T0, assert_same_bits, record};
 use pipec_audit::{AuditRecord, Filter, NamedValues, Values};
-use pipec_audit_parquet::{is_export, read_export, ExportError, Exporter};
+use pipec_audit_parquet::{ExportError, Exporter, is_export, read_export};
 use std::path::{Path, PathBuf};
 
 const DAY: u64 = 86_400 * 1_000_000_000;
@@ -35,7 +35,11 @@ fn log() -> Vec<AuditRecord> {
         r.seq = i + 1;
         r.time_unix_nanos = T0 + (i / 15) * DAY + i;
         if i >= 20 {
-            r.inputs.push(NamedValues { name: "extra".into(), width: 3, values: Values::F32(vec![1.5, f32::NAN, -0.0, 2.0, 3.0, 4.0]) });
+            r.inputs.push(NamedValues {
+                name: "extra".into(),
+                width: 3,
+                values: Values::F32(vec![1.5, f32::NAN, -0.0, 2.0, 3.0, 4.0]),
+            });
         }
         records.push(r);
     }
@@ -45,12 +49,34 @@ fn log() -> Vec<AuditRecord> {
     big.seq = 41;
     big.time_unix_nanos = T0 + 2 * DAY + 41;
     big.rows = rows;
-    big.inputs = vec![NamedValues { name: "amount".into(), width: 1, values: Values::F32((0..rows).map(|i| i as f32 * 0.5).collect()) }, NamedValues { name: "country".into(), width: 1, values: Values::Str((0..rows).map(|i| (!i.is_multiple_of(3)).then(|| format!("c{i}"))).collect()) }];
-    big.outputs = vec![
-        NamedValues { name: "score".into(), width: 2, values: Values::F32((0..2 * rows).map(|i| (i as f32).sqrt()).collect()) },
-        NamedValues { name: "amount_ok".into(), width: 1, values: Values::Bool((0..rows).map(|i| !i.is_multiple_of(7)).collect()) },
+    big.inputs = vec![
+        NamedValues {
+            name: "amount".into(),
+            width: 1,
+            values: Values::F32((0..rows).map(|i| i as f32 * 0.5).collect()),
+        },
+        NamedValues {
+            name: "country".into(),
+            width: 1,
+            values: Values::Str((0..rows).map(|i| (!i.is_multiple_of(3)).then(|| format!("c{i}"))).collect()),
+        },
     ];
-    big.failed_checks = vec![pipec_audit::FailedCheck { check: "amount_ok".into(), rows: (0..rows).filter(|i| i.is_multiple_of(7)).collect() }];
+    big.outputs = vec![
+        NamedValues {
+            name: "score".into(),
+            width: 2,
+            values: Values::F32((0..2 * rows).map(|i| (i as f32).sqrt()).collect()),
+        },
+        NamedValues {
+            name: "amount_ok".into(),
+            width: 1,
+            values: Values::Bool((0..rows).map(|i| !i.is_multiple_of(7)).collect()),
+        },
+    ];
+    big.failed_checks = vec![pipec_audit::FailedCheck {
+        check: "amount_ok".into(),
+        rows: (0..rows).filter(|i| i.is_multiple_of(7)).collect(),
+    }];
     records.push(big);
     records
 }
@@ -127,12 +153,14 @@ fn damaged_and_foreign_files_are_named() {
     let bytes = std::fs::read(&file).expect("read");
     let truncated = dir.path().join("truncated.parquet");
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
-    let error = read_export(&truncated, Filter::default()).expect("opens").next().expect("an item").expect_err("truncated");
+    let error =
+        read_export(&truncated, Filter::default()).expect("opens").next().expect("an item").expect_err("truncated");
     assert!(error.to_string().contains("truncated.parquet"), "{error}");
 
     let text = dir.path().join("notes.parquet");
     std::fs::write(&text, "not parquet").expect("write");
-    let error = read_export(&text, Filter::default()).expect("opens").next().expect("an item").expect_err("not parquet");
+    let error =
+        read_export(&text, Filter::default()).expect("opens").next().expect("an item").expect_err("not parquet");
     assert!(error.to_string().contains("notes.parquet"), "{error}");
 
     let missing = read_export(&dir.path().join("absent.parquet"), Filter::default());

@@ -12,8 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 /// `"-inf"`. Missing strings are `null`. Keys are in alphabetical order.
 pub fn record_to_json(record: &AuditRecord) -> Value {
     let time = humantime::format_rfc3339_nanos(UNIX_EPOCH + Duration::from_nanos(record.time_unix_nanos));
-    let failed: Vec<Value> =
-        record.failed_checks.iter().map(|f| json!({ "check": f.check, "rows": f.rows })).collect();
+    let failed: Vec<Value> = record.failed_checks.iter().map(|f| json!({ "check": f.check, "rows": f.rows })).collect();
     json!({
         "seq": record.seq,
         "request_id": record.request_id,

@@ -2,7 +2,7 @@
 //! and work out the next seq.
 
 use crate::error::AuditError;
-use crate::segment::{self, Header, Scanned, Scanner, SegmentFile, HEADER_BYTES};
+use crate::segment::{self, HEADER_BYTES, Header, Scanned, Scanner, SegmentFile};
 use std::fs::{File, OpenOptions};
 use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -56,12 +56,8 @@ pub(crate) fn recover(dir: &Path) -> Result<(OpenSegment, Recovery), AuditError>
     };
     let (open, truncated) = recover_segment(dir, last)?;
     let next_seq = open.first_seq + open.records;
-    let recovery = Recovery {
-        segments: segments.len(),
-        records: next_seq.saturating_sub(first.first_seq),
-        next_seq,
-        truncated,
-    };
+    let recovery =
+        Recovery { segments: segments.len(), records: next_seq.saturating_sub(first.first_seq), next_seq, truncated };
     Ok((open, recovery))
 }
 

@@ -1,9 +1,9 @@
 //! Segment files: naming, listing, the header, creation, and walking the frames of one file.
 
+use crate::FORMAT_VERSION;
 use crate::error::AuditError;
 use crate::frame::{self, FrameRead};
 use crate::record::AuditRecord;
-use crate::FORMAT_VERSION;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -62,7 +62,9 @@ pub(crate) enum Header {
     Good,
     /// The file ends inside the header (a crash while the segment was being created); it holds
     /// this many bytes, all matching the header.
-    Torn { bytes: u64 },
+    Torn {
+        bytes: u64,
+    },
 }
 
 /// Reads and checks the header at the start of `input`.
@@ -91,12 +93,8 @@ pub(crate) fn read_header(input: &mut impl Read, path: &Path) -> Result<Header, 
 /// the folder so that the new name survives a crash.
 pub(crate) fn create(dir: &Path, first_seq: u64) -> Result<(File, PathBuf), AuditError> {
     let path = dir.join(file_name(first_seq));
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| AuditError::io(&path, e))?;
+    let mut file =
+        OpenOptions::new().read(true).write(true).create_new(true).open(&path).map_err(|e| AuditError::io(&path, e))?;
     file.write_all(&header()).map_err(|e| AuditError::io(&path, e))?;
     file.sync_data().map_err(|e| AuditError::io(&path, e))?;
     sync_dir(dir)?;
@@ -115,7 +113,10 @@ pub(crate) enum Scanned {
     /// Clean end of the file.
     End,
     /// A torn or damaged frame starting at `offset`.
-    Damaged { offset: u64, reason: String },
+    Damaged {
+        offset: u64,
+        reason: String,
+    },
 }
 
 /// Walks the frames of one segment whose header has been read, checking that seqs run on from
@@ -169,7 +170,9 @@ mod tests {
         assert_eq!(parse_name(&file_name(42)), Some(42));
         assert_eq!(file_name(42), "audit-00000000000000000042.log");
         assert_eq!(parse_name(&file_name(u64::MAX)), Some(u64::MAX));
-        for other in ["audit.lock", "audit-42.log", "audit-0000000000000000004x.log", "audit-00000000000000000042.log.tmp"] {
+        for other in
+            ["audit.lock", "audit-42.log", "audit-0000000000000000004x.log", "audit-00000000000000000042.log.tmp"]
+        {
             assert_eq!(parse_name(other), None, "{other}");
         }
     }

@@ -159,12 +159,8 @@ impl AuditLog {
             .name("pipec-audit-writer".into())
             .spawn(move || writer.run(receiver))
             .map_err(|e| AuditError::io(&options.dir, e))?;
-        let shared = Shared {
-            sender: Mutex::new(Some(sender)),
-            thread: Mutex::new(Some(thread)),
-            counters,
-            dir: options.dir,
-        };
+        let shared =
+            Shared { sender: Mutex::new(Some(sender)), thread: Mutex::new(Some(thread)), counters, dir: options.dir };
         Ok((AuditLog { shared: Arc::new(shared) }, recovery))
     }
 
@@ -411,7 +407,8 @@ impl Writer {
         if !chunk.bytes.is_empty() {
             if let Err(e) = segment.file.write_all(&chunk.bytes) {
                 let error = format!("writing {}: {e}", segment.path.display());
-                let restored = segment.file.set_len(segment.len).and_then(|()| segment.file.seek(SeekFrom::Start(segment.len)));
+                let restored =
+                    segment.file.set_len(segment.len).and_then(|()| segment.file.seek(SeekFrom::Start(segment.len)));
                 if restored.is_err() {
                     self.segment = None;
                 }
@@ -459,7 +456,8 @@ impl Writer {
         self.segment = None;
         let (file, path) = segment::create(&self.dir, self.next_seq).map_err(|e| e.to_string())?;
         bump(&self.counters.rotations, 1);
-        self.segment = Some(OpenSegment { file, path, first_seq: self.next_seq, len: segment::HEADER_BYTES, records: 0 });
+        self.segment =
+            Some(OpenSegment { file, path, first_seq: self.next_seq, len: segment::HEADER_BYTES, records: 0 });
         Ok(())
     }
 }

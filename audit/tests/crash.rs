@@ -22,14 +22,16 @@ fn acknowledged_records_survive_sigkill() {
     let mut acknowledged = BTreeSet::new();
     let mut torn_tails = 0;
     for round in 0..4 {
-        let mut child = KillOnDrop(Command::new(std::env::current_exe().unwrap())
-            .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD_DIR, dir.path())
-            .env(CHILD_ROUND, round.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap());
+        let mut child = KillOnDrop(
+            Command::new(std::env::current_exe().unwrap())
+                .args([TEST_NAME, "--exact", "--nocapture", "--test-threads=1"])
+                .env(CHILD_DIR, dir.path())
+                .env(CHILD_ROUND, round.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let stdout = child.0.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let mut this_round = 0;

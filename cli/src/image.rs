@@ -19,9 +19,9 @@
 //! written to `OUT.partial` and renamed into place at the end, so an error leaves no archive
 //! behind. Nothing is printed.
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{Context, Result, bail, ensure};
 use flate2::{Compression, GzBuilder};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -199,7 +199,8 @@ struct Layer {
 /// The one layer, in sorted order: `etc/`, `etc/group`, `etc/passwd`, `home/`, `home/nonroot/`
 /// (0700, owned by 65532: `nonroot`'s home, which Docker sets as `HOME`), `server`, `tmp/`.
 fn build_layer(binary: &Path, mtime: u64) -> Result<Layer> {
-    let mut file = File::open(binary).with_context(|| format!("cannot open the server binary `{}`", binary.display()))?;
+    let mut file =
+        File::open(binary).with_context(|| format!("cannot open the server binary `{}`", binary.display()))?;
     let size = file.metadata().with_context(|| format!("cannot read `{}`", binary.display()))?.len();
     let gzip = GzBuilder::new().write(Hashing::new(Vec::new()), Compression::default());
     let mut tar = tar::Builder::new(Hashing::new(gzip));
@@ -349,7 +350,10 @@ fn check_static_executable(binary: &Path) -> Result<()> {
     let mut file = File::open(binary).with_context(|| format!("cannot open {}", what()))?;
     ensure!(file.metadata()?.is_file(), "{} is not a file", what());
     let mut elf = [0u8; 64];
-    file.read_exact(&mut elf).ok().filter(|_| elf[..4] == *b"\x7fELF").with_context(|| format!("{} is not an ELF executable", what()))?;
+    file.read_exact(&mut elf)
+        .ok()
+        .filter(|_| elf[..4] == *b"\x7fELF")
+        .with_context(|| format!("{} is not an ELF executable", what()))?;
     let u16_at = |at: usize| u16::from_le_bytes([elf[at], elf[at + 1]]);
     ensure!(
         elf[4] == 2 && elf[5] == 1 && u16_at(18) == 62,
@@ -381,7 +385,10 @@ fn check_reference(repository: &str, tag: &str) -> Result<()> {
         && tag.len() <= 128
         && !tag.starts_with(['.', '-'])
         && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    ensure!(tag_ok, "`{tag}` is not a valid image tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)");
+    ensure!(
+        tag_ok,
+        "`{tag}` is not a valid image tag (letters, digits, `_`, `.`, `-`; at most 128; not starting with `.` or `-`)"
+    );
     let (domain, path) = split_domain(repository);
     let component_ok = |c: &str| {
         let b = c.as_bytes();
@@ -413,7 +420,9 @@ fn check_reference(repository: &str, tag: &str) -> Result<()> {
 /// `(Some(registry), path)` when the first component names a registry host, as Docker decides.
 fn split_domain(repository: &str) -> (Option<&str>, &str) {
     match repository.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase()) => {
+        Some((first, rest))
+            if first.contains(['.', ':']) || first == "localhost" || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
             (Some(first), rest)
         }
         _ => (None, repository),
@@ -446,7 +455,13 @@ fn rfc3339_seconds(text: &str) -> Option<i64> {
     let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&month) || day < 1 || day > month_days[month as usize - 1] || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[month as usize - 1]
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None;
     }
     let mut rest = 19;
@@ -620,14 +635,20 @@ mod tests {
         assert_eq!(docker.as_array().unwrap().len(), 1);
         assert_eq!(docker[0]["RepoTags"], json!(["pipec/titanic:1.0.0"]));
         assert_eq!(docker[0]["Config"], format!("blobs/sha256/{}", summary.image_id.strip_prefix("sha256:").unwrap()));
-        assert_eq!(docker[0]["Layers"], json!([format!("blobs/sha256/{}", &layers[0]["digest"].as_str().unwrap()[7..])]));
+        assert_eq!(
+            docker[0]["Layers"],
+            json!([format!("blobs/sha256/{}", &layers[0]["digest"].as_str().unwrap()[7..])])
+        );
 
         // The diff_id is the digest of the decompressed layer.
         let mut layer_tar = Vec::new();
         GzDecoder::new(layer_bytes.as_slice()).read_to_end(&mut layer_tar).unwrap();
         assert_eq!(summary.layer_uncompressed_bytes, layer_tar.len() as u64);
         let config = json_of(config_bytes);
-        assert_eq!(config["rootfs"], json!({ "type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&layer_tar))] }));
+        assert_eq!(
+            config["rootfs"],
+            json!({ "type": "layers", "diff_ids": [format!("sha256:{}", sha256_hex(&layer_tar))] })
+        );
         assert_eq!(config["architecture"], "amd64");
         assert_eq!(config["os"], "linux");
         assert_eq!(config["created"], EPOCH);
@@ -689,7 +710,10 @@ mod tests {
         let mut tagged = spec(&binary);
         tagged.tag = "1.0.1".into();
         let fourth = write_image(&tagged, &dir.0.join("d.tar")).unwrap();
-        assert_eq!((fourth.image_id.as_str(), fourth.manifest_digest.as_str()), (first.image_id.as_str(), first.manifest_digest.as_str()));
+        assert_eq!(
+            (fourth.image_id.as_str(), fourth.manifest_digest.as_str()),
+            (first.image_id.as_str(), first.manifest_digest.as_str())
+        );
     }
 
     #[test]
@@ -742,7 +766,9 @@ mod tests {
         let binary = dir.0.join("server-bin");
         fake_elf(&binary, false, 10);
         let out = dir.0.join("image.tar");
-        for (repository, tag) in [("Pipec/Titanic", "1.0.0"), ("pipec/titanic", "1.0.0+build"), ("pipec//x", "1"), ("", "1"), ("a", "")] {
+        for (repository, tag) in
+            [("Pipec/Titanic", "1.0.0"), ("pipec/titanic", "1.0.0+build"), ("pipec//x", "1"), ("", "1"), ("a", "")]
+        {
             let mut s = spec(&binary);
             (s.repository, s.tag) = (repository.into(), tag.into());
             assert!(write_image(&s, &out).is_err(), "{repository}:{tag} accepted");

@@ -36,7 +36,11 @@ pub fn load(file: &Path, color: ColorChoice) -> Result<Option<Checked>> {
         Err(e) => {
             let at = e.valid_up_to();
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            let start = text.char_indices().map(|(i, _)| i).nth(String::from_utf8_lossy(&bytes[..at]).chars().count()).unwrap_or(text.len());
+            let start = text
+                .char_indices()
+                .map(|(i, _)| i)
+                .nth(String::from_utf8_lossy(&bytes[..at]).chars().count())
+                .unwrap_or(text.len());
             let end = text[start..].chars().next().map_or(start, |c| start + c.len_utf8());
             let d = pipec_dsl::Diagnostic::error("E0000", "the file is not valid UTF-8")
                 .with_primary(pipec_dsl::Span::new(start, end), "expected UTF-8 text here");

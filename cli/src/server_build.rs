@@ -7,8 +7,8 @@
 //! generated crate. Crates built standalone start from the Cargo.lock pipec itself was
 //! tested with, so they get the same dependency versions.
 
-use crate::load::{load, passes, ColorChoice};
-use anyhow::{bail, Context, Result};
+use crate::load::{ColorChoice, load, passes};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -118,7 +118,8 @@ pub(crate) fn write_crate(file: &Path, dir: Option<&Path>, options: &Options) ->
     let disabled = passes(&options.disabled)?;
     let Some(checked) = load(file, options.color)? else { return Ok(None) };
     let graph = checked.graph();
-    let pipeline = Pipeline { name: graph.name.clone(), version: graph.version.clone(), identity: checked.identity().to_string() };
+    let pipeline =
+        Pipeline { name: graph.name.clone(), version: graph.version.clone(), identity: checked.identity().to_string() };
     let package = pipec_codegen::package_name(&pipeline.name);
     let dir = dir.map_or_else(|| target_dir(options).join("pipec").join("crates").join(&package), Path::to_path_buf);
     let challenger = match &options.challenger {
@@ -173,7 +174,12 @@ pub struct Pipeline {
 
 /// Checks the challenger's `.pipe` file against the champion (same name, inputs and
 /// outputs) and writes its crate, a library, beside the champion's.
-fn write_challenger(file: &Path, champion: &pipec_compiler::Checked, champion_dir: &Path, options: &Options) -> Result<Option<PathBuf>> {
+fn write_challenger(
+    file: &Path,
+    champion: &pipec_compiler::Checked,
+    champion_dir: &Path,
+    options: &Options,
+) -> Result<Option<PathBuf>> {
     let disabled = passes(&options.disabled)?;
     let Some(checked) = load(file, options.color)? else { return Ok(None) };
     let (a, b) = (champion.graph(), checked.graph());
@@ -245,7 +251,12 @@ pub(crate) fn run_subcommand(build: &Path, command: &str, args: &[String], optio
     })
 }
 
-pub(crate) fn build_binary(file: &Path, place: Place, dir: Option<&Path>, options: &Options) -> Result<Option<(PathBuf, Pipeline)>> {
+pub(crate) fn build_binary(
+    file: &Path,
+    place: Place,
+    dir: Option<&Path>,
+    options: &Options,
+) -> Result<Option<(PathBuf, Pipeline)>> {
     let started = Instant::now();
     let target = target_dir(options);
     let Some((dir, pipeline)) = write_crate(file, dir, options)? else { return Ok(None) };

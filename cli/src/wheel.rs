@@ -4,8 +4,8 @@
 //! `maturin build --release` on it in the shared target directory, so that the runtime's
 //! dependencies are compiled once; cargo's and maturin's output pass through.
 
-use crate::server_build::{runtime_path, target_dir, write_crate, BuildDevice, Options, WORKSPACE_LOCK};
-use anyhow::{bail, Context, Result};
+use crate::server_build::{BuildDevice, Options, WORKSPACE_LOCK, runtime_path, target_dir, write_crate};
+use anyhow::{Context, Result, bail};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -14,7 +14,13 @@ use std::time::Instant;
 /// Builds the wheel of `file`; `output` is a folder to put it in under its standard name, or
 /// a `.whl` path; default: the current folder. `maturin` is the maturin to run (default:
 /// `maturin` on the PATH).
-pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, maturin: Option<PathBuf>, options: &Options) -> Result<ExitCode> {
+pub fn build(
+    file: &Path,
+    output: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    maturin: Option<PathBuf>,
+    options: &Options,
+) -> Result<ExitCode> {
     if options.device != BuildDevice::Cpu {
         bail!("--python builds the native path only (the wheel has no GPU code); drop --device gpu");
     }
@@ -23,7 +29,9 @@ pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, maturin
     }
     let started = Instant::now();
     let maturin = find_maturin(maturin)?;
-    let Some((pipeline_dir, pipeline)) = write_crate(file, dir.as_deref(), options)? else { return Ok(ExitCode::FAILURE) };
+    let Some((pipeline_dir, pipeline)) = write_crate(file, dir.as_deref(), options)? else {
+        return Ok(ExitCode::FAILURE);
+    };
     let package = pipec_codegen::python_package_name(&pipeline.name);
     let crate_dir = pipeline_dir.parent().unwrap_or(Path::new(".")).join(&package);
     let python_options = pipec_codegen::PythonCrateOptions {
@@ -33,7 +41,8 @@ pub fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, maturin
     };
     let generated = pipec_codegen::generate_python(&pipeline.name, &pipeline.version, &python_options);
     std::fs::create_dir_all(&crate_dir).with_context(|| format!("cannot create `{}`", crate_dir.display()))?;
-    pipec_codegen::write_crate(&crate_dir, &generated).with_context(|| format!("cannot write into `{}`", crate_dir.display()))?;
+    pipec_codegen::write_crate(&crate_dir, &generated)
+        .with_context(|| format!("cannot write into `{}`", crate_dir.display()))?;
     let lock = crate_dir.join("Cargo.lock");
     if !lock.exists() {
         std::fs::write(&lock, WORKSPACE_LOCK).with_context(|| format!("cannot write `{}`", lock.display()))?;
@@ -114,7 +123,8 @@ fn find_maturin(given: Option<PathBuf>) -> Result<OsString> {
 
 /// The one wheel maturin wrote into `folder`.
 fn built_wheel(folder: &Path) -> Result<PathBuf> {
-    let entries = std::fs::read_dir(folder).with_context(|| format!("maturin wrote no wheel into `{}`", folder.display()))?;
+    let entries =
+        std::fs::read_dir(folder).with_context(|| format!("maturin wrote no wheel into `{}`", folder.display()))?;
     let wheels: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|path| path.extension().is_some_and(|e| e == "whl"))

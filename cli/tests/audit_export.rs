@@ -6,10 +6,10 @@
 mod support;
 
 use pipec_tests::repo_root;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use support::{build_server, post, python_venv, target_dir, Server};
+use support::{Server, build_server, post, python_venv, target_dir};
 
 fn pipe(name: &str) -> PathBuf {
     repo_root().join("examples/titanic").join(name)
@@ -42,13 +42,15 @@ fn send_requests(server: &Server) {
                     let n = 1 + (client * 10 + request) % 40;
                     let start = (client * 97 + request * 13) % (rows.len() - n);
                     let chunk = &rows[start..start + n];
-                    let age: Vec<Value> = chunk.iter().map(|r| r[0].parse::<f64>().map_or(Value::Null, Value::from)).collect();
+                    let age: Vec<Value> =
+                        chunk.iter().map(|r| r[0].parse::<f64>().map_or(Value::Null, Value::from)).collect();
                     let sibsp: Vec<f64> = chunk
                         .iter()
                         .enumerate()
                         .map(|(i, r)| if (start + i) % 5 == 0 { 12.0 } else { r[1].parse().expect("sibsp") })
                         .collect();
-                    let number = |k: usize| chunk.iter().map(|r| r[k].parse::<f64>().expect("number")).collect::<Vec<_>>();
+                    let number =
+                        |k: usize| chunk.iter().map(|r| r[k].parse::<f64>().expect("number")).collect::<Vec<_>>();
                     let string = |k: usize| chunk.iter().map(|r| r[k].clone()).collect::<Vec<_>>();
                     let body = json!({
                         "id": format!("c{client}-r{request}"),
@@ -69,7 +71,8 @@ fn send_requests(server: &Server) {
 }
 
 fn replay(log: &Path, binary: &Path, extra: &[&str]) -> (Option<i32>, Value) {
-    let mut args = vec!["replay", log.to_str().expect("utf-8"), "--build", binary.to_str().expect("utf-8"), "--", "--json"];
+    let mut args =
+        vec!["replay", log.to_str().expect("utf-8"), "--build", binary.to_str().expect("utf-8"), "--", "--json"];
     args.extend_from_slice(extra);
     let out = pipec(&args);
     let summary = serde_json::from_slice(&out.stdout)
@@ -86,13 +89,19 @@ fn json_lines(bytes: &[u8]) -> Vec<Value> {
 #[test]
 fn a_parquet_export_equals_the_json_log_and_replays_bit_for_bit() {
     let challenger = pipe("titanic_ops_challenger.pipe");
-    let binary = build_server(&pipe("titanic_ops.pipe"), "titanic-ops-batch", &["--batch", "--challenger", challenger.to_str().expect("utf-8")]);
+    let binary = build_server(
+        &pipe("titanic_ops.pipe"),
+        "titanic-ops-batch",
+        &["--batch", "--challenger", challenger.to_str().expect("utf-8")],
+    );
     let dir = target_dir().join("pipec-e2e").join("audit-export");
     let _ = std::fs::remove_dir_all(&dir);
     let log = dir.join("log");
     std::fs::create_dir_all(&log).expect("log folder");
-    let mut server =
-        Server::start(&binary, &["--challenger-mode", "shadow", "--audit-dir", log.to_str().expect("utf-8"), "--audit-durability", "durable"]);
+    let mut server = Server::start(
+        &binary,
+        &["--challenger-mode", "shadow", "--audit-dir", log.to_str().expect("utf-8"), "--audit-durability", "durable"],
+    );
     send_requests(&server);
     assert!(server.terminate().success());
 
@@ -102,7 +111,8 @@ fn a_parquet_export_equals_the_json_log_and_replays_bit_for_bit() {
     std::fs::write(&jsonl, &logged.stdout).expect("write the JSON lines");
 
     let export = dir.join("export");
-    let out = pipec(&["log", log.to_str().expect("utf-8"), "--format", "parquet", "-o", export.to_str().expect("utf-8")]);
+    let out =
+        pipec(&["log", log.to_str().expect("utf-8"), "--format", "parquet", "-o", export.to_str().expect("utf-8")]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("wrote 80 records"), "{}", text(&out.stderr));
 
@@ -121,7 +131,10 @@ fn a_parquet_export_equals_the_json_log_and_replays_bit_for_bit() {
     assert_eq!(report["footer"]["pipec.audit_export"], "1", "{report}");
     let records = json_lines(&logged.stdout);
     assert!(records.iter().any(|r| !r["failed_checks"].as_array().expect("list").is_empty()), "some rows fail a check");
-    assert!(records.iter().any(|r| r["inputs"]["age"].as_array().expect("ages").contains(&Value::Null)), "some ages are missing");
+    assert!(
+        records.iter().any(|r| r["inputs"]["age"].as_array().expect("ages").contains(&Value::Null)),
+        "some ages are missing"
+    );
 
     // `pipec log` reads the export back to the same JSON.
     let back = pipec(&["log", export.to_str().expect("utf-8")]);
@@ -152,7 +165,8 @@ fn a_parquet_export_equals_the_json_log_and_replays_bit_for_bit() {
     assert_eq!(summary["first_difference"]["seq"], changed["seq"], "{summary}");
 
     // An export is never written over; parquet needs a folder.
-    let again = pipec(&["log", log.to_str().expect("utf-8"), "--format", "parquet", "-o", export.to_str().expect("utf-8")]);
+    let again =
+        pipec(&["log", log.to_str().expect("utf-8"), "--format", "parquet", "-o", export.to_str().expect("utf-8")]);
     assert!(!again.status.success());
     assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
     let no_output = pipec(&["log", log.to_str().expect("utf-8"), "--format", "parquet"]);

@@ -5,14 +5,14 @@
 //! file takes effect without a restart.
 
 use pipec_tests::repo_root;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{agent, build_server, listening_field, metric, Server};
+use support::{Server, agent, build_server, listening_field, metric};
 
 const TOKEN: &str = "client-7f3a9c";
 const LABELER: &str = "labeler-41d2";
@@ -30,7 +30,13 @@ fn token_file(name: &str, text: &str) -> PathBuf {
 }
 
 /// GET or POST `path` with an optional bearer token: status, `WWW-Authenticate`, JSON body.
-fn call(server: &Server, method: &str, path: &str, body: Option<&Value>, token: Option<&str>) -> (u16, Option<String>, Value) {
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> (u16, Option<String>, Value) {
     let url = server.url(path);
     let bearer = token.map(|t| format!("Bearer {t}"));
     let mut response = match (method, body) {
@@ -78,7 +84,14 @@ fn tokens_guard_every_group_but_health_and_reload_without_a_restart() {
         assert_eq!(call(&server, "GET", path, None, None).0, 200, "{path}");
     }
     // Every other group does.
-    for (method, path) in [("POST", infer), ("GET", "/v2"), ("GET", "/v2/models/titanic"), ("GET", "/metrics"), ("GET", "/v2/models/titanic/monitor"), ("POST", "/v2/models/titanic/feedback")] {
+    for (method, path) in [
+        ("POST", infer),
+        ("GET", "/v2"),
+        ("GET", "/v2/models/titanic"),
+        ("GET", "/metrics"),
+        ("GET", "/v2/models/titanic/monitor"),
+        ("POST", "/v2/models/titanic/feedback"),
+    ] {
         let (status, challenge, body) = call(&server, method, path, Some(&row), None);
         assert_eq!(status, 401, "{method} {path}: {body}");
         assert_eq!(challenge.as_deref(), Some("Bearer"), "{method} {path}");
@@ -107,7 +120,11 @@ fn tokens_guard_every_group_but_health_and_reload_without_a_restart() {
     assert_eq!(metric(text, r#"pipec_auth_refusals_total{group="inference",reason="unknown_token"}"#), 1.0);
     assert_eq!(metric(text, r#"pipec_auth_refusals_total{group="inference",reason="forbidden"}"#), 1.0);
     assert_eq!(metric(text, r#"pipec_auth_refusals_total{group="metrics",reason="missing"}"#), 1.0);
-    assert_eq!(metric(text, r#"pipec_http_requests_total{endpoint="/v2/models/{name}/infer",code="401"}"#), 2.0, "{text}");
+    assert_eq!(
+        metric(text, r#"pipec_http_requests_total{endpoint="/v2/models/{name}/infer",code="401"}"#),
+        2.0,
+        "{text}"
+    );
 
     // Rotating the token: the file is rewritten in place (as a mounted Secret is).
     std::fs::write(&tokens, "rotated-9b1e\n").expect("rewrite");
@@ -118,7 +135,11 @@ fn tokens_guard_every_group_but_health_and_reload_without_a_restart() {
         if (old, new) == (401, 200) {
             break;
         }
-        assert!(Instant::now() < deadline, "the rotated token file was not picked up: old {old}, new {new}\n{}", server.log());
+        assert!(
+            Instant::now() < deadline,
+            "the rotated token file was not picked up: old {old}, new {new}\n{}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // A broken rewrite keeps the tokens that worked, and says so in the log.
@@ -134,7 +155,8 @@ fn tokens_guard_every_group_but_health_and_reload_without_a_restart() {
 #[test]
 fn only_the_named_groups_are_restricted() {
     let tokens = token_file("tokens-groups", &format!("{TOKEN}\n"));
-    let server = Server::start(&server_binary(), &["--auth-token-file", path_str(&tokens), "--auth-groups", "feedback,monitor"]);
+    let server =
+        Server::start(&server_binary(), &["--auth-token-file", path_str(&tokens), "--auth-groups", "feedback,monitor"]);
     assert_eq!(call(&server, "POST", "/v2/models/titanic/infer", Some(&one_row()), None).0, 200);
     assert_eq!(call(&server, "GET", "/metrics", None, None).0, 200);
     assert_eq!(call(&server, "GET", "/v2/models/titanic/monitor", None, None).0, 401);
@@ -148,7 +170,10 @@ fn a_bad_token_file_or_group_stops_the_server_at_start() {
     for (args, expected) in [
         (vec!["--auth-token-file", path_str(&empty)], "holds no token"),
         (vec!["--auth-token-file", "/nonexistent/pipec-tokens"], "cannot read the token file"),
-        (vec!["--auth-token-file", path_str(&empty), "--auth-groups", "inference,scoring"], "unknown API group `scoring`"),
+        (
+            vec!["--auth-token-file", path_str(&empty), "--auth-groups", "inference,scoring"],
+            "unknown API group `scoring`",
+        ),
     ] {
         let output = Command::new(&binary).args(["--port", "0"]).args(&args).output().expect("runs");
         let stderr = String::from_utf8_lossy(&output.stderr);

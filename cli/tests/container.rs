@@ -9,8 +9,8 @@
 //! removed (`docker rmi` of its tag) after the last; containers are removed by a guard even
 //! when a test fails. Names carry the process id.
 
-use pipec_tests::{assert_close, repo_root, Reference};
-use serde_json::{json, Value};
+use pipec_tests::{Reference, assert_close, repo_root};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -105,7 +105,12 @@ fn archive() -> &'static Archive {
 /// One member of a tar archive, read with the system's `tar`.
 fn archive_member(archive: &std::path::Path, member: &str) -> Vec<u8> {
     let output = Command::new("tar").arg("-xOf").arg(archive).arg(member).output().expect("tar runs");
-    assert!(output.status.success(), "tar -xOf {} {member}: {}", archive.display(), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "tar -xOf {} {member}: {}",
+        archive.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
     output.stdout
 }
 
@@ -162,7 +167,11 @@ struct Containers {
 
 impl Containers {
     fn new(test: &str) -> Containers {
-        Containers { names: Mutex::new(Vec::new()), prefix: format!("pipec-e2e-{}-{test}", std::process::id()), next: AtomicUsize::new(0) }
+        Containers {
+            names: Mutex::new(Vec::new()),
+            prefix: format!("pipec-e2e-{}-{test}", std::process::id()),
+            next: AtomicUsize::new(0),
+        }
     }
 
     /// `docker run -d` of `image` publishing the server's port on `127.0.0.1:host_port` (0
@@ -199,7 +208,11 @@ impl Drop for Containers {
 fn host_port_of(name: &str) -> u16 {
     let mapping = docker_ok(&["port", name, &format!("{CONTAINER_PORT}/tcp")]);
     let first = mapping.lines().next().unwrap_or_default();
-    first.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("`docker port {name}` said `{mapping}`"))
+    first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("`docker port {name}` said `{mapping}`"))
 }
 
 fn logs(name: &str) -> String {
@@ -223,7 +236,11 @@ fn wait_ready(name: &str, port: u16) -> Duration {
             "container {name} exited before it was ready; log:\n{}",
             logs(name)
         );
-        assert!(started.elapsed() < Duration::from_secs(60), "container {name} not ready after 60 s; log:\n{}", logs(name));
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "container {name} not ready after 60 s; log:\n{}",
+            logs(name)
+        );
         std::thread::sleep(Duration::from_millis(25));
     }
 }
@@ -348,7 +365,11 @@ fn the_container_serves_the_protocol_and_scores_reference_rows_as_scikit_learn_d
     let started = Instant::now();
     let (name, port) = containers.run(&image, 0, &[]);
     let waited = wait_ready(&name, port);
-    eprintln!("docker run to ready: {:.0?} (ready answered {:.0?} after docker run returned)", started.elapsed(), waited);
+    eprintln!(
+        "docker run to ready: {:.0?} (ready answered {:.0?} after docker run returned)",
+        started.elapsed(),
+        waited
+    );
 
     let listening = logs(&name)
         .lines()
@@ -362,15 +383,18 @@ fn the_container_serves_the_protocol_and_scores_reference_rows_as_scikit_learn_d
     assert_eq!(get(&format!("{base}/v2/models/titanic/ready")).0, 200);
     let reference = reference();
     let request = json_request(&reference, 0..reference.rows);
-    let (status, _, body) = post(&format!("{base}/v2/models/titanic/infer"), &serde_json::to_vec(&request).unwrap(), &[]);
-    let response: Value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    let (status, _, body) =
+        post(&format!("{base}/v2/models/titanic/infer"), &serde_json::to_vec(&request).unwrap(), &[]);
+    let response: Value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     assert_eq!(status, 200, "{response}");
     assert_eq!(response["model_name"], "titanic");
     assert_eq!(response["id"], format!("rows-0-{}", reference.rows));
     let p = output(&response, "p_survived");
     assert_eq!(p["shape"], json!([reference.rows]));
     assert_close("p_survived served from the container", &f32_data(p), &reference.output("p_survived"), TOLERANCE);
-    let survived: Vec<bool> = output(&response, "survived")["data"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
+    let survived: Vec<bool> =
+        output(&response, "survived")["data"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
     for (row, (&s, p)) in survived.iter().zip(reference.output("p_survived")).enumerate() {
         if (p - 0.5).abs() > TOLERANCE {
             assert_eq!(s, p > 0.5, "survived[{row}] with reference probability {p}");
@@ -428,9 +452,17 @@ fn begin_infer(port: u16, body: Vec<u8>) -> Result<Started, Outcome> {
         }
         match stream.read(&mut buffer) {
             Ok(0) if received.is_empty() => return Err(Outcome::BeforeRequest("closed before 100 Continue".into())),
-            Ok(0) => return Err(Outcome::InFlight(format!("closed in a response head: {}", String::from_utf8_lossy(&received)))),
+            Ok(0) => {
+                return Err(Outcome::InFlight(format!(
+                    "closed in a response head: {}",
+                    String::from_utf8_lossy(&received)
+                )));
+            }
             Ok(n) => received.extend_from_slice(&buffer[..n]),
-            Err(e) if received.is_empty() && !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if received.is_empty()
+                    && !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
                 return Err(Outcome::BeforeRequest(format!("before 100 Continue: {e}")));
             }
             Err(e) => return Err(Outcome::InFlight(format!("waiting for 100 Continue: {e}"))),
@@ -448,7 +480,9 @@ fn begin_infer(port: u16, body: Vec<u8>) -> Result<Started, Outcome> {
 impl Started {
     /// Sends the body up to byte `upto`.
     fn send(&mut self, upto: usize) -> Result<(), Outcome> {
-        self.stream.write_all(&self.body[self.sent..upto]).map_err(|e| Outcome::InFlight(format!("sending the body: {e}")))?;
+        self.stream
+            .write_all(&self.body[self.sent..upto])
+            .map_err(|e| Outcome::InFlight(format!("sending the body: {e}")))?;
         self.sent = upto;
         Ok(())
     }
@@ -475,9 +509,13 @@ fn read_to_close(mut stream: TcpStream, mut received: Vec<u8>) -> Outcome {
 /// An HTTP/1.1 response's status and body (`Content-Length` or chunked), if complete.
 fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
     let show = || String::from_utf8_lossy(&raw[..raw.len().min(300)]).into_owned();
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| format!("no complete response head: {}", show()))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no complete response head: {}", show()))?;
     let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| format!("no status: {}", show()))?;
+    let status =
+        head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| format!("no status: {}", show()))?;
     let mut rest = &raw[split + 4..];
     if head.contains("transfer-encoding: chunked") {
         let mut body = Vec::new();
@@ -494,7 +532,9 @@ fn parse_response(raw: &[u8]) -> Result<(u16, Vec<u8>), String> {
         }
     }
     match head.lines().find_map(|l| l.strip_prefix("content-length:")).map(|v| v.trim().parse::<usize>()) {
-        Some(Ok(length)) if rest.len() < length => Err(format!("the body ended after {} of {length} bytes", rest.len())),
+        Some(Ok(length)) if rest.len() < length => {
+            Err(format!("the body ended after {} of {length} bytes", rest.len()))
+        }
         Some(Ok(length)) => Ok((status, rest[..length].to_vec())),
         _ => Ok((status, rest.to_vec())),
     }
@@ -508,7 +548,8 @@ fn infer_over_new_connection(port: u16, body: Vec<u8>) -> Outcome {
 }
 
 fn json_or_text(body: &[u8]) -> Value {
-    serde_json::from_slice(body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body[..body.len().min(300)]).into()))
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body[..body.len().min(300)]).into()))
 }
 
 #[test]
@@ -544,7 +585,9 @@ fn docker_stop_lets_an_in_flight_request_finish_then_the_container_exits_0() {
     // ...but the one in flight is finished.
     let outcome = request.finish();
     let answered = stop_started.elapsed();
-    let Outcome::Answered(status, response) = outcome else { panic!("the in-flight request: {outcome:?}; log:\n{}", logs(&name)) };
+    let Outcome::Answered(status, response) = outcome else {
+        panic!("the in-flight request: {outcome:?}; log:\n{}", logs(&name))
+    };
     let response = json_or_text(&response);
     assert_eq!(status, 200, "{response}");
     p_survived_matches(&response, &reference.output("p_survived"), 0..ROWS).unwrap();
@@ -555,7 +598,9 @@ fn docker_stop_lets_an_in_flight_request_finish_then_the_container_exits_0() {
     let exit_code = docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &name]);
     assert_eq!(exit_code, "0", "exit code after docker stop; log:\n{}", logs(&name));
     assert!(took < Duration::from_secs(25), "docker stop took {took:?}: the drain ran into the timeout");
-    eprintln!("in-flight {ROWS}-row request answered {answered:.0?} after docker stop began; container stopped after {took:.0?}");
+    eprintln!(
+        "in-flight {ROWS}-row request answered {answered:.0?} after docker stop began; container stopped after {took:.0?}"
+    );
 }
 
 /// One replica in the rolling-restart test.
@@ -655,7 +700,11 @@ fn a_rolling_restart_of_three_replicas_under_load_fails_no_request() {
                         match outcome {
                             Outcome::Answered(200, answer) => {
                                 if let Err(e) = p_survived_matches(&json_or_text(&answer), &expected, rows.clone()) {
-                                    tally.failures.lock().unwrap().push(format!("request {n} to replica {index}: wrong answer: {e}"));
+                                    tally
+                                        .failures
+                                        .lock()
+                                        .unwrap()
+                                        .push(format!("request {n} to replica {index}: wrong answer: {e}"));
                                 } else {
                                     tally.ok.fetch_add(1, Ordering::SeqCst);
                                     replica.answered.fetch_add(1, Ordering::SeqCst);
@@ -666,7 +715,11 @@ fn a_rolling_restart_of_three_replicas_under_load_fails_no_request() {
                             }
                             Outcome::Answered(status, answer) => {
                                 let answer = json_or_text(&answer);
-                                tally.failures.lock().unwrap().push(format!("request {n} to replica {index}: {status} {answer}"));
+                                tally
+                                    .failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("request {n} to replica {index}: {status} {answer}"));
                             }
                             Outcome::BeforeRequest(why) => {
                                 tally.retried.fetch_add(1, Ordering::SeqCst);
@@ -674,7 +727,11 @@ fn a_rolling_restart_of_three_replicas_under_load_fails_no_request() {
                                 continue;
                             }
                             Outcome::InFlight(e) => {
-                                tally.failures.lock().unwrap().push(format!("request {n} to replica {index} lost in flight: {e}"));
+                                tally
+                                    .failures
+                                    .lock()
+                                    .unwrap()
+                                    .push(format!("request {n} to replica {index} lost in flight: {e}"));
                             }
                         }
                         break;

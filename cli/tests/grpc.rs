@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 mod support;
 
-use support::{build_server, get, listening_field, metric, Server};
+use support::{Server, build_server, get, listening_field, metric};
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -30,7 +30,8 @@ fn grpc_server(args: &[&str]) -> (Server, String) {
     let mut all = vec!["--grpc-port", "0"];
     all.extend_from_slice(args);
     let server = Server::start(server_binary(), &all);
-    let address = listening_field(&server, "grpc_address").unwrap_or_else(|| panic!("no grpc_address; log:\n{}", server.log()));
+    let address =
+        listening_field(&server, "grpc_address").unwrap_or_else(|| panic!("no grpc_address; log:\n{}", server.log()));
     (server, address)
 }
 
@@ -111,10 +112,8 @@ fn an_oversized_grpc_message_is_resource_exhausted_and_counted() {
 #[test]
 fn sigterm_finishes_in_flight_grpc_calls_then_exits_0() {
     let (mut server, grpc) = grpc_server(&[]);
-    let mut client = clients("inflight", &grpc, &server, &["1000000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the client runs");
+    let mut client =
+        clients("inflight", &grpc, &server, &["1000000"]).stdout(Stdio::piped()).spawn().expect("the client runs");
     let mut lines = BufReader::new(client.stdout.take().expect("stdout")).lines();
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     assert_eq!(first, "scoring", "the client did not start; server log:\n{}", server.log());

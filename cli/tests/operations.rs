@@ -5,15 +5,15 @@
 
 mod support;
 
-use pipec_tests::{assert_close, repo_root, Reference};
-use serde_json::{json, Value};
+use pipec_tests::{Reference, assert_close, repo_root};
+use serde_json::{Value, json};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::{build_server, get, post, target_dir, Server};
+use support::{Server, build_server, get, post, target_dir};
 
 const MODEL: &str = "titanic_ops";
 
@@ -100,7 +100,13 @@ impl Rows {
         let column = |name: &str| r.inputs[name].as_array().unwrap().clone();
         let numbers = |name: &str| column(name).iter().map(|v| v.as_f64().unwrap()).collect();
         let strings = |name: &str| column(name).iter().map(|v| v.as_str().unwrap().to_string()).collect();
-        Rows { age: column("age"), sibsp: numbers("sibsp"), parch: numbers("parch"), sex: strings("sex"), pclass: strings("pclass") }
+        Rows {
+            age: column("age"),
+            sibsp: numbers("sibsp"),
+            parch: numbers("parch"),
+            sex: strings("sex"),
+            pclass: strings("pclass"),
+        }
     }
 
     /// The training rows the drift baseline was computed from (monitor_reference.csv).
@@ -120,7 +126,8 @@ impl Rows {
 }
 
 fn infer(server: &Server, request: &Value) -> (u16, Value) {
-    let (status, _, body) = post(&server.url(&format!("/v2/models/{MODEL}/infer")), &serde_json::to_vec(request).unwrap(), &[]);
+    let (status, _, body) =
+        post(&server.url(&format!("/v2/models/{MODEL}/infer")), &serde_json::to_vec(request).unwrap(), &[]);
     (status, serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into())))
 }
 
@@ -154,14 +161,16 @@ fn log_lines(dir: &Path, extra: &[&str]) -> Vec<Value> {
 #[test]
 fn identity_and_checks_reach_metadata_responses_metrics_and_the_audit_log() {
     let dir = fresh_dir("checks");
-    let mut server = start(&["--challenger-mode", "off", "--audit-dir", dir.to_str().unwrap(), "--audit-durability", "buffered"]);
+    let mut server =
+        start(&["--challenger-mode", "off", "--audit-dir", dir.to_str().unwrap(), "--audit-durability", "buffered"]);
     let (status, metadata) = get(&server.url(&format!("/v2/models/{MODEL}")));
     assert_eq!(status, 200);
     let identity = metadata["parameters"]["pipeline"].as_str().expect("identity in metadata").to_string();
     assert_eq!(identity.len(), 64, "a SHA-256 in hex: {identity}");
     let challenger = metadata["parameters"]["challenger_pipeline"].as_str().expect("challenger identity");
     assert_ne!(challenger, identity, "a changed pipeline has another identity");
-    let names: Vec<&str> = metadata["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        metadata["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["p_survived", "survived", "failed_checks"], "checks and watched features stay internal");
     assert_eq!(metadata["outputs"][2]["parameters"]["checks"], json!(["sibsp_ok", "parch_ok", "age_ok"]), "{metadata}");
     assert_eq!(metadata["inputs"][0]["parameters"]["nullable"], true, "age accepts missing values: {metadata}");
@@ -175,7 +184,8 @@ fn identity_and_checks_reach_metadata_responses_metrics_and_the_audit_log() {
     assert_eq!(response["parameters"]["pipeline"], identity.as_str());
     assert_eq!(response["parameters"]["model"], "champion");
     assert_eq!(response["parameters"]["failed_check_rows"], 0);
-    let p: Vec<f64> = output(&response, "p_survived")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let p: Vec<f64> =
+        output(&response, "p_survived")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     assert_close("p_survived", &p, &reference().output("p_survived"), 1e-5);
 
     // Bad rows are still scored, and flagged.
@@ -198,7 +208,11 @@ fn identity_and_checks_reach_metadata_responses_metrics_and_the_audit_log() {
     let (_, metrics) = get(&server.url("/metrics"));
     let metrics = metrics.as_str().unwrap().to_string();
     for (check, failed) in [("sibsp_ok", 1.0), ("parch_ok", 1.0), ("age_ok", 1.0)] {
-        assert_eq!(metric(&metrics, &format!("pipec_check_failures_total{{check=\"{check}\"}}")), Some(failed), "{check}");
+        assert_eq!(
+            metric(&metrics, &format!("pipec_check_failures_total{{check=\"{check}\"}}")),
+            Some(failed),
+            "{check}"
+        );
     }
     assert_eq!(monitor(&server)["checks"]["age_ok"]["failed_rows"], 1);
 
@@ -208,7 +222,12 @@ fn identity_and_checks_reach_metadata_responses_metrics_and_the_audit_log() {
     let logged = log_lines(&dir, &["--id", id]);
     assert_eq!(logged.len(), 1);
     let failed = &logged[0]["failed_checks"];
-    assert_eq!(*failed, json!([{ "check": "sibsp_ok", "rows": [0] }, { "check": "parch_ok", "rows": [2] }, { "check": "age_ok", "rows": [0] }]), "{}", logged[0]);
+    assert_eq!(
+        *failed,
+        json!([{ "check": "sibsp_ok", "rows": [0] }, { "check": "parch_ok", "rows": [2] }, { "check": "age_ok", "rows": [0] }]),
+        "{}",
+        logged[0]
+    );
     assert_eq!(logged[0]["pipeline"], identity.as_str());
 }
 
@@ -226,7 +245,8 @@ fn load(server: &Server, rows: &Rows, threads: usize, stop: &AtomicBool) -> Vec<
                     let start = (thread * 7 + i) % (rows.len() - 3);
                     let url = server.url(&format!("/v2/models/{MODEL}/infer"));
                     let body = serde_json::to_vec(&rows.request(&id, start..start + 1 + i % 3)).unwrap();
-                    let answered = support::agent().post(&url).header("content-type", "application/json").send(&body[..]);
+                    let answered =
+                        support::agent().post(&url).header("content-type", "application/json").send(&body[..]);
                     if answered.is_ok_and(|r| r.status() == 200) {
                         acknowledged.lock().unwrap().push(id);
                     }
@@ -254,7 +274,16 @@ fn durable_audit_log_keeps_every_acknowledged_request_through_sigkill_and_a_torn
     let dir = fresh_dir("audit-sigkill");
     let dir_arg = dir.to_str().unwrap();
     let rows = Rows::reference();
-    let mut server = start(&["--challenger-mode", "off", "--audit-dir", dir_arg, "--audit-durability", "durable", "--audit-segment-bytes", "65536"]);
+    let mut server = start(&[
+        "--challenger-mode",
+        "off",
+        "--audit-dir",
+        dir_arg,
+        "--audit-durability",
+        "durable",
+        "--audit-segment-bytes",
+        "65536",
+    ]);
     let stop = Arc::new(AtomicBool::new(false));
     let killer = {
         let stop = stop.clone();
@@ -310,9 +339,8 @@ fn replay(log: &Path, build: &Path, extra: &[&str]) -> (i32, Value) {
     args.extend(extra);
     let out = pipec(&args);
     let text = String::from_utf8_lossy(&out.stdout);
-    let summary = serde_json::from_str(text.trim()).unwrap_or_else(|_| {
-        panic!("replay printed no JSON: {text}\n{}", String::from_utf8_lossy(&out.stderr))
-    });
+    let summary = serde_json::from_str(text.trim())
+        .unwrap_or_else(|_| panic!("replay printed no JSON: {text}\n{}", String::from_utf8_lossy(&out.stderr)));
     (out.status.code().unwrap_or(-1), summary)
 }
 
@@ -321,7 +349,8 @@ fn replay_proves_a_log_identical_and_names_the_first_difference_of_a_changed_bui
     let rows = Rows::training();
     for (name, route_args) in [("replay-native", vec![]), ("replay-burn", vec!["--native-max-rows", "0"])] {
         let dir = fresh_dir(name);
-        let mut args = vec!["--challenger-mode", "off", "--audit-dir", dir.to_str().unwrap(), "--audit-durability", "buffered"];
+        let mut args =
+            vec!["--challenger-mode", "off", "--audit-dir", dir.to_str().unwrap(), "--audit-durability", "buffered"];
         args.extend(route_args.iter().copied());
         let mut server = start(&args);
         // Concurrent requests of several sizes, so that batches are merged.
@@ -401,12 +430,14 @@ fn live_accuracy_is_computed_from_posted_ground_truth() {
         let id = format!("feedback-{i}");
         let (status, response) = infer(&server, &rows.request(&id, i * 3..i * 3 + 3));
         assert_eq!(status, 200);
-        let label: Vec<bool> = output(&response, "survived")["data"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
-        let p: Vec<f64> = output(&response, "p_survived")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let label: Vec<bool> =
+            output(&response, "survived")["data"].as_array().unwrap().iter().map(|v| v.as_bool().unwrap()).collect();
+        let p: Vec<f64> =
+            output(&response, "p_survived")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         predictions.push((id, label, p));
     }
     // Ground truth: a fixed pattern, so that the model is right on some rows and wrong on others.
-    let truth = |i: usize, row: usize| (i * 3 + row) % 3 != 0;
+    let truth = |i: usize, row: usize| !(i * 3 + row).is_multiple_of(3);
     let url = server.url(&format!("/v2/models/{MODEL}/feedback"));
     let (mut tp, mut fp, mut fn_, mut right, mut loss, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
     for (i, (id, label, p)) in predictions.iter().enumerate() {
@@ -465,7 +496,8 @@ fn shadow_challenger_is_scored_logged_and_compared_and_split_routes_by_key() {
     let (status, response) = infer(&server, &rows.request("shadowed", 0..rows.len()));
     assert_eq!(status, 200);
     assert_eq!(response["parameters"]["model"], "champion");
-    let p: Vec<f64> = output(&response, "p_survived")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    let p: Vec<f64> =
+        output(&response, "p_survived")["data"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
     // The challenger answers `survived` at 0.6: the rows between the thresholds disagree.
     let expected = p.iter().filter(|p| **p > 0.5 && **p <= 0.6).count() as u64;
     assert!(expected > 0, "the reference rows must include some between the thresholds");

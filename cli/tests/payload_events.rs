@@ -7,15 +7,15 @@
 
 mod support;
 
-use pipec_tests::{repo_root, Reference};
-use serde_json::{json, Value};
+use pipec_tests::{Reference, repo_root};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use support::{build_server, get, post, target_dir, Server};
+use support::{Server, build_server, get, post, target_dir};
 
 const REQUEST: &str = "org.kubeflow.serving.inference.request";
 const RESPONSE: &str = "org.kubeflow.serving.inference.response";
@@ -37,7 +37,11 @@ fn champion_challenger_binary() -> &'static Path {
     BINARY.get_or_init(|| {
         let dir = repo_root().join("examples/titanic");
         let challenger = dir.join("titanic_ops_challenger.pipe");
-        build_server(&dir.join("titanic_ops.pipe"), "titanic-ops-payload", &["--challenger", challenger.to_str().unwrap()])
+        build_server(
+            &dir.join("titanic_ops.pipe"),
+            "titanic-ops-payload",
+            &["--challenger", challenger.to_str().unwrap()],
+        )
     })
 }
 
@@ -333,7 +337,16 @@ fn a_receiver_that_never_answers_delays_no_request_fills_the_queue_and_shutdown_
     let url = format!("http://{}/", silent.local_addr().unwrap());
     let mut server = Server::start(
         titanic_binary(),
-        &["--log-url", &url, "--log-timeout-ms", "60000", "--log-queue-capacity", "10", "--shutdown-timeout-ms", "2000"],
+        &[
+            "--log-url",
+            &url,
+            "--log-timeout-ms",
+            "60000",
+            "--log-queue-capacity",
+            "10",
+            "--shutdown-timeout-ms",
+            "2000",
+        ],
     );
     let reference = reference();
     let requests = (0..100).map(|i| (format!("s-{i}"), request(&reference, &format!("s-{i}"), i, 1))).collect();
@@ -358,7 +371,11 @@ fn a_receiver_that_never_answers_delays_no_request_fills_the_queue_and_shutdown_
     let took = stopping.elapsed().as_secs_f64();
     assert!(status.success(), "{}", server.log());
     assert!(took < 20.0, "shutdown took {took} s with a 2 s flush limit");
-    assert!(server.log().contains("payload events still unsent after the shutdown timeout were dropped"), "{}", server.log());
+    assert!(
+        server.log().contains("payload events still unsent after the shutdown timeout were dropped"),
+        "{}",
+        server.log()
+    );
     drop(silent);
 }
 
@@ -407,7 +424,8 @@ fn the_shadow_challenger_has_its_own_endpoint_and_split_traffic_is_logged_by_who
         assert_eq!(answer["id"], exchange.id.as_str());
         assert_eq!(answer["parameters"]["model"], "challenger");
         assert_eq!(answer["parameters"]["pipeline"], challenger.as_str());
-        let names: Vec<&str> = answer["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> =
+            answer["outputs"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
         assert_eq!(names, outputs, "{answer}");
         let sent: Value = serde_json::from_slice(&exchange.sent).unwrap();
         let n = sent["inputs"][0]["shape"][0].as_u64().unwrap();
@@ -418,7 +436,10 @@ fn the_shadow_challenger_has_its_own_endpoint_and_split_traffic_is_logged_by_who
             // The challenger differs from the champion only in its threshold: the same
             // probabilities, so each request got its own rows of the shadow batch.
             let champion: Value = serde_json::from_slice(&exchange.answer).unwrap();
-            let p = |answer: &Value| answer["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "p_survived").unwrap()["data"].clone();
+            let p = |answer: &Value| {
+                answer["outputs"].as_array().unwrap().iter().find(|o| o["name"] == "p_survived").unwrap()["data"]
+                    .clone()
+            };
             assert_eq!(p(answer), p(&champion), "{}", exchange.id);
         }
     }

@@ -7,7 +7,7 @@
 //! server must go on answering.
 
 use pipec_tests::repo_root;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use support::{build_server, post, Server};
+use support::{Server, build_server, post};
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -75,9 +75,8 @@ fn read_answer(stream: &mut TcpStream, buffer: &mut Vec<u8>) -> Option<Answer> {
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string())))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))).collect();
     let length: usize = headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
@@ -103,7 +102,10 @@ fn connect(server: &Server) -> TcpStream {
 }
 
 fn http_post(path: &str, headers: &[(&str, String)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    let mut out = format!(
+        "POST {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -138,7 +140,8 @@ fn a_zero_header_length_and_a_bad_one_are_refused_with_the_reason() {
         ("lots", "must be a number of bytes"),
         ("100", "but the body has only 8 bytes"),
     ] {
-        let answer = exchange(&server, &http_post(INFER, &[("Inference-Header-Content-Length", value.into())], &binary));
+        let answer =
+            exchange(&server, &http_post(INFER, &[("Inference-Header-Content-Length", value.into())], &binary));
         let error = answer.json()["error"].as_str().unwrap_or_default().to_string();
         assert_eq!(answer.status, 400, "header length {value}: {error}");
         assert!(error.contains(expected), "header length {value}: `{error}` does not contain `{expected}`");
@@ -151,7 +154,10 @@ fn a_chunked_body_scores_like_a_sized_one() {
     let server = server();
     let body = serde_json::to_vec(&request(3, "chunked")).expect("json");
     let sized = exchange(&server, &http_post(INFER, &[], &body));
-    let mut raw = format!("POST {INFER} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+    let mut raw = format!(
+        "POST {INFER} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .into_bytes();
     for piece in body.chunks(7) {
         raw.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
         raw.extend_from_slice(piece);
@@ -189,7 +195,8 @@ fn shapes_that_overflow_or_lie_are_refused_without_allocating_them() {
     .expect("json");
     let mut body = header.clone();
     body.extend_from_slice(&29f32.to_le_bytes());
-    let answer = exchange(&server, &http_post(INFER, &[("Inference-Header-Content-Length", header.len().to_string())], &body));
+    let answer =
+        exchange(&server, &http_post(INFER, &[("Inference-Header-Content-Length", header.len().to_string())], &body));
     assert_eq!(answer.status, 400, "{}", answer.json());
     still_serving(&server);
 }
@@ -197,13 +204,16 @@ fn shapes_that_overflow_or_lie_are_refused_without_allocating_them() {
 #[test]
 fn binary_and_json_inputs_and_outputs_mix_and_agree_bit_for_bit() {
     let server = server();
-    let json_only = exchange(&server, &http_post(INFER, &[], &serde_json::to_vec(&request(2, "json")).expect("json"))).json();
+    let json_only =
+        exchange(&server, &http_post(INFER, &[], &serde_json::to_vec(&request(2, "json")).expect("json"))).json();
     let expected = f32_bits(&json_only["outputs"][0]["data"]);
     // age and sex in binary, the rest in JSON; p_survived asked for in binary by the
     // request-wide flag, survived kept in JSON by its own parameter.
     let mut head = request(2, "mixed");
-    head["inputs"][0] = json!({ "name": "age", "shape": [2], "datatype": "FP32", "parameters": { "binary_data_size": 8 } });
-    head["inputs"][3] = json!({ "name": "sex", "shape": [2], "datatype": "BYTES", "parameters": { "binary_data_size": 20 } });
+    head["inputs"][0] =
+        json!({ "name": "age", "shape": [2], "datatype": "FP32", "parameters": { "binary_data_size": 8 } });
+    head["inputs"][3] =
+        json!({ "name": "sex", "shape": [2], "datatype": "BYTES", "parameters": { "binary_data_size": 20 } });
     head["parameters"] = json!({ "binary_data_output": true });
     head["outputs"] = json!([{ "name": "p_survived" }, { "name": "survived", "parameters": { "binary_data": false } }]);
     let header = serde_json::to_vec(&head).expect("json");
@@ -215,9 +225,11 @@ fn binary_and_json_inputs_and_outputs_mix_and_agree_bit_for_bit() {
         body.extend_from_slice(&6u32.to_le_bytes());
         body.extend_from_slice(b"female");
     }
-    let answer = exchange(&server, &http_post(INFER, &[("Inference-Header-Content-Length", header.len().to_string())], &body));
+    let answer =
+        exchange(&server, &http_post(INFER, &[("Inference-Header-Content-Length", header.len().to_string())], &body));
     assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
-    let json_length: usize = answer.header("inference-header-content-length").and_then(|v| v.parse().ok()).expect("a binary answer");
+    let json_length: usize =
+        answer.header("inference-header-content-length").and_then(|v| v.parse().ok()).expect("a binary answer");
     let head: Value = serde_json::from_slice(&answer.body[..json_length]).expect("the JSON part");
     let outputs = head["outputs"].as_array().expect("outputs");
     assert_eq!(outputs[0]["parameters"]["binary_data_size"], 8, "{head}");
@@ -229,14 +241,33 @@ fn binary_and_json_inputs_and_outputs_mix_and_agree_bit_for_bit() {
     assert_eq!(outputs[1]["data"], json_only["outputs"][1]["data"], "{head}");
 }
 
+/// A case: what it is, how it changes a valid request, and the message the answer must hold.
+type RequestEdit = (&'static str, Box<dyn Fn(&mut Value)>, &'static str);
+
 #[test]
 fn parameters_of_the_wrong_type_are_refused_by_name() {
     let server = server();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
-        ("binary_data_output as a string", Box::new(|r| r["parameters"] = json!({ "binary_data_output": "yes" })), "parameter `binary_data_output` must be true or false"),
-        ("binary_data as a number", Box::new(|r| r["outputs"] = json!([{ "name": "survived", "parameters": { "binary_data": 1 } }])), "parameter `binary_data` must be true or false"),
-        ("binary_data_size as a string", Box::new(|r| r["inputs"][0]["parameters"] = json!({ "binary_data_size": "4" })), "binary_data_size"),
-        ("binary_data_size negative", Box::new(|r| r["inputs"][0]["parameters"] = json!({ "binary_data_size": -4 })), "binary_data_size"),
+    let cases: Vec<RequestEdit> = vec![
+        (
+            "binary_data_output as a string",
+            Box::new(|r| r["parameters"] = json!({ "binary_data_output": "yes" })),
+            "parameter `binary_data_output` must be true or false",
+        ),
+        (
+            "binary_data as a number",
+            Box::new(|r| r["outputs"] = json!([{ "name": "survived", "parameters": { "binary_data": 1 } }])),
+            "parameter `binary_data` must be true or false",
+        ),
+        (
+            "binary_data_size as a string",
+            Box::new(|r| r["inputs"][0]["parameters"] = json!({ "binary_data_size": "4" })),
+            "binary_data_size",
+        ),
+        (
+            "binary_data_size negative",
+            Box::new(|r| r["inputs"][0]["parameters"] = json!({ "binary_data_size": -4 })),
+            "binary_data_size",
+        ),
         ("parameters as a list", Box::new(|r| r["parameters"] = json!([1, 2])), "not a valid inference request"),
         ("id as a number", Box::new(|r| r["id"] = json!(7)), "not a valid inference request"),
         ("shape as a string", Box::new(|r| r["inputs"][0]["shape"] = json!("1")), "not a valid inference request"),
@@ -258,7 +289,11 @@ fn pipelined_requests_are_answered_in_order() {
     let mut stream = connect(&server);
     let mut raw = Vec::new();
     for i in 0..5 {
-        raw.extend(http_post(INFER, &[], &serde_json::to_vec(&request(i + 1, &format!("pipelined-{i}"))).expect("json")));
+        raw.extend(http_post(
+            INFER,
+            &[],
+            &serde_json::to_vec(&request(i + 1, &format!("pipelined-{i}"))).expect("json"),
+        ));
     }
     raw.extend(b"GET /v2/health/ready HTTP/1.1\r\nHost: test\r\n\r\n");
     stream.write_all(&raw).expect("write all at once");
@@ -292,7 +327,8 @@ fn keep_alive_connections_serve_many_requests_and_idle_ones_are_closed() {
     let body = serde_json::to_vec(&request(1, "kept")).expect("json");
     for i in 0..2000 {
         stream.write_all(&http_post(INFER, &[], &body)).expect("write");
-        let answer = read_answer(&mut stream, &mut buffer).unwrap_or_else(|| panic!("request {i} on the kept connection got no answer"));
+        let answer = read_answer(&mut stream, &mut buffer)
+            .unwrap_or_else(|| panic!("request {i} on the kept connection got no answer"));
         assert_eq!(answer.status, 200);
     }
     // Held open and idle past --header-timeout-ms (1 s): the server closes it.

@@ -17,7 +17,8 @@ use support::{build_server, python_venv, target_dir};
 const ROWS: usize = 100_000;
 
 /// The venv the engines run in; the wheel is installed into it.
-const PACKAGES: &[&str] = &["maturin==1.16.0", "pyarrow==26.0.1", "polars==2.1.0", "pyspark==4.3.0", "ray[data]==2.60.0"];
+const PACKAGES: &[&str] =
+    &["maturin==1.16.0", "pyarrow==26.0.1", "polars==2.1.0", "pyspark==4.3.0", "ray[data]==2.60.0"];
 
 /// Runs `command` to its end, killing it after `limit`; returns its output.
 fn run_bounded(command: &mut Command, limit: Duration) -> Output {
@@ -132,7 +133,9 @@ fn the_wheel_scores_as_pipec_score_in_spark_ray_and_polars() {
         assert_eq!(result["problems"], Value::Array(Vec::new()), "{engine} differs from pipec score: {result}");
     }
     let errors = &report["errors"];
-    let message = |key: &str| errors[key].as_str().unwrap_or_else(|| panic!("no ValueError/TypeError for {key}: {report}")).to_string();
+    let message = |key: &str| {
+        errors[key].as_str().unwrap_or_else(|| panic!("no ValueError/TypeError for {key}: {report}")).to_string()
+    };
     assert!(message("missing_column").contains("the pipeline's input `sex` has no column of that name"), "{errors}");
     assert!(message("null").contains("column `sibsp`, row 7: null, but the input is not nullable"), "{errors}");
     assert!(message("not_arrow").contains("__arrow_c_array__"), "{errors}");

@@ -4,18 +4,19 @@
 //! the place, and leave no output behind.
 
 use pipec_tests::repo_root;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 mod support;
 
-use support::{build_server, post, python_venv, target_dir, Server};
+use support::{Server, build_server, post, python_venv, target_dir};
 
 fn server_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-score", &["--batch"]))
+    BINARY
+        .get_or_init(|| build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-score", &["--batch"]))
 }
 
 fn python() -> &'static Path {
@@ -52,12 +53,7 @@ fn read(path: &Path) -> Value {
 
 /// `pipec score <server binary> ARGS`.
 fn pipec_score(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pipec"))
-        .arg("score")
-        .arg(server_binary())
-        .args(args)
-        .output()
-        .expect("pipec runs")
+    Command::new(env!("CARGO_BIN_EXE_pipec")).arg("score").arg(server_binary()).args(args).output().expect("pipec runs")
 }
 
 /// The server's answers for every reference row, as f32 bit patterns.
@@ -76,8 +72,15 @@ fn server_answers() -> (Vec<u32>, Vec<bool>, String) {
     let (status, _, answer) = post(&server.url("/v2/models/titanic/infer"), &body, &[]);
     let answer: Value = serde_json::from_slice(&answer).expect("json answer");
     assert_eq!(status, 200, "{answer}");
-    let output = |name: &str| answer["outputs"].as_array().expect("outputs").iter().find(|o| o["name"] == name).expect(name)["data"].clone();
-    let p = output("p_survived").as_array().expect("data").iter().map(|v| (v.as_f64().expect("number") as f32).to_bits()).collect();
+    let output = |name: &str| {
+        answer["outputs"].as_array().expect("outputs").iter().find(|o| o["name"] == name).expect(name)["data"].clone()
+    };
+    let p = output("p_survived")
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|v| (v.as_f64().expect("number") as f32).to_bits())
+        .collect();
     let survived = output("survived").as_array().expect("data").iter().map(|v| v.as_bool().expect("bool")).collect();
     (p, survived, answer["parameters"]["pipeline"].as_str().expect("identity").to_string())
 }
@@ -157,9 +160,20 @@ fn key_keeps_only_the_named_columns_and_arrow_output_works() {
     }
     assert!(scored["metadata"]["pipec.identity"].as_str().is_some_and(|i| i.len() == 64), "{}", scored["metadata"]);
 
-    let unknown = pipec_score(&["--input", dir.join("rows.parquet").to_str().unwrap(), "--output", out.to_str().unwrap(), "--key", "nope"]);
+    let unknown = pipec_score(&[
+        "--input",
+        dir.join("rows.parquet").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--key",
+        "nope",
+    ]);
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--key `nope`"), "{}", String::from_utf8_lossy(&unknown.stderr));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("--key `nope`"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 }
 
 #[test]

@@ -2,8 +2,8 @@
 //! free loopback port and talks to it over HTTP as Open Inference Protocol clients do, checking
 //! answers against the example's scikit-learn reference.
 
-use pipec_tests::{assert_close, repo_root, Reference};
-use serde_json::{json, Value};
+use pipec_tests::{Reference, assert_close, repo_root};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ const TOLERANCE: f64 = 1e-5;
 
 mod support;
 
-use support::{build_server, get, post, target_dir, Server};
+use support::{Server, build_server, get, post, target_dir};
 
 /// Builds the titanic server for the CPU (the default, `--device cpu`) once for all tests in
 /// this file.
@@ -145,7 +145,10 @@ fn serves_the_protocol_and_scores_reference_rows_as_scikit_learn_does() {
     for name in ["pipec_http_requests_total", "pipec_http_request_duration_seconds_bucket", "pipec_batch_rows_bucket"] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
-    assert!(metrics.contains(r#"pipec_http_requests_total{endpoint="/v2/models/{name}/infer",code="200"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"pipec_http_requests_total{endpoint="/v2/models/{name}/infer",code="200"} 2"#),
+        "{metrics}"
+    );
 }
 
 /// Reads a metric's value from the Prometheus text.
@@ -227,7 +230,8 @@ fn binary_tensor_data_matches_json_bit_for_bit() {
         let size = binary.len() - before;
         inputs.push(json!({ "name": name, "shape": [n], "datatype": datatype(name), "parameters": { "binary_data_size": size } }));
     }
-    let header = serde_json::to_vec(&json!({ "inputs": inputs, "parameters": { "binary_data_output": true } })).unwrap();
+    let header =
+        serde_json::to_vec(&json!({ "inputs": inputs, "parameters": { "binary_data_output": true } })).unwrap();
     let mut body = header.clone();
     body.extend(&binary);
     let (status, json_length, answer) = post(
@@ -246,8 +250,10 @@ fn binary_tensor_data_matches_json_bit_for_bit() {
         let expected = &output_of(&json_answer, output["name"].as_str().unwrap())["data"];
         match output["datatype"].as_str().unwrap() {
             "FP32" => {
-                let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
-                let from_json: Vec<f32> = expected.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+                let values: Vec<f32> =
+                    bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+                let from_json: Vec<f32> =
+                    expected.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
                 assert_eq!(values, from_json, "binary FP32 answer differs from JSON");
             }
             "BOOL" => {
@@ -267,7 +273,8 @@ fn output_of<'a>(response: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
-    let server = titanic_server(&["--max-body-bytes", "65536", "--body-timeout-ms", "500", "--header-timeout-ms", "500"]);
+    let server =
+        titanic_server(&["--max-body-bytes", "65536", "--body-timeout-ms", "500", "--header-timeout-ms", "500"]);
     let reference = reference();
     let good = json_request(&reference, 0..3);
     let with = |edit: &dyn Fn(&mut Value)| {
@@ -280,28 +287,141 @@ fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
         ("malformed JSON", url.clone(), b"{\"inputs\": [".to_vec(), 400, "not a valid inference request"),
         ("not an object", url.clone(), b"[1, 2]".to_vec(), 400, "not a valid inference request"),
         ("unknown input", url.clone(), with(&|r| r["inputs"][0]["name"] = json!("agee")), 400, "unknown input `agee`"),
-        ("missing input", url.clone(), with(&|r| { r["inputs"].as_array_mut().unwrap().pop(); }), 400, "input `pclass` is missing"),
-        ("input twice", url.clone(), with(&|r| { let first = r["inputs"][1].clone(); r["inputs"].as_array_mut().unwrap().push(first); }), 400, "input `sibsp` is sent twice"),
-        ("wrong datatype", url.clone(), with(&|r| r["inputs"][0]["datatype"] = json!("BYTES")), 400, "input `age`: datatype BYTES"),
-        ("bytes as FP32", url.clone(), with(&|r| r["inputs"][3]["datatype"] = json!("FP32")), 400, "input `sex`: datatype FP32"),
-        ("wrong shape", url.clone(), with(&|r| r["inputs"][1]["shape"] = json!([3, 2])), 400, "input `sibsp`: shape [3, 2]"),
-        ("rows disagree", url.clone(), with(&|r| { r["inputs"][2]["shape"] = json!([2]); r["inputs"][2]["data"] = json!([0, 1]); }), 400, "disagree on the number of rows"),
-        ("too few values", url.clone(), with(&|r| r["inputs"][1]["data"] = json!([0, 1])), 400, "input `sibsp`: the shape holds 3 values, but 2 were sent"),
-        ("null where not nullable", url.clone(), with(&|r| r["inputs"][1]["data"][1] = Value::Null), 400, "input `sibsp`: row 1: null, but the input is not nullable"),
-        ("string for a number", url.clone(), with(&|r| r["inputs"][1]["data"][2] = json!("two")), 400, "input `sibsp`: row 2: \"two\" is not a number"),
-        ("number for a string", url.clone(), with(&|r| r["inputs"][3]["data"][0] = json!(1)), 400, "input `sex`: row 0: 1 is not a string"),
-        ("number beyond f32", url.clone(), with(&|r| r["inputs"][1]["data"][0] = json!(1e300)), 400, "is not a finite 32-bit float"),
-        ("fraction as INT64", url.clone(), with(&|r| { r["inputs"][1]["datatype"] = json!("INT64"); r["inputs"][1]["data"] = json!([0.5, 1, 2]); }), 400, "is not an integer"),
-        ("no rows", url.clone(), with(&|r| for i in 0..5 { r["inputs"][i]["shape"] = json!([0]); r["inputs"][i]["data"] = json!([]); }), 400, "has no rows"),
-        ("unknown output", url.clone(), with(&|r| r["outputs"] = json!([{ "name": "p_died" }])), 400, "unknown output `p_died`"),
-        ("unknown model", server.url("/v2/models/lusitania/infer"), with(&|_| {}), 404, "model `lusitania` is not served here"),
-        ("unknown version", server.url("/v2/models/titanic/versions/9.9.9/infer"), with(&|_| {}), 404, "has no version `9.9.9`"),
+        (
+            "missing input",
+            url.clone(),
+            with(&|r| {
+                r["inputs"].as_array_mut().unwrap().pop();
+            }),
+            400,
+            "input `pclass` is missing",
+        ),
+        (
+            "input twice",
+            url.clone(),
+            with(&|r| {
+                let first = r["inputs"][1].clone();
+                r["inputs"].as_array_mut().unwrap().push(first);
+            }),
+            400,
+            "input `sibsp` is sent twice",
+        ),
+        (
+            "wrong datatype",
+            url.clone(),
+            with(&|r| r["inputs"][0]["datatype"] = json!("BYTES")),
+            400,
+            "input `age`: datatype BYTES",
+        ),
+        (
+            "bytes as FP32",
+            url.clone(),
+            with(&|r| r["inputs"][3]["datatype"] = json!("FP32")),
+            400,
+            "input `sex`: datatype FP32",
+        ),
+        (
+            "wrong shape",
+            url.clone(),
+            with(&|r| r["inputs"][1]["shape"] = json!([3, 2])),
+            400,
+            "input `sibsp`: shape [3, 2]",
+        ),
+        (
+            "rows disagree",
+            url.clone(),
+            with(&|r| {
+                r["inputs"][2]["shape"] = json!([2]);
+                r["inputs"][2]["data"] = json!([0, 1]);
+            }),
+            400,
+            "disagree on the number of rows",
+        ),
+        (
+            "too few values",
+            url.clone(),
+            with(&|r| r["inputs"][1]["data"] = json!([0, 1])),
+            400,
+            "input `sibsp`: the shape holds 3 values, but 2 were sent",
+        ),
+        (
+            "null where not nullable",
+            url.clone(),
+            with(&|r| r["inputs"][1]["data"][1] = Value::Null),
+            400,
+            "input `sibsp`: row 1: null, but the input is not nullable",
+        ),
+        (
+            "string for a number",
+            url.clone(),
+            with(&|r| r["inputs"][1]["data"][2] = json!("two")),
+            400,
+            "input `sibsp`: row 2: \"two\" is not a number",
+        ),
+        (
+            "number for a string",
+            url.clone(),
+            with(&|r| r["inputs"][3]["data"][0] = json!(1)),
+            400,
+            "input `sex`: row 0: 1 is not a string",
+        ),
+        (
+            "number beyond f32",
+            url.clone(),
+            with(&|r| r["inputs"][1]["data"][0] = json!(1e300)),
+            400,
+            "is not a finite 32-bit float",
+        ),
+        (
+            "fraction as INT64",
+            url.clone(),
+            with(&|r| {
+                r["inputs"][1]["datatype"] = json!("INT64");
+                r["inputs"][1]["data"] = json!([0.5, 1, 2]);
+            }),
+            400,
+            "is not an integer",
+        ),
+        (
+            "no rows",
+            url.clone(),
+            with(&|r| {
+                for i in 0..5 {
+                    r["inputs"][i]["shape"] = json!([0]);
+                    r["inputs"][i]["data"] = json!([]);
+                }
+            }),
+            400,
+            "has no rows",
+        ),
+        (
+            "unknown output",
+            url.clone(),
+            with(&|r| r["outputs"] = json!([{ "name": "p_died" }])),
+            400,
+            "unknown output `p_died`",
+        ),
+        (
+            "unknown model",
+            server.url("/v2/models/lusitania/infer"),
+            with(&|_| {}),
+            404,
+            "model `lusitania` is not served here",
+        ),
+        (
+            "unknown version",
+            server.url("/v2/models/titanic/versions/9.9.9/infer"),
+            with(&|_| {}),
+            404,
+            "has no version `9.9.9`",
+        ),
         ("body too large", url.clone(), vec![b' '; 70_000], 413, "larger than this server's limit of 65536 bytes"),
         ("unknown endpoint", server.url("/v1/models/titanic:predict"), with(&|_| {}), 404, "no endpoint"),
     ];
     for (what, url, body, status, message) in cases {
         let (got, _, answer) = post(&url, &body, &[]);
-        let answer: Value = serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("{what}: the answer is not JSON"));
+        let answer: Value =
+            serde_json::from_slice(&answer).unwrap_or_else(|_| panic!("{what}: the answer is not JSON"));
         let error = answer["error"].as_str().unwrap_or_else(|| panic!("{what}: no error field in {answer}"));
         assert_eq!(got, status, "{what}: {error}");
         assert!(error.contains(message), "{what}: `{error}` does not contain `{message}`");
@@ -309,7 +429,8 @@ fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
 
     // Binary data that does not add up.
     let header = br#"{"inputs":[{"name":"age","shape":[1],"datatype":"FP32","parameters":{"binary_data_size":4}}]}"#;
-    let (status, _, answer) = post(&url, header, &[("inference-header-content-length", (header.len() + 10).to_string())]);
+    let (status, _, answer) =
+        post(&url, header, &[("inference-header-content-length", (header.len() + 10).to_string())]);
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&answer));
     let mut body = header.to_vec();
     body.extend([0u8; 2]);
@@ -318,7 +439,8 @@ fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
     assert!(String::from_utf8_lossy(&answer).contains("only 2 bytes of the binary section are left"));
 
     // An unknown category is scored as documented: its one-hot columns are all zero.
-    let (status, response) = infer(&server, &serde_json::from_slice(&with(&|r| r["inputs"][4]["data"][0] = json!("4th"))).unwrap());
+    let (status, response) =
+        infer(&server, &serde_json::from_slice(&with(&|r| r["inputs"][4]["data"][0] = json!("4th"))).unwrap());
     assert_eq!(status, 200, "{response}");
 
     // A client that sends half a body and stalls gets 408.
@@ -342,7 +464,8 @@ fn bad_requests_get_a_4xx_that_names_the_problem_and_the_server_goes_on() {
     let (status, response) = infer(&server, &good);
     assert_eq!(status, 200, "{response}");
     let (_, metrics) = get(&server.url("/metrics"));
-    let errors = metric(metrics.as_str().unwrap(), r#"pipec_http_errors_total{endpoint="/v2/models/{name}/infer",code="400"}"#);
+    let errors =
+        metric(metrics.as_str().unwrap(), r#"pipec_http_errors_total{endpoint="/v2/models/{name}/infer",code="400"}"#);
     assert!(errors >= 17.0, "{errors} 400s counted");
 }
 
@@ -424,7 +547,8 @@ fn sigterm_finishes_in_flight_requests_then_exits_0() {
     let reference = reference();
     let (big, length) = big_binary_request(&reference, 1_000_000);
     let url = server.url("/v2/models/titanic/infer");
-    let in_flight = std::thread::spawn(move || post(&url, &big, &[("inference-header-content-length", length.to_string())]));
+    let in_flight =
+        std::thread::spawn(move || post(&url, &big, &[("inference-header-content-length", length.to_string())]));
     wait_until_scoring(&server, 1_000_000);
     let status = server.terminate();
     assert!(status.success(), "exit status after SIGTERM: {status}; log:\n{}", server.log());
@@ -441,7 +565,12 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     let reference = reference();
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
-    assert_close("p_survived on wgpu", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
+    assert_close(
+        "p_survived on wgpu",
+        &f32_data(output(&response, "p_survived")),
+        &reference.output("p_survived"),
+        TOLERANCE,
+    );
     let (_, metrics) = get(&server.url("/metrics"));
     assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="wgpu"}"#) >= 1.0);
     drop(server);
@@ -450,7 +579,12 @@ fn wgpu_and_burn_cpu_score_reference_rows_and_auto_falls_back_to_the_cpu_without
     let server = Server::start(gpu_server_binary(), &["--native-max-rows", "0"]);
     let (status, response) = infer(&server, &json_request(&reference, 0..reference.rows));
     assert_eq!(status, 200, "{response}");
-    assert_close("p_survived on burn flex", &f32_data(output(&response, "p_survived")), &reference.output("p_survived"), TOLERANCE);
+    assert_close(
+        "p_survived on burn flex",
+        &f32_data(output(&response, "p_survived")),
+        &reference.output("p_survived"),
+        TOLERANCE,
+    );
     let (_, metrics) = get(&server.url("/metrics"));
     assert!(metric(metrics.as_str().unwrap(), r#"pipec_batch_rows_count{device="cpu"}"#) >= 1.0);
     drop(server);
@@ -492,7 +626,9 @@ fn unit_identities(units: &[Value]) -> Vec<u64> {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|d| (d["extern_crate_name"].to_string(), identity(units, d["index"].as_u64().unwrap_or(0) as usize, memo)))
+            .map(|d| {
+                (d["extern_crate_name"].to_string(), identity(units, d["index"].as_u64().unwrap_or(0) as usize, memo))
+            })
             .collect();
         deps.sort();
         let mut hasher = DefaultHasher::new();
@@ -518,11 +654,16 @@ fn a_standalone_server_crate_reuses_the_workspace_build_of_burn() {
     let alone = unit_graph(&standalone, &["build", "--bin", "titanic-server"]);
     let workspace = unit_graph(&repo_root(), &["test", "--workspace", "--no-run"]);
     let built: std::collections::HashSet<u64> = unit_identities(&workspace).into_iter().collect();
-    assert!(alone.iter().any(|u| u["pkg_id"].as_str().is_some_and(|p| p.contains("#burn@"))), "burn is not in the build");
+    assert!(
+        alone.iter().any(|u| u["pkg_id"].as_str().is_some_and(|p| p.contains("#burn@"))),
+        "burn is not in the build"
+    );
     let extra: Vec<String> = alone
         .iter()
         .zip(unit_identities(&alone))
-        .filter(|(unit, id)| !built.contains(id) && !unit["pkg_id"].as_str().is_some_and(|p| p.contains("pipec-gen-titanic")))
+        .filter(|(unit, id)| {
+            !built.contains(id) && !unit["pkg_id"].as_str().is_some_and(|p| p.contains("pipec-gen-titanic"))
+        })
         .map(|(unit, _)| format!("{} {} features {}", unit["pkg_id"], unit["mode"], unit["features"]))
         .collect();
     assert!(extra.is_empty(), "compiled again for the standalone crate:\n{}", extra.join("\n"));
@@ -543,7 +684,8 @@ fn a_cpu_server_holds_no_gpu_code_and_says_how_to_get_one() {
     let binary = server_binary();
     let standalone = target_dir().join("pipec/crates/pipec-gen-titanic");
     let triple = host_triple();
-    let units = unit_graph(&standalone, &["build", "--bin", "titanic-server", "--no-default-features", "--target", &triple]);
+    let units =
+        unit_graph(&standalone, &["build", "--bin", "titanic-server", "--no-default-features", "--target", &triple]);
     assert!(units.iter().any(|u| u["pkg_id"].as_str().is_some_and(|p| p.contains("pipec-runtime"))), "no runtime unit");
     let gpu: Vec<&str> = units
         .iter()
@@ -553,7 +695,11 @@ fn a_cpu_server_holds_no_gpu_code_and_says_how_to_get_one() {
     assert!(gpu.is_empty(), "the CPU server compiles GPU crates: {gpu:?}");
 
     let size = std::fs::metadata(binary).expect("the binary").len();
-    assert!(size <= 15 << 20, "the CPU server is {:.1} MiB; the goal is at most 15 MiB", size as f64 / (1 << 20) as f64);
+    assert!(
+        size <= 15 << 20,
+        "the CPU server is {:.1} MiB; the goal is at most 15 MiB",
+        size as f64 / (1 << 20) as f64
+    );
     if triple.ends_with("-linux-gnu") {
         let file = Command::new("file").arg(binary).output();
         if let Ok(file) = file {

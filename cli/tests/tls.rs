@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 mod support;
 
-use support::{build_server, listening_field, Server};
+use support::{Server, build_server, listening_field};
 
 fn server_binary() -> PathBuf {
     build_server(&repo_root().join("examples/titanic/titanic.pipe"), "titanic-tls", &[])
@@ -44,7 +44,26 @@ fn certificate(dir: &Path, name: &str, subject: &str, ca: Option<&str>, extensio
     let ext = format!("{name}.ext");
     std::fs::write(dir.join(&ext), extensions).expect("extensions file");
     let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
-    openssl(dir, &["x509", "-req", "-in", &csr, "-CA", &ca_pem, "-CAkey", &ca_key, "-CAcreateserial", "-out", &pem, "-days", "2", "-extfile", &ext]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &pem,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ],
+    );
 }
 
 /// The test's certificates, made once.
@@ -57,9 +76,27 @@ fn certs() -> &'static Path {
         certificate(&dir, "ca", "/CN=pipec test CA", None, "");
         certificate(&dir, "other-ca", "/CN=another CA", None, "");
         let leaf = "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n";
-        certificate(&dir, "server", "/CN=localhost", Some("ca"), &format!("{leaf}extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"));
-        certificate(&dir, "client", "/CN=pipec test client", Some("ca"), &format!("{leaf}extendedKeyUsage=clientAuth\n"));
-        certificate(&dir, "rogue", "/CN=rogue client", Some("other-ca"), &format!("{leaf}extendedKeyUsage=clientAuth\n"));
+        certificate(
+            &dir,
+            "server",
+            "/CN=localhost",
+            Some("ca"),
+            &format!("{leaf}extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"),
+        );
+        certificate(
+            &dir,
+            "client",
+            "/CN=pipec test client",
+            Some("ca"),
+            &format!("{leaf}extendedKeyUsage=clientAuth\n"),
+        );
+        certificate(
+            &dir,
+            "rogue",
+            "/CN=rogue client",
+            Some("other-ca"),
+            &format!("{leaf}extendedKeyUsage=clientAuth\n"),
+        );
         dir
     })
 }

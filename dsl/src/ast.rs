@@ -154,11 +154,25 @@ pub enum ExprKind {
     /// A reference to an input, feature, output or (bare) model name.
     Name(Ident),
     /// `callee(args)`: a built-in function or a model applied to its input.
-    Call { callee: Ident, args: Vec<Arg> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        callee: Ident,
+        args: Vec<Arg>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `base[index]`: one element of a vector, `index` a non-negative integer literal.
-    Index { base: Box<Expr>, index: u32, index_span: Span },
+    Index {
+        base: Box<Expr>,
+        index: u32,
+        index_span: Span,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -202,10 +216,7 @@ impl BinaryOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne
-        )
+        matches!(self, BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne)
     }
 
     pub fn is_logical(self) -> bool {

@@ -35,13 +35,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &'static str, message: impl Into<String>) -> Self {
-        Diagnostic {
-            severity: Severity::Error,
-            code,
-            message: message.into(),
-            labels: Vec::new(),
-            notes: Vec::new(),
-        }
+        Diagnostic { severity: Severity::Error, code, message: message.into(), labels: Vec::new(), notes: Vec::new() }
     }
 
     pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
@@ -110,8 +104,7 @@ fn clamp_to_char_boundary(source: &str, offset: usize) -> usize {
 pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str, color: bool) -> String {
     let file = SimpleFile::new(file_name, source);
     let config = term::Config::default();
-    let mut buffer =
-        if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
+    let mut buffer = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
     for diagnostic in diagnostics {
         let cs_diag = to_codespan(diagnostic, source);
         // Writing into an in-memory buffer cannot fail; a failure would only lose this text.
@@ -131,11 +124,8 @@ fn to_codespan(diagnostic: &Diagnostic, source: &str) -> cs::Diagnostic<()> {
         .map(|label| {
             let start = clamp_to_char_boundary(source, label.span.start);
             let end = clamp_to_char_boundary(source, label.span.end.max(start));
-            let l = if label.primary {
-                cs::Label::primary((), start..end)
-            } else {
-                cs::Label::secondary((), start..end)
-            };
+            let l =
+                if label.primary { cs::Label::primary((), start..end) } else { cs::Label::secondary((), start..end) };
             l.with_message(label.message.clone())
         })
         .collect();

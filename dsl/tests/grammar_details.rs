@@ -35,41 +35,19 @@ fn single(source: &str) -> (&'static str, String, String) {
 
 #[test]
 fn not_only_where_a_condition_starts() {
-    for good in [
-        "not a",
-        "not not a",
-        "a and not b",
-        "a or not b",
-        "not a and not b",
-        "(not a) == b",
-        "x + (not b)",
-    ] {
+    for good in ["not a", "not not a", "a and not b", "a or not b", "not a and not b", "(not a) == b", "x + (not b)"] {
         ok(&output(good));
     }
-    for (bad, after) in [
-        ("a + not b", "+"),
-        ("a == not b", "=="),
-        ("-not b", "-"),
-        ("a * not b", "*"),
-    ] {
+    for (bad, after) in [("a + not b", "+"), ("a == not b", "=="), ("-not b", "-"), ("a * not b", "*")] {
         let (code, at, all) = single(&output(bad));
         assert_eq!((code, at.as_str()), ("E0001", "not"), "{bad}");
-        assert!(
-            all.contains(&format!("`not` cannot follow `{after}`")),
-            "{all}"
-        );
+        assert!(all.contains(&format!("`not` cannot follow `{after}`")), "{all}");
     }
 }
 
 #[test]
 fn comparisons_do_not_chain_even_across_other_operators() {
-    for bad in [
-        "a < b < c",
-        "a == b != c",
-        "a < b + 1 < c",
-        "not a < b < c",
-        "a < -b >= c",
-    ] {
+    for bad in ["a < b < c", "a == b != c", "a < b + 1 < c", "not a < b < c", "a < -b >= c"] {
         let (code, _, all) = single(&output(bad));
         assert_eq!(code, "E0001", "{bad}");
         assert!(all.contains("cannot be chained"), "{all}");
@@ -99,17 +77,8 @@ fn numbers() {
     assert_eq!(value("1e-3"), 0.001);
     assert_eq!(value("007"), 7.0);
     assert_eq!(value("3.4e38"), 3.4e38);
-    for bad in [
-        ".5",
-        "1e",
-        "1e+",
-        "1.2.3",
-        "2x",
-        "1_000",
-        "0x1F",
-        "1e39",
-        "99999999999999999999999999999999999999999",
-    ] {
+    for bad in [".5", "1e", "1e+", "1.2.3", "2x", "1_000", "0x1F", "1e39", "99999999999999999999999999999999999999999"]
+    {
         let (code, at, _) = single(&output(bad));
         assert_eq!((code, at.as_str()), ("E0007", bad), "{bad}");
     }
@@ -118,9 +87,7 @@ fn numbers() {
 #[test]
 fn strings() {
     let p = ok(&output(r#"f("tab\there", "q\"", "b\\", "é日本")"#));
-    let ExprKind::Call { args, .. } = &p.outputs[0].value.kind else {
-        panic!()
-    };
+    let ExprKind::Call { args, .. } = &p.outputs[0].value.kind else { panic!() };
     let values: Vec<&str> = args
         .iter()
         .map(|a| match &a.value.kind {
@@ -148,16 +115,8 @@ fn types() {
     let p = ok("pipeline p { input { a: f32 [ 3 ] ?, b: bool?; c: f64[0] } }");
     let t: Vec<(Option<u32>, bool)> = p.inputs.iter().map(|d| (d.ty.len, d.ty.nullable)).collect();
     assert_eq!(t, [(Some(3), true), (None, true), (Some(0), false)]);
-    assert!(
-        single("pipeline p { input { a: float } }")
-            .2
-            .contains("did you mean `f32`?")
-    );
-    assert!(
-        single("pipeline p { input { a: F32 } }")
-            .2
-            .contains("did you mean `f32`?")
-    );
+    assert!(single("pipeline p { input { a: float } }").2.contains("did you mean `f32`?"));
+    assert!(single("pipeline p { input { a: F32 } }").2.contains("did you mean `f32`?"));
     let (code, at, all) = single("pipeline p { input { a: f32[n] } }");
     assert_eq!((code, at.as_str()), ("E0001", "n"));
     assert!(all.contains("expected a vector length such as 8"), "{all}");
@@ -169,72 +128,24 @@ fn types() {
 #[test]
 fn notes_for_common_mistakes() {
     let cases = [
-        (
-            "pipeline p { input { input: f32 } }",
-            "input",
-            "`input` is a keyword",
-        ),
-        (
-            "pipeline p { output { y = x = 1 } }",
-            "=",
-            "to compare, use `==`",
-        ),
+        ("pipeline p { input { input: f32 } }", "input", "`input` is a keyword"),
+        ("pipeline p { output { y = x = 1 } }", "=", "to compare, use `==`"),
         ("pipeline p { output { y = a && b } }", "&&", "use `and`"),
         ("pipeline p { output { y = a || b } }", "||", "use `or`"),
         ("pipeline p { output { y = !a } }", "!", "use `not`"),
         ("pipeline p { output { y = 'a' } }", "'", "double quotes"),
-        (
-            "pipeline p { output { y = x ** 2 } }",
-            "*",
-            "no power operator",
-        ),
-        (
-            "pipeline p { input { x = 1 } }",
-            "=",
-            "an input is declared as `name: type`",
-        ),
-        (
-            "pipeline p { features { x: f32 } }",
-            ":",
-            "declares an input",
-        ),
-        (
-            "pipeline p { y = 1 }",
-            "y",
-            "declarations go inside a section",
-        ),
+        ("pipeline p { output { y = x ** 2 } }", "*", "no power operator"),
+        ("pipeline p { input { x = 1 } }", "=", "an input is declared as `name: type`"),
+        ("pipeline p { features { x: f32 } }", ":", "declares an input"),
+        ("pipeline p { y = 1 }", "y", "declarations go inside a section"),
         ("input { x: f32 }", "input", "go inside one `pipeline NAME"),
-        (
-            "pipeline a {} pipeline b {}",
-            "pipeline",
-            "exactly one pipeline",
-        ),
+        ("pipeline a {} pipeline b {}", "pipeline", "exactly one pipeline"),
         ("pipeline p {} x", "x", "only comments may follow"),
-        (
-            "pipeline p { features { a = x\n output { y = a } }",
-            "output",
-            "a `}` may be missing before `output`",
-        ),
-        (
-            "pipeline p { output { y = f(x, [1, 2) } }",
-            ")",
-            "expected an operator, `,` or `]`",
-        ),
-        (
-            "pipeline p { output { y = f(x",
-            "",
-            "this `(` is not closed",
-        ),
-        (
-            "pipeline p { inptu { x: f32 } }",
-            "inptu",
-            "did you mean `input`?",
-        ),
-        (
-            "pipeline p { Output { y = 1 } }",
-            "Output",
-            "did you mean `output`?",
-        ),
+        ("pipeline p { features { a = x\n output { y = a } }", "output", "a `}` may be missing before `output`"),
+        ("pipeline p { output { y = f(x, [1, 2) } }", ")", "expected an operator, `,` or `]`"),
+        ("pipeline p { output { y = f(x", "", "this `(` is not closed"),
+        ("pipeline p { inptu { x: f32 } }", "inptu", "did you mean `input`?"),
+        ("pipeline p { Output { y = 1 } }", "Output", "did you mean `output`?"),
         ("pipeline { }", "{", "expected a pipeline name"),
         ("pipeline p { models { m = linear } }", "}", "expected `(`"),
     ];
@@ -254,10 +165,7 @@ fn found_describes_the_token() {
     assert!(all.contains("found a string"), "{all}");
     let (_, at, all) = single("");
     assert_eq!(at, "");
-    assert!(
-        all.contains("expected `pipeline`, found end of file"),
-        "{all}"
-    );
+    assert!(all.contains("expected `pipeline`, found end of file"), "{all}");
 }
 
 #[test]
@@ -296,10 +204,7 @@ fn nesting_limit_is_exact() {
     let (code, at, _) = single(&source);
     assert_eq!((code, at.as_str()), ("E0008", "("));
     for open in ["[", "f(", "x[", "{"] {
-        let (code, _, _) = single(&format!(
-            "pipeline p {{ output {{ y = {} }} }}",
-            open.repeat(10_000)
-        ));
+        let (code, _, _) = single(&format!("pipeline p {{ output {{ y = {} }} }}", open.repeat(10_000)));
         assert_eq!(code, "E0008", "{open}");
     }
 }
@@ -310,19 +215,12 @@ fn expression_budget_counts_every_node() {
     ok(&output(&format!("x{}", " + x".repeat(1023))));
     let (code, at, _) = single(&output(&format!("x{}", " + x".repeat(1024))));
     assert_eq!((code, at.as_str()), ("E0008", "x"));
-    for e in [
-        format!("[{}]", "1, ".repeat(5000)),
-        format!("{}x", "- ".repeat(5000)),
-        format!("x{}", "[0]".repeat(5000)),
-    ] {
+    for e in
+        [format!("[{}]", "1, ".repeat(5000)), format!("{}x", "- ".repeat(5000)), format!("x{}", "[0]".repeat(5000))]
+    {
         assert_eq!(single(&output(&e)).0, "E0008");
     }
     // The budget is per binding and per model declaration.
-    let many: String = (0..10)
-        .map(|i| format!("f{i} = x{}\n", " + x".repeat(1000)))
-        .collect();
-    ok(&format!(
-        "pipeline p {{ features {{ {many} }} models {{ m = mlp(\"m\", a: [{}]) }} }}",
-        "1, ".repeat(2000)
-    ));
+    let many: String = (0..10).map(|i| format!("f{i} = x{}\n", " + x".repeat(1000))).collect();
+    ok(&format!("pipeline p {{ features {{ {many} }} models {{ m = mlp(\"m\", a: [{}]) }} }}", "1, ".repeat(2000)));
 }

@@ -9,19 +9,15 @@ const EXAMPLE: &str = include_str!("data/credit_risk.pipe");
 
 /// Pieces of the language, to build token soups that get further than random text.
 const TOKENS: &[&str] = &[
-    "pipeline", "p", "{", "}", "version", "\"1\"", "input", "features", "models", "output", "x",
-    ":", "f32", "str?", "f32[8]", "=", "(", ")", "[", "]", ",", ";", "+", "-", "*", "/", "<", "<=",
-    "==", "!=", "and", "or", "not", "true", "1", "2.5e-3", "1.", ".5", "\"a\\n\"", "\"abc", "\\",
-    "#c\n", "\n", "é", "日本", "\u{feff}", "mlp", "f(", "[0]", "?", "\"", "'", "!", "&&",
+    "pipeline", "p", "{", "}", "version", "\"1\"", "input", "features", "models", "output", "x", ":", "f32", "str?",
+    "f32[8]", "=", "(", ")", "[", "]", ",", ";", "+", "-", "*", "/", "<", "<=", "==", "!=", "and", "or", "not", "true",
+    "1", "2.5e-3", "1.", ".5", "\"a\\n\"", "\"abc", "\\", "#c\n", "\n", "é", "日本", "\u{feff}", "mlp", "f(", "[0]",
+    "?", "\"", "'", "!", "&&",
 ];
 
 fn check_span(source: &str, span: Span, what: &str) -> Result<(), TestCaseError> {
     prop_assert!(span.start <= span.end, "{what}: {span:?} is reversed");
-    prop_assert!(
-        span.end <= source.len(),
-        "{what}: {span:?} is past the end ({})",
-        source.len()
-    );
+    prop_assert!(span.end <= source.len(), "{what}: {span:?} is past the end ({})", source.len());
     prop_assert!(
         source.is_char_boundary(span.start) && source.is_char_boundary(span.end),
         "{what}: {span:?} is not on char boundaries"
@@ -60,9 +56,7 @@ fn check_expr(source: &str, e: &Expr) -> Result<(), TestCaseError> {
                 stack.push(lhs);
                 stack.push(rhs);
             }
-            ExprKind::Index {
-                base, index_span, ..
-            } => {
+            ExprKind::Index { base, index_span, .. } => {
                 check_span(source, *index_span, "index")?;
                 stack.push(base);
             }
@@ -139,8 +133,7 @@ fn mutated(edits: &[(usize, u8, u8)]) -> String {
 
 #[test]
 fn the_example_parses() {
-    let p = parse(EXAMPLE)
-        .unwrap_or_else(|d| panic!("{}", pipec_dsl::render(&d, "example.pipe", EXAMPLE, false)));
+    let p = parse(EXAMPLE).unwrap_or_else(|d| panic!("{}", pipec_dsl::render(&d, "example.pipe", EXAMPLE, false)));
     check_pipeline(EXAMPLE, &p).unwrap();
 }
 

@@ -46,10 +46,7 @@ pipeline loans {
 fn parse_ok(source: &str) -> Pipeline {
     match parse(source) {
         Ok(p) => p,
-        Err(d) => panic!(
-            "does not parse:\n{}",
-            pipec_dsl::render(&d, "test.pipe", source, false)
-        ),
+        Err(d) => panic!("does not parse:\n{}", pipec_dsl::render(&d, "test.pipe", source, false)),
     }
 }
 
@@ -70,28 +67,14 @@ fn sexpr(e: &Expr) -> String {
         ExprKind::Number(v) => format!("{v}"),
         ExprKind::Bool(b) => format!("{b}"),
         ExprKind::Str(s) => format!("{s:?}"),
-        ExprKind::List(items) => format!(
-            "[{}]",
-            items.iter().map(sexpr).collect::<Vec<_>>().join(" ")
-        ),
+        ExprKind::List(items) => format!("[{}]", items.iter().map(sexpr).collect::<Vec<_>>().join(" ")),
         ExprKind::Name(i) => i.name.clone(),
         ExprKind::Call { callee, args } => {
             let args: Vec<String> = args.iter().map(arg).collect();
-            format!(
-                "({}{}{})",
-                callee.name,
-                if args.is_empty() { "" } else { " " },
-                args.join(" ")
-            )
+            format!("({}{}{})", callee.name, if args.is_empty() { "" } else { " " }, args.join(" "))
         }
-        ExprKind::Unary {
-            op: UnaryOp::Neg,
-            operand,
-        } => format!("(neg {})", sexpr(operand)),
-        ExprKind::Unary {
-            op: UnaryOp::Not,
-            operand,
-        } => format!("(not {})", sexpr(operand)),
+        ExprKind::Unary { op: UnaryOp::Neg, operand } => format!("(neg {})", sexpr(operand)),
+        ExprKind::Unary { op: UnaryOp::Not, operand } => format!("(not {})", sexpr(operand)),
         ExprKind::Binary { op, lhs, rhs } => {
             format!("({} {} {})", op.symbol(), sexpr(lhs), sexpr(rhs))
         }
@@ -112,11 +95,7 @@ fn expr_of(expr: &str) -> (String, Expr) {
     let p = parse_ok(&source);
     assert_eq!(p.outputs.len(), 1);
     let e = p.outputs[0].value.clone();
-    assert_eq!(
-        text(&source, e.span),
-        expr,
-        "the span of the whole expression"
-    );
+    assert_eq!(text(&source, e.span), expr, "the span of the whole expression");
     (source, e)
 }
 
@@ -136,35 +115,15 @@ fn full_example_names_and_sections() {
     assert!(text(EXAMPLE, p.span).ends_with('}'));
 
     let kinds: Vec<SectionKind> = p.sections.iter().map(|(k, _)| *k).collect();
-    assert_eq!(
-        kinds,
-        [
-            SectionKind::Input,
-            SectionKind::Features,
-            SectionKind::Models,
-            SectionKind::Output
-        ]
-    );
+    assert_eq!(kinds, [SectionKind::Input, SectionKind::Features, SectionKind::Models, SectionKind::Output]);
     let words: Vec<&str> = p.sections.iter().map(|(_, s)| text(EXAMPLE, *s)).collect();
     assert_eq!(words, ["input", "features", "models", "output"]);
 
     let inputs: Vec<&str> = p.inputs.iter().map(|d| d.name.name.as_str()).collect();
-    assert_eq!(
-        inputs,
-        ["income", "age", "history", "employed", "region", "channel"]
-    );
+    assert_eq!(inputs, ["income", "age", "history", "employed", "region", "channel"]);
     let features: Vec<&str> = p.features.iter().map(|b| b.name.name.as_str()).collect();
-    assert_eq!(
-        features,
-        [
-            "age_f", "num", "trend", "region_v", "chan_v", "young", "x1", "risk", "x2"
-        ]
-    );
-    let models: Vec<(&str, &str)> = p
-        .models
-        .iter()
-        .map(|m| (m.name.name.as_str(), m.kind.name.as_str()))
-        .collect();
+    assert_eq!(features, ["age_f", "num", "trend", "region_v", "chan_v", "young", "x1", "risk", "x2"]);
+    let models: Vec<(&str, &str)> = p.models.iter().map(|m| (m.name.name.as_str(), m.kind.name.as_str())).collect();
     assert_eq!(models, [("scorer", "logistic"), ("approver", "mlp")]);
     let outputs: Vec<&str> = p.outputs.iter().map(|b| b.name.name.as_str()).collect();
     assert_eq!(outputs, ["p_risk", "decision", "approve"]);
@@ -185,18 +144,8 @@ fn full_example_names_and_sections() {
 #[test]
 fn full_example_types() {
     let p = parse_ok(EXAMPLE);
-    let types: Vec<(ScalarType, Option<u32>, bool, &str)> = p
-        .inputs
-        .iter()
-        .map(|d| {
-            (
-                d.ty.scalar,
-                d.ty.len,
-                d.ty.nullable,
-                text(EXAMPLE, d.ty.span),
-            )
-        })
-        .collect();
+    let types: Vec<(ScalarType, Option<u32>, bool, &str)> =
+        p.inputs.iter().map(|d| (d.ty.scalar, d.ty.len, d.ty.nullable, text(EXAMPLE, d.ty.span))).collect();
     assert_eq!(
         types,
         [
@@ -219,59 +168,33 @@ fn full_example_expressions_and_spans() {
     let output = |name: &str| p.outputs.iter().find(|b| b.name.name == name).unwrap();
 
     assert_eq!(sexpr(&feature("age_f").value), "(impute age 35)");
-    assert_eq!(
-        sexpr(&feature("num").value),
-        r#"(standardize [(log1p income) age_f] stats:"stats.json")"#
-    );
-    assert_eq!(
-        sexpr(&feature("trend").value),
-        "(/ (- (index history 3) (index history 0)) 4)"
-    );
+    assert_eq!(sexpr(&feature("num").value), r#"(standardize [(log1p income) age_f] stats:"stats.json")"#);
+    assert_eq!(sexpr(&feature("trend").value), "(/ (- (index history 3) (index history 0)) 4)");
     assert_eq!(
         sexpr(&feature("region_v").value),
         r#"(one_hot (impute region "north") vocab:["north" "south" "east" "west"])"#
     );
-    assert_eq!(
-        sexpr(&feature("chan_v").value),
-        "(hash_bucket channel buckets:8)"
-    );
-    assert_eq!(
-        sexpr(&feature("young").value),
-        "(float (and (< age_f 25) (not employed)))"
-    );
+    assert_eq!(sexpr(&feature("chan_v").value), "(hash_bucket channel buckets:8)");
+    assert_eq!(sexpr(&feature("young").value), "(float (and (< age_f 25) (not employed)))");
     assert_eq!(sexpr(&feature("risk").value), "(scorer x1)");
     assert_eq!(sexpr(&output("decision").value), "(approver x2)");
-    assert_eq!(
-        sexpr(&output("approve").value),
-        "(or (> (index decision 1) 0.5) (>= (+ (* (neg p_risk) 2) 1) 0.9))"
-    );
+    assert_eq!(sexpr(&output("approve").value), "(or (> (index decision 1) 0.5) (>= (+ (* (neg p_risk) 2) 1) 0.9))");
 
     // Spans of values and bindings.
     let trend = feature("trend");
     assert!(text(EXAMPLE, trend.value.span).starts_with("(history[3] - history[0]) / 4"));
     assert!(text(EXAMPLE, trend.span).starts_with("trend    = (history[3] - history[0]) / 4"));
-    let ExprKind::Binary { lhs, .. } = &trend.value.kind else {
-        panic!()
-    };
+    let ExprKind::Binary { lhs, .. } = &trend.value.kind else { panic!() };
     // A parenthesised operand covers its parentheses.
     assert_eq!(text(EXAMPLE, lhs.span), "(history[3] - history[0])");
-    let ExprKind::Binary { lhs: h3, .. } = &lhs.kind else {
-        panic!()
-    };
-    let ExprKind::Index {
-        base, index_span, ..
-    } = &h3.kind
-    else {
-        panic!()
-    };
+    let ExprKind::Binary { lhs: h3, .. } = &lhs.kind else { panic!() };
+    let ExprKind::Index { base, index_span, .. } = &h3.kind else { panic!() };
     assert_eq!(text(EXAMPLE, h3.span), "history[3]");
     assert_eq!(text(EXAMPLE, base.span), "history");
     assert_eq!(text(EXAMPLE, *index_span), "3");
 
     // Named arguments: the name, the value, and the whole argument.
-    let ExprKind::Call { callee, args } = &feature("num").value.kind else {
-        panic!()
-    };
+    let ExprKind::Call { callee, args } = &feature("num").value.kind else { panic!() };
     assert_eq!(text(EXAMPLE, callee.span), "standardize");
     assert_eq!(args.len(), 2);
     assert!(args[0].name.is_none());
@@ -288,20 +211,10 @@ fn full_example_expressions_and_spans() {
         r#"approver = mlp("approver.safetensors", activation: tanh, output: softmax)"#
     );
     let named: Vec<String> = approver.args.iter().map(arg).collect();
-    assert_eq!(
-        named,
-        [
-            r#""approver.safetensors""#,
-            "activation:tanh",
-            "output:softmax"
-        ]
-    );
+    assert_eq!(named, [r#""approver.safetensors""#, "activation:tanh", "output:softmax"]);
 
     let approve = output("approve");
-    assert_eq!(
-        text(EXAMPLE, approve.value.span),
-        "decision[1] > 0.5 or -p_risk * 2 + 1 >= 0.9"
-    );
+    assert_eq!(text(EXAMPLE, approve.value.span), "decision[1] > 0.5 or -p_risk * 2 + 1 >= 0.9");
 }
 
 #[test]
@@ -339,26 +252,16 @@ fn spans_exclude_trailing_whitespace_and_comments() {
     let types: Vec<&str> = p.inputs.iter().map(|d| text(EXAMPLE, d.ty.span)).collect();
     assert_eq!(types, ["f64", "f32?", "f32[4]", "bool", "str?", "str"]);
     let trend = p.features.iter().find(|b| b.name.name == "trend").unwrap();
-    assert_eq!(
-        text(EXAMPLE, trend.value.span),
-        "(history[3] - history[0]) / 4"
-    );
-    assert_eq!(
-        text(EXAMPLE, trend.span),
-        "trend    = (history[3] - history[0]) / 4"
-    );
+    assert_eq!(text(EXAMPLE, trend.value.span), "(history[3] - history[0]) / 4");
+    assert_eq!(text(EXAMPLE, trend.span), "trend    = (history[3] - history[0]) / 4");
     let source = "pipeline p { output { y = a + b   # c\n } }";
     let p = parse_ok(source);
     assert_eq!(text(source, p.outputs[0].value.span), "a + b");
     let source = "pipeline p { output { y = f([a , b ], k: c ) } }";
     let p = parse_ok(source);
-    let ExprKind::Call { args, .. } = &p.outputs[0].value.kind else {
-        panic!()
-    };
+    let ExprKind::Call { args, .. } = &p.outputs[0].value.kind else { panic!() };
     assert_eq!(text(source, args[1].span), "k: c");
-    let ExprKind::List(items) = &args[0].value.kind else {
-        panic!()
-    };
+    let ExprKind::List(items) = &args[0].value.kind else { panic!() };
     assert_eq!(text(source, items[0].span), "a");
 }
 
@@ -371,30 +274,15 @@ fn comparisons_do_not_chain() {
 #[test]
 fn unary_and_binary_spans() {
     let (source, e) = expr_of("-x[0] * (b + c)");
-    let ExprKind::Binary {
-        op: BinaryOp::Mul,
-        lhs,
-        rhs,
-    } = &e.kind
-    else {
-        panic!("{e:?}")
-    };
+    let ExprKind::Binary { op: BinaryOp::Mul, lhs, rhs } = &e.kind else { panic!("{e:?}") };
     assert_eq!(text(&source, lhs.span), "-x[0]");
     assert_eq!(text(&source, rhs.span), "(b + c)");
-    let ExprKind::Unary { operand, .. } = &lhs.kind else {
-        panic!()
-    };
+    let ExprKind::Unary { operand, .. } = &lhs.kind else { panic!() };
     assert_eq!(text(&source, operand.span), "x[0]");
 
     let (source, e) = expr_of("not  flag");
     assert_eq!(text(&source, e.span), "not  flag");
-    let ExprKind::Unary {
-        op: UnaryOp::Not,
-        operand,
-    } = &e.kind
-    else {
-        panic!()
-    };
+    let ExprKind::Unary { op: UnaryOp::Not, operand } = &e.kind else { panic!() };
     assert_eq!(text(&source, operand.span), "flag");
 }
 
@@ -410,19 +298,13 @@ fn literals() {
     assert_eq!(shape("truest"), "truest"); // a name that starts with a keyword
     assert_eq!(shape("[]"), "[]");
     assert_eq!(shape("[1, 2,]"), "[1 2]");
-    assert_eq!(
-        shape(r#""a\"b\\c\nd\te""#),
-        format!("{:?}", "a\"b\\c\nd\te")
-    );
+    assert_eq!(shape(r#""a\"b\\c\nd\te""#), format!("{:?}", "a\"b\\c\nd\te"));
     assert_eq!(shape("f()"), "(f)");
     assert_eq!(shape("f(a, b,)"), "(f a b)");
     assert_eq!(shape("f(a, k: b)"), "(f a k:b)");
     // A named argument may be called by a keyword.
     assert_eq!(shape("f(a, output: b, input: c)"), "(f a output:b input:c)");
-    assert_eq!(
-        shape("not_a + and_b + or_c + input_x"),
-        "(+ (+ (+ not_a and_b) or_c) input_x)"
-    );
+    assert_eq!(shape("not_a + and_b + or_c + input_x"), "(+ (+ (+ not_a and_b) or_c) input_x)");
 }
 
 #[test]
@@ -482,9 +364,7 @@ fn syntax_errors_point_at_the_offending_token() {
         assert_eq!(d[0].code, "E0001", "{kw}");
     }
     // An index must be a non-negative integer literal.
-    for bad in [
-        "x[-1]", "x[1.5]", "x[1.0]", "x[1e0]", "x[i]", "x[1 + 1]", "x[(1)]",
-    ] {
+    for bad in ["x[-1]", "x[1.5]", "x[1.0]", "x[1e0]", "x[i]", "x[1 + 1]", "x[(1)]"] {
         let d = parse_err(&format!("pipeline p {{ output {{ y = {bad} }} }}"));
         assert_eq!(d[0].code, "E0006", "{bad}");
     }
@@ -504,18 +384,10 @@ fn several_errors_at_once() {
 
 #[test]
 fn limits() {
-    let deep = format!(
-        "pipeline p {{ output {{ y = {}x{} }} }}",
-        "(".repeat(100),
-        ")".repeat(100)
-    );
+    let deep = format!("pipeline p {{ output {{ y = {}x{} }} }}", "(".repeat(100), ")".repeat(100));
     assert_eq!(parse_err(&deep)[0].code, "E0008");
     // Brackets in strings and comments do not count.
-    let source = format!(
-        "pipeline p {{ # {}\n version \"{}\" }}",
-        "(".repeat(100),
-        "[".repeat(100)
-    );
+    let source = format!("pipeline p {{ # {}\n version \"{}\" }}", "(".repeat(100), "[".repeat(100));
     parse_ok(&source);
     let long = format!("pipeline p {{ output {{ y = x{} }} }}", " + x".repeat(3000));
     assert_eq!(parse_err(&long)[0].code, "E0008");
@@ -539,43 +411,23 @@ fn docs_examples_parse() {
         blocks.push(&body[..end]);
         rest = &body[end + 3..];
     }
-    let whole: Vec<&str> = blocks
-        .iter()
-        .copied()
-        .filter(|b| b.lines().any(|l| l.starts_with("pipeline ")))
-        .collect();
-    assert!(
-        whole.len() >= 3,
-        "found {} whole pipelines in the docs",
-        whole.len()
-    );
+    let whole: Vec<&str> = blocks.iter().copied().filter(|b| b.lines().any(|l| l.starts_with("pipeline "))).collect();
+    assert!(whole.len() >= 3, "found {} whole pipelines in the docs", whole.len());
     for block in &whole {
         parse_ok(block);
     }
-    assert!(
-        whole.contains(&EXAMPLE),
-        "the complete example of the docs differs from EXAMPLE"
-    );
+    assert!(whole.contains(&EXAMPLE), "the complete example of the docs differs from EXAMPLE");
 }
 
 /// The grammar printed in docs/language.md is the grammar of `src/pipe.pest`.
 #[test]
 fn docs_grammar_is_the_pest_file() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md"))
-        .unwrap();
-    let pest =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/pipe.pest")).unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/language.md")).unwrap();
+    let pest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/pipe.pest")).unwrap();
     let start = doc.find("```pest\n").expect("a ```pest block") + "```pest\n".len();
     let block = &doc[start..start + doc[start..].find("```").unwrap()];
     // The file's first line points to the docs; the rest is printed as it is.
-    let rules: String = pest
-        .lines()
-        .skip_while(|l| l.starts_with("// The grammar of") || l.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert_eq!(
-        block.trim_end(),
-        rules.trim_end(),
-        "update the ```pest block of docs/language.md"
-    );
+    let rules: String =
+        pest.lines().skip_while(|l| l.starts_with("// The grammar of") || l.is_empty()).collect::<Vec<_>>().join("\n");
+    assert_eq!(block.trim_end(), rules.trim_end(), "update the ```pest block of docs/language.md");
 }

@@ -20,9 +20,7 @@ struct Expect {
 }
 
 fn cases() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("syntax_errors");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("syntax_errors");
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -46,12 +44,7 @@ fn expectations(path: &Path, source: &str) -> Vec<Expect> {
                 .and_then(|(l, c)| Some((l.parse().ok()?, c.parse().ok()?)))
                 .unwrap_or_else(|| panic!("{}: bad position `{pos}` in `{rest}`", path.display()));
             assert!(!text.is_empty(), "{}: no text in `{rest}`", path.display());
-            Expect {
-                code,
-                line,
-                col,
-                text,
-            }
+            Expect { code, line, col, text }
         })
         .collect()
 }
@@ -68,12 +61,7 @@ fn check(path: &Path) -> Result<usize, String> {
     };
     let rendered = || render(&diagnostics, &path.display().to_string(), &source, false);
     if diagnostics.len() != expected.len() {
-        return Err(format!(
-            "{} diagnostics, {} expected:\n{}",
-            diagnostics.len(),
-            expected.len(),
-            rendered()
-        ));
+        return Err(format!("{} diagnostics, {} expected:\n{}", diagnostics.len(), expected.len(), rendered()));
     }
     for (i, (d, e)) in diagnostics.iter().zip(&expected).enumerate() {
         let at = d.line_col(&source);
@@ -100,19 +88,9 @@ fn syntax_error_cases() {
     assert!(paths.len() >= 12, "only {} cases", paths.len());
     let failures: Vec<String> = paths
         .iter()
-        .filter_map(|p| {
-            check(p)
-                .err()
-                .map(|e| format!("--- {}: {e}", p.file_name().unwrap().to_string_lossy()))
-        })
+        .filter_map(|p| check(p).err().map(|e| format!("--- {}: {e}", p.file_name().unwrap().to_string_lossy())))
         .collect();
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases fail:\n{}",
-        failures.len(),
-        paths.len(),
-        failures.join("\n\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases fail:\n{}", failures.len(), paths.len(), failures.join("\n\n"));
 }
 
 /// Every code the parser emits has a case.
@@ -123,9 +101,7 @@ fn every_syntax_code_has_a_case() {
         let source = std::fs::read_to_string(&path).unwrap();
         seen.extend(expectations(&path, &source).into_iter().map(|e| e.code));
     }
-    for code in [
-        "E0001", "E0002", "E0003", "E0004", "E0005", "E0006", "E0007", "E0008",
-    ] {
+    for code in ["E0001", "E0002", "E0003", "E0004", "E0005", "E0006", "E0007", "E0008"] {
         assert!(seen.contains(code), "no case for {code}");
     }
 }
@@ -139,17 +115,9 @@ fn every_diagnostic_has_an_expected_primary_label() {
         for d in parse(&source).err().unwrap_or_default() {
             let primary: Vec<_> = d.labels.iter().filter(|l| l.primary).collect();
             assert_eq!(primary.len(), 1, "{}: {d:?}", path.display());
-            assert!(
-                primary[0].message.contains("expected"),
-                "{}: {d:?}",
-                path.display()
-            );
+            assert!(primary[0].message.contains("expected"), "{}: {d:?}", path.display());
             let s = primary[0].span;
-            assert!(
-                s.start <= s.end && source.get(s.range()).is_some(),
-                "{}: {d:?}",
-                path.display()
-            );
+            assert!(s.start <= s.end && source.get(s.range()).is_some(), "{}: {d:?}", path.display());
         }
     }
 }

@@ -10,15 +10,8 @@ pub const LOG_LOSS_CLIP: f64 = 1e-15;
 
 #[derive(Clone, Copy, Debug)]
 enum Row {
-    Classified {
-        predicted: bool,
-        probability: Option<f64>,
-        truth: bool,
-    },
-    Regressed {
-        predicted: f64,
-        truth: f64,
-    },
+    Classified { predicted: bool, probability: Option<f64>, truth: bool },
+    Regressed { predicted: f64, truth: f64 },
 }
 
 /// A ring buffer of the last `window` labelled rows.
@@ -59,20 +52,14 @@ pub struct AccuracyReport {
 impl AccuracyWindow {
     /// An empty window of `window` rows (0: nothing is ever kept).
     pub fn new(window: usize) -> AccuracyWindow {
-        AccuracyWindow {
-            rows: Ring::new(window),
-        }
+        AccuracyWindow { rows: Ring::new(window) }
     }
 
     /// A classifier's prediction and its ground truth. `probability` is P(true); a NaN
     /// probability is recorded as absent.
     pub fn add_classified(&mut self, predicted: bool, probability: Option<f64>, truth: bool) {
         let probability = probability.filter(|p| !p.is_nan());
-        self.rows.push(Row::Classified {
-            predicted,
-            probability,
-            truth,
-        });
+        self.rows.push(Row::Classified { predicted, probability, truth });
     }
 
     /// A regressor's prediction and its ground truth. A row where either is not finite is
@@ -90,11 +77,7 @@ impl AccuracyWindow {
         let (mut abs_sum, mut sq_sum, mut regressed) = (0.0f64, 0.0f64, 0usize);
         for row in self.rows.iter() {
             match *row {
-                Row::Classified {
-                    predicted,
-                    probability,
-                    truth,
-                } => {
+                Row::Classified { predicted, probability, truth } => {
                     match (predicted, truth) {
                         (true, true) => tp += 1,
                         (true, false) => fp += 1,
@@ -159,11 +142,7 @@ mod tests {
         // −(ln .9 + ln .4 + ln .8 + ln .4 + ln .8 + ln .3) / 6
         // = (0.1053605 + 0.9162907 + 0.2231436 + 0.9162907 + 0.2231436 + 1.2039728) / 6
         // = 3.5882019 / 6 = 0.5980336477267486
-        assert!(
-            close(r.log_loss, 0.598_033_647_726_748_6, 1e-12),
-            "{:?}",
-            r.log_loss
-        );
+        assert!(close(r.log_loss, 0.598_033_647_726_748_6, 1e-12), "{:?}", r.log_loss);
         assert_eq!((r.mae, r.rmse), (None, None));
     }
 
@@ -198,10 +177,7 @@ mod tests {
         assert_eq!(r.labelled, 3);
         assert!(close(r.mae, 1.0, 1e-15));
         assert!(close(r.rmse, 1.290_994_448_735_805_6, 1e-15));
-        assert_eq!(
-            (r.accuracy, r.precision, r.recall, r.f1, r.log_loss),
-            (None, None, None, None, None)
-        );
+        assert_eq!((r.accuracy, r.precision, r.recall, r.f1, r.log_loss), (None, None, None, None, None));
     }
 
     #[test]
@@ -237,10 +213,7 @@ mod tests {
         }
         let r = w.report();
         assert_eq!(r.labelled, 3);
-        assert_eq!(
-            (r.accuracy, r.precision, r.recall, r.f1),
-            (Some(1.0), None, None, None)
-        );
+        assert_eq!((r.accuracy, r.precision, r.recall, r.f1), (Some(1.0), None, None, None));
         // regression window eviction: (0, 10) falls out, leaving errors 1 and 1
         let mut w = AccuracyWindow::new(2);
         w.add_regressed(0.0, 10.0);

@@ -28,21 +28,11 @@ pub enum Baseline {
     /// `(edges[last], +inf)`). `proportions[i]`: share of the values in bin `i`; `missing`:
     /// share of NaN values. `quantiles`: the 101 reference quantiles (0%, 1%, ..., 100%,
     /// numpy "linear") of the non-missing values, for the KS statistic.
-    Numeric {
-        edges: Vec<f64>,
-        proportions: Vec<f64>,
-        missing: f64,
-        quantiles: Vec<f64>,
-    },
+    Numeric { edges: Vec<f64>, proportions: Vec<f64>, missing: f64, quantiles: Vec<f64> },
     /// Categories seen in the reference, most frequent first (ties by name, byte order), at
     /// most [`MAX_CATEGORIES`]; their shares; `other`: the pooled share of the categories
     /// beyond that; `missing`: the share of missing values.
-    Categorical {
-        categories: Vec<String>,
-        proportions: Vec<f64>,
-        other: f64,
-        missing: f64,
-    },
+    Categorical { categories: Vec<String>, proportions: Vec<f64>, other: f64, missing: f64 },
 }
 
 impl Baseline {
@@ -55,19 +45,12 @@ impl Baseline {
         }
         let mut present: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
         if present.is_empty() {
-            return Err(if values.is_empty() {
-                BaselineError::Empty
-            } else {
-                BaselineError::AllMissing
-            });
+            return Err(if values.is_empty() { BaselineError::Empty } else { BaselineError::AllMissing });
         }
         present.sort_by(f64::total_cmp);
-        let quantiles: Vec<f64> = (0..QUANTILES)
-            .map(|k| json_exact(quantile_linear(&present, k, QUANTILES - 1)))
-            .collect();
-        let mut edges: Vec<f64> = (1..10)
-            .map(|d| json_exact(quantile_linear(&present, d, 10)))
-            .collect();
+        let quantiles: Vec<f64> =
+            (0..QUANTILES).map(|k| json_exact(quantile_linear(&present, k, QUANTILES - 1))).collect();
+        let mut edges: Vec<f64> = (1..10).map(|d| json_exact(quantile_linear(&present, d, 10))).collect();
         edges.dedup();
         let mut counts = vec![0usize; edges.len() + 1];
         for &v in &present {
@@ -75,10 +58,7 @@ impl Baseline {
         }
         let total = values.len() as f64;
         Ok(Baseline::Numeric {
-            proportions: counts
-                .iter()
-                .map(|&c| json_exact(c as f64 / total))
-                .collect(),
+            proportions: counts.iter().map(|&c| json_exact(c as f64 / total)).collect(),
             missing: json_exact((values.len() - present.len()) as f64 / total),
             edges,
             quantiles,
@@ -105,14 +85,8 @@ impl Baseline {
         let other: usize = sorted[kept..].iter().map(|(_, c)| c).sum();
         let total = values.len() as f64;
         Ok(Baseline::Categorical {
-            categories: sorted[..kept]
-                .iter()
-                .map(|(name, _)| name.to_string())
-                .collect(),
-            proportions: sorted[..kept]
-                .iter()
-                .map(|(_, c)| json_exact(*c as f64 / total))
-                .collect(),
+            categories: sorted[..kept].iter().map(|(name, _)| name.to_string()).collect(),
+            proportions: sorted[..kept].iter().map(|(_, c)| json_exact(*c as f64 / total)).collect(),
             other: json_exact(other as f64 / total),
             missing: json_exact(missing as f64 / total),
         })
@@ -161,11 +135,7 @@ pub fn quantile_linear(sorted: &[f64], num: usize, den: usize) -> f64 {
     if a == b {
         return a;
     }
-    let r = if t >= 0.5 {
-        b - (b - a) * (1.0 - t)
-    } else {
-        a + (b - a) * t
-    };
+    let r = if t >= 0.5 { b - (b - a) * (1.0 - t) } else { a + (b - a) * t };
     if r.is_finite() {
         r
     } else if t < 0.5 {
@@ -210,20 +180,12 @@ mod tests {
     #[test]
     fn numeric_baseline_of_1_to_1000() {
         let values: Vec<f64> = (1..=1000).map(f64::from).collect();
-        let Ok(Baseline::Numeric {
-            edges,
-            proportions,
-            missing,
-            quantiles,
-        }) = Baseline::numeric(&values)
-        else {
+        let Ok(Baseline::Numeric { edges, proportions, missing, quantiles }) = Baseline::numeric(&values) else {
             panic!("expected a numeric baseline");
         };
         // numpy linear: np.quantile(np.arange(1, 1001), d/10) = 1 + 999*d/10
         // = 100.9, 200.8, ..., 900.1.
-        let expected = [
-            100.9, 200.8, 300.7, 400.6, 500.5, 600.4, 700.3, 800.2, 900.1,
-        ];
+        let expected = [100.9, 200.8, 300.7, 400.6, 500.5, 600.4, 700.3, 800.2, 900.1];
         assert_eq!(edges.len(), 9);
         for (e, x) in edges.iter().zip(expected) {
             assert!(close(*e, x, 1e-9), "edge {e} vs {x}");
@@ -249,38 +211,22 @@ mod tests {
     #[test]
     fn numeric_baseline_missing_ties_and_errors() {
         // 4 values, 2 NaN: missing share 0.5, proportions sum to 0.5
-        let Ok(Baseline::Numeric {
-            proportions,
-            missing,
-            ..
-        }) = Baseline::numeric(&[1.0, f64::NAN, 2.0, f64::NAN])
+        let Ok(Baseline::Numeric { proportions, missing, .. }) = Baseline::numeric(&[1.0, f64::NAN, 2.0, f64::NAN])
         else {
             panic!()
         };
         assert_eq!(missing, 0.5);
         assert!(close(proportions.iter().sum::<f64>(), 0.5, 1e-12));
         // a constant: all deciles are 5, deduplicated to one edge, two bins
-        let Ok(Baseline::Numeric {
-            edges,
-            proportions,
-            quantiles,
-            ..
-        }) = Baseline::numeric(&[5.0; 50])
-        else {
+        let Ok(Baseline::Numeric { edges, proportions, quantiles, .. }) = Baseline::numeric(&[5.0; 50]) else {
             panic!()
         };
         assert_eq!(edges, vec![5.0]);
         assert_eq!(proportions, vec![1.0, 0.0]);
         assert!(quantiles.iter().all(|q| *q == 5.0));
         assert_eq!(Baseline::numeric(&[]), Err(BaselineError::Empty));
-        assert_eq!(
-            Baseline::numeric(&[f64::NAN]),
-            Err(BaselineError::AllMissing)
-        );
-        assert_eq!(
-            Baseline::numeric(&[1.0, f64::INFINITY]),
-            Err(BaselineError::Infinite { index: 1 })
-        );
+        assert_eq!(Baseline::numeric(&[f64::NAN]), Err(BaselineError::AllMissing));
+        assert_eq!(Baseline::numeric(&[1.0, f64::INFINITY]), Err(BaselineError::Infinite { index: 1 }));
         // value exactly on an edge goes to the lower bin
         assert_eq!(bin_index(&[1.0, 2.0], 1.0), 0);
         assert_eq!(bin_index(&[1.0, 2.0], 1.5), 1);
@@ -296,12 +242,7 @@ mod tests {
     fn categorical_baseline_orders_and_pools() {
         // b, a twice each (tie -> by name: a, b), c once, one missing: 6 values
         let values = [Some("b"), Some("a"), Some("c"), Some("b"), None, Some("a")];
-        let Ok(Baseline::Categorical {
-            categories,
-            proportions,
-            other,
-            missing,
-        }) = Baseline::categorical(&values)
+        let Ok(Baseline::Categorical { categories, proportions, other, missing }) = Baseline::categorical(&values)
         else {
             panic!()
         };
@@ -323,12 +264,7 @@ mod tests {
         }
         let total = values.len() as f64; // sum 31..=100 = 4585
         assert_eq!(total, 4585.0);
-        let Ok(Baseline::Categorical {
-            categories,
-            proportions,
-            other,
-            missing,
-        }) = Baseline::categorical(&values)
+        let Ok(Baseline::Categorical { categories, proportions, other, missing }) = Baseline::categorical(&values)
         else {
             panic!()
         };
@@ -339,12 +275,7 @@ mod tests {
         assert!(close(other, 201.0 / total, 1e-15));
         assert_eq!(missing, 0.0);
 
-        let Ok(Baseline::Categorical {
-            categories,
-            missing,
-            ..
-        }) = Baseline::categorical(&[None, None])
-        else {
+        let Ok(Baseline::Categorical { categories, missing, .. }) = Baseline::categorical(&[None, None]) else {
             panic!()
         };
         assert!(categories.is_empty());

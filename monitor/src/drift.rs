@@ -44,16 +44,8 @@ struct FeatureWindow {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    Numeric {
-        edges: Vec<f64>,
-        quantiles: Vec<f64>,
-        values: Ring<f64>,
-    },
-    Categorical {
-        index: HashMap<String, usize>,
-        other: usize,
-        cells: Ring<usize>,
-    },
+    Numeric { edges: Vec<f64>, quantiles: Vec<f64>, values: Ring<f64> },
+    Categorical { index: HashMap<String, usize>, other: usize, cells: Ring<usize> },
 }
 
 /// One feature's drift over its current window.
@@ -83,11 +75,7 @@ pub enum Statistic {
     /// Pearson chi-square of the window's counts (categories, other, missing) against the
     /// baseline shares, cells with share 0 and no count dropped, other zero-share cells
     /// smoothed to 1e-4 ([`stats::chi_square`]); 0 with p-value 1 for an empty window.
-    ChiSquare {
-        value: f64,
-        dof: usize,
-        p_value: f64,
-    },
+    ChiSquare { value: f64, dof: usize, p_value: f64 },
 }
 
 /// A share from a (possibly hand-edited) spec, made safe for the statistics.
@@ -103,16 +91,10 @@ impl DriftMonitor {
             .features
             .iter()
             .map(|feature| match &feature.baseline {
-                Baseline::Numeric {
-                    edges,
-                    proportions,
-                    missing,
-                    quantiles,
-                } => {
+                Baseline::Numeric { edges, proportions, missing, quantiles } => {
                     let bins = edges.len() + 1;
-                    let mut expected: Vec<f64> = (0..bins)
-                        .map(|i| share(proportions.get(i).copied().unwrap_or(0.0)))
-                        .collect();
+                    let mut expected: Vec<f64> =
+                        (0..bins).map(|i| share(proportions.get(i).copied().unwrap_or(0.0))).collect();
                     expected.push(share(*missing));
                     FeatureWindow {
                         name: feature.name.clone(),
@@ -125,39 +107,25 @@ impl DriftMonitor {
                         },
                     }
                 }
-                Baseline::Categorical {
-                    categories,
-                    proportions,
-                    other,
-                    missing,
-                } => {
+                Baseline::Categorical { categories, proportions, other, missing } => {
                     let mut index = HashMap::with_capacity(categories.len());
                     for (i, name) in categories.iter().enumerate() {
                         index.entry(name.clone()).or_insert(i);
                     }
-                    let mut expected: Vec<f64> = (0..categories.len())
-                        .map(|i| share(proportions.get(i).copied().unwrap_or(0.0)))
-                        .collect();
+                    let mut expected: Vec<f64> =
+                        (0..categories.len()).map(|i| share(proportions.get(i).copied().unwrap_or(0.0))).collect();
                     expected.push(share(*other));
                     expected.push(share(*missing));
                     FeatureWindow {
                         name: feature.name.clone(),
                         counts: vec![0; categories.len() + 2],
                         expected,
-                        kind: Kind::Categorical {
-                            index,
-                            other: categories.len(),
-                            cells: Ring::new(spec.window),
-                        },
+                        kind: Kind::Categorical { index, other: categories.len(), cells: Ring::new(spec.window) },
                     }
                 }
             })
             .collect();
-        DriftMonitor {
-            window: spec.window,
-            threshold: spec.drift_threshold,
-            features,
-        }
+        DriftMonitor { window: spec.window, threshold: spec.drift_threshold, features }
     }
 
     /// The number of monitored features.
@@ -190,11 +158,7 @@ impl DriftMonitor {
                 };
                 let missing = edges.len() + 1;
                 let cell = |x: f64| {
-                    if x.is_nan() {
-                        missing
-                    } else {
-                        bin_index(edges, x)
-                    }
+                    if x.is_nan() { missing } else { bin_index(edges, x) }
                 };
                 f.counts[cell(x)] += 1;
                 if let Some(old) = values.push(x) {
@@ -202,11 +166,7 @@ impl DriftMonitor {
                     *c = c.saturating_sub(1);
                 }
             }
-            Kind::Categorical {
-                index,
-                other,
-                cells,
-            } => {
+            Kind::Categorical { index, other, cells } => {
                 let cell = match value {
                     Observation::Category(Some(name)) => index.get(name).copied().unwrap_or(*other),
                     Observation::Category(None) | Observation::Number(_) => *other + 1,
@@ -240,32 +200,18 @@ impl DriftMonitor {
             stats::psi(&actual, &f.expected)
         };
         let statistic = match &f.kind {
-            Kind::Numeric {
-                quantiles, values, ..
-            } => {
+            Kind::Numeric { quantiles, values, .. } => {
                 let mut sorted: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
                 sorted.sort_by(f64::total_cmp);
-                Statistic::KolmogorovSmirnov {
-                    d: stats::ks_distance(&sorted, quantiles),
-                }
+                Statistic::KolmogorovSmirnov { d: stats::ks_distance(&sorted, quantiles) }
             }
             Kind::Categorical { .. } => {
                 let (value, dof, p_value) = stats::chi_square(&f.counts, &f.expected);
-                Statistic::ChiSquare {
-                    value,
-                    dof,
-                    p_value,
-                }
+                Statistic::ChiSquare { value, dof, p_value }
             }
         };
         let enough = observed > 0 && observed >= self.window.min(MIN_SAMPLE);
-        FeatureDrift {
-            name: f.name.clone(),
-            observed,
-            psi,
-            statistic,
-            drifted: enough && psi > self.threshold,
-        }
+        FeatureDrift { name: f.name.clone(), observed, psi, statistic, drifted: enough && psi > self.threshold }
     }
 }
 
@@ -296,11 +242,7 @@ mod tests {
         /// A category with probabilities 0.4, 0.3, 0.2, 0.1 (or shifted: reversed).
         fn category(&mut self, shifted: bool) -> &'static str {
             let u = self.uniform();
-            let names = if shifted {
-                ["d", "c", "b", "a"]
-            } else {
-                ["a", "b", "c", "d"]
-            };
+            let names = if shifted { ["d", "c", "b", "a"] } else { ["a", "b", "c", "d"] };
             let i = if u < 0.4 {
                 0
             } else if u < 0.7 {
@@ -317,17 +259,11 @@ mod tests {
     fn numeric_spec(window: usize, threshold: f64) -> MonitorSpec {
         let mut rng = Rng(1);
         let reference: Vec<f64> = (0..20_000).map(|_| rng.normal()).collect();
-        let Ok(baseline) = Baseline::numeric(&reference) else {
-            panic!("baseline")
-        };
+        let Ok(baseline) = Baseline::numeric(&reference) else { panic!("baseline") };
         MonitorSpec {
             window,
             drift_threshold: threshold,
-            features: vec![FeatureBaseline {
-                name: "x".into(),
-                source: Source::Input,
-                baseline,
-            }],
+            features: vec![FeatureBaseline { name: "x".into(), source: Source::Input, baseline }],
             accuracy: None,
         }
     }
@@ -417,16 +353,10 @@ mod tests {
         assert!(!d.drifted);
         // the incremental counts equal counts recomputed from scratch
         let f = &monitor.features[0];
-        let Kind::Numeric { edges, values, .. } = &f.kind else {
-            panic!()
-        };
+        let Kind::Numeric { edges, values, .. } = &f.kind else { panic!() };
         let mut recount = vec![0; edges.len() + 2];
         for &x in values.iter() {
-            recount[if x.is_nan() {
-                edges.len() + 1
-            } else {
-                bin_index(edges, x)
-            }] += 1;
+            recount[if x.is_nan() { edges.len() + 1 } else { bin_index(edges, x) }] += 1;
         }
         assert_eq!(f.counts, recount);
     }
@@ -462,9 +392,7 @@ mod tests {
         monitor.observe(0, Observation::Category(Some("a")));
         // window now: -0.5 .. 0.0 (6 values ≤ 0), 0.5, 0.9, NaN, NaN: shares 0.6, 0.2, 0.2
         let d = &monitor.report()[0];
-        let by_hand = 0.1 * (0.6f64 / 0.5).ln()
-            + (-0.3) * (0.2f64 / 0.5).ln()
-            + (0.2 - 1e-4) * (0.2f64 / 1e-4).ln();
+        let by_hand = 0.1 * (0.6f64 / 0.5).ln() + (-0.3) * (0.2f64 / 0.5).ln() + (0.2 - 1e-4) * (0.2f64 / 1e-4).ln();
         assert!((d.psi - by_hand).abs() < 1e-12, "{} vs {by_hand}", d.psi);
     }
 
@@ -472,17 +400,11 @@ mod tests {
     fn categorical_drift_and_chi_square() {
         let mut rng = Rng(6);
         let reference: Vec<Option<&str>> = (0..20_000).map(|_| Some(rng.category(false))).collect();
-        let Ok(baseline) = Baseline::categorical(&reference) else {
-            panic!()
-        };
+        let Ok(baseline) = Baseline::categorical(&reference) else { panic!() };
         let spec = MonitorSpec {
             window: 2_000,
             drift_threshold: 0.2,
-            features: vec![FeatureBaseline {
-                name: "c".into(),
-                source: Source::Input,
-                baseline,
-            }],
+            features: vec![FeatureBaseline { name: "c".into(), source: Source::Input, baseline }],
             accuracy: None,
         };
         let mut monitor = DriftMonitor::new(&spec);
@@ -490,14 +412,7 @@ mod tests {
             monitor.observe(0, Observation::Category(Some(rng.category(false))));
         }
         let d = &monitor.report()[0];
-        let Statistic::ChiSquare {
-            value,
-            dof,
-            p_value,
-        } = d.statistic
-        else {
-            panic!()
-        };
+        let Statistic::ChiSquare { value, dof, p_value } = d.statistic else { panic!() };
         // cells a, b, c, d (other and missing: share 0, count 0, dropped): dof 3
         assert_eq!(dof, 3);
         assert!(d.psi < 0.01, "psi {}", d.psi);
@@ -507,18 +422,14 @@ mod tests {
             monitor.observe(0, Observation::Category(Some(rng.category(true))));
         }
         let d = &monitor.report()[0];
-        let Statistic::ChiSquare { p_value, .. } = d.statistic else {
-            panic!()
-        };
+        let Statistic::ChiSquare { p_value, .. } = d.statistic else { panic!() };
         assert!(d.psi > 0.2 && d.drifted, "psi {}", d.psi);
         assert!(p_value < 1e-10);
         // unseen categories and missing values land in other/missing: dof grows to 5
         monitor.observe(0, Observation::Category(Some("zzz")));
         monitor.observe(0, Observation::Category(None));
         monitor.observe(0, Observation::Number(1.0));
-        let Statistic::ChiSquare { dof, .. } = monitor.report()[0].statistic else {
-            panic!()
-        };
+        let Statistic::ChiSquare { dof, .. } = monitor.report()[0].statistic else { panic!() };
         assert_eq!(dof, 5);
         let f = &monitor.features[0];
         assert_eq!(f.counts.iter().sum::<usize>(), 2_000);
@@ -546,14 +457,7 @@ mod tests {
         assert_eq!(report[0].psi, 0.0);
         assert_eq!(report[0].statistic, Statistic::KolmogorovSmirnov { d: 0.0 });
         assert!(!report[0].drifted);
-        assert_eq!(
-            report[1].statistic,
-            Statistic::ChiSquare {
-                value: 0.0,
-                dof: 1,
-                p_value: 1.0
-            }
-        );
+        assert_eq!(report[1].statistic, Statistic::ChiSquare { value: 0.0, dof: 1, p_value: 1.0 });
         assert!(!report[1].drifted);
 
         // inconsistent baselines, window 0, NaN threshold, out-of-range feature index
@@ -586,10 +490,7 @@ mod tests {
         };
         assert!(bad.validate().is_err());
         for window in [0, 3] {
-            let mut monitor = DriftMonitor::new(&MonitorSpec {
-                window,
-                ..bad.clone()
-            });
+            let mut monitor = DriftMonitor::new(&MonitorSpec { window, ..bad.clone() });
             for x in [1.0, f64::NAN, f64::INFINITY, -f64::INFINITY, 2.0] {
                 monitor.observe(0, Observation::Number(x));
                 monitor.observe(1, Observation::Category(Some("a")));
@@ -606,16 +507,9 @@ mod tests {
     #[test]
     fn statistic_serializes_with_a_kind_tag() {
         let json = |s: &Statistic| serde_json::to_string(s).unwrap_or_default();
+        assert_eq!(json(&Statistic::KolmogorovSmirnov { d: 0.5 }), r#"{"kind":"kolmogorov_smirnov","d":0.5}"#);
         assert_eq!(
-            json(&Statistic::KolmogorovSmirnov { d: 0.5 }),
-            r#"{"kind":"kolmogorov_smirnov","d":0.5}"#
-        );
-        assert_eq!(
-            json(&Statistic::ChiSquare {
-                value: 1.0,
-                dof: 2,
-                p_value: 0.25
-            }),
+            json(&Statistic::ChiSquare { value: 1.0, dof: 2, p_value: 0.25 }),
             r#"{"kind":"chi_square","value":1.0,"dof":2,"p_value":0.25}"#
         );
     }

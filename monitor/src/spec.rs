@@ -67,10 +67,7 @@ impl MonitorSpec {
             feature
                 .baseline
                 .validate()
-                .map_err(|reason| SpecError::BadBaseline {
-                    feature: feature.name.clone(),
-                    reason,
-                })?;
+                .map_err(|reason| SpecError::BadBaseline { feature: feature.name.clone(), reason })?;
         }
         Ok(())
     }
@@ -86,12 +83,7 @@ impl Baseline {
             s.is_finite() && (0.0..=1.0).contains(&s)
         }
         let (shares, total): (Vec<f64>, f64) = match self {
-            Baseline::Numeric {
-                edges,
-                proportions,
-                missing,
-                quantiles,
-            } => {
+            Baseline::Numeric { edges, proportions, missing, quantiles } => {
                 if edges.iter().any(|e| !e.is_finite()) {
                     return Err("a bin edge is not finite".into());
                 }
@@ -107,10 +99,7 @@ impl Baseline {
                     ));
                 }
                 if quantiles.len() != QUANTILES {
-                    return Err(format!(
-                        "expected {QUANTILES} quantiles, found {}",
-                        quantiles.len()
-                    ));
+                    return Err(format!("expected {QUANTILES} quantiles, found {}", quantiles.len()));
                 }
                 if quantiles.iter().any(|q| !q.is_finite()) {
                     return Err("a quantile is not finite".into());
@@ -123,18 +112,9 @@ impl Baseline {
                 let total = shares.iter().sum();
                 (shares, total)
             }
-            Baseline::Categorical {
-                categories,
-                proportions,
-                other,
-                missing,
-            } => {
+            Baseline::Categorical { categories, proportions, other, missing } => {
                 if proportions.len() != categories.len() {
-                    return Err(format!(
-                        "{} categories but {} proportions",
-                        categories.len(),
-                        proportions.len()
-                    ));
+                    return Err(format!("{} categories but {} proportions", categories.len(), proportions.len()));
                 }
                 for (i, c) in categories.iter().enumerate() {
                     if categories[..i].contains(c) {
@@ -165,48 +145,21 @@ mod tests {
     fn spec() -> MonitorSpec {
         // a deterministic, irregular reference: fractional parts of k·φ, scaled
         let reference: Vec<f64> = (0..5_000)
-            .map(|k| {
-                if k % 97 == 0 {
-                    f64::NAN
-                } else {
-                    (k as f64 * 0.618_033_988_749_894_8).fract() * 37.3 - 5.0
-                }
-            })
+            .map(|k| if k % 97 == 0 { f64::NAN } else { (k as f64 * 0.618_033_988_749_894_8).fract() * 37.3 - 5.0 })
             .collect();
-        let categories: Vec<Option<&str>> = (0..1_000)
-            .map(|k| {
-                if k % 50 == 0 {
-                    None
-                } else {
-                    Some(["x", "y", "z"][k % 3])
-                }
-            })
-            .collect();
-        let (Ok(numeric), Ok(categorical)) = (
-            Baseline::numeric(&reference),
-            Baseline::categorical(&categories),
-        ) else {
+        let categories: Vec<Option<&str>> =
+            (0..1_000).map(|k| if k % 50 == 0 { None } else { Some(["x", "y", "z"][k % 3]) }).collect();
+        let (Ok(numeric), Ok(categorical)) = (Baseline::numeric(&reference), Baseline::categorical(&categories)) else {
             panic!("baselines")
         };
         MonitorSpec {
             window: 1_000,
             drift_threshold: 0.2,
             features: vec![
-                FeatureBaseline {
-                    name: "age".into(),
-                    source: Source::Input,
-                    baseline: numeric,
-                },
-                FeatureBaseline {
-                    name: "city".into(),
-                    source: Source::Column,
-                    baseline: categorical,
-                },
+                FeatureBaseline { name: "age".into(), source: Source::Input, baseline: numeric },
+                FeatureBaseline { name: "city".into(), source: Source::Column, baseline: categorical },
             ],
-            accuracy: Some(AccuracySpec::Classifier {
-                label: "churn".into(),
-                probability: Some("p".into()),
-            }),
+            accuracy: Some(AccuracySpec::Classifier { label: "churn".into(), probability: Some("p".into()) }),
         }
     }
 
@@ -221,57 +174,32 @@ mod tests {
             window: 10,
             drift_threshold: 0.1,
             features: vec![],
-            accuracy: Some(AccuracySpec::Regressor {
-                prediction: "price".into(),
-            }),
+            accuracy: Some(AccuracySpec::Regressor { prediction: "price".into() }),
         };
         let json = serde_json::to_string(&regressor).unwrap_or_default();
-        assert_eq!(
-            serde_json::from_str::<MonitorSpec>(&json).ok(),
-            Some(regressor)
-        );
+        assert_eq!(serde_json::from_str::<MonitorSpec>(&json).ok(), Some(regressor));
     }
 
     #[test]
     fn validate_rejects_inconsistent_specs() {
         let good = spec();
-        assert_eq!(
-            MonitorSpec {
-                window: 0,
-                ..good.clone()
-            }
-            .validate(),
-            Err(SpecError::ZeroWindow)
-        );
+        assert_eq!(MonitorSpec { window: 0, ..good.clone() }.validate(), Err(SpecError::ZeroWindow));
         assert!(matches!(
-            MonitorSpec {
-                drift_threshold: -1.0,
-                ..good.clone()
-            }
-            .validate(),
+            MonitorSpec { drift_threshold: -1.0, ..good.clone() }.validate(),
             Err(SpecError::BadThreshold(_))
         ));
         let mut twice = good.clone();
         twice.features.push(twice.features[0].clone());
-        assert_eq!(
-            twice.validate(),
-            Err(SpecError::DuplicateFeature("age".into()))
-        );
+        assert_eq!(twice.validate(), Err(SpecError::DuplicateFeature("age".into())));
         let mut short = good.clone();
         if let Baseline::Numeric { proportions, .. } = &mut short.features[0].baseline {
             proportions.pop();
         }
-        assert!(matches!(
-            short.validate(),
-            Err(SpecError::BadBaseline { .. })
-        ));
+        assert!(matches!(short.validate(), Err(SpecError::BadBaseline { .. })));
         let mut unsorted = good;
         if let Baseline::Numeric { edges, .. } = &mut unsorted.features[0].baseline {
             edges.swap(0, 1);
         }
-        assert!(matches!(
-            unsorted.validate(),
-            Err(SpecError::BadBaseline { .. })
-        ));
+        assert!(matches!(unsorted.validate(), Err(SpecError::BadBaseline { .. })));
     }
 }

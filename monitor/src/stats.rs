@@ -11,11 +11,7 @@ pub const EPSILON: f64 = 1e-4;
 
 /// A share made safe: non-finite or negative becomes 0, then raised to [`EPSILON`].
 fn smoothed(share: f64) -> f64 {
-    let share = if share.is_finite() && share > 0.0 {
-        share
-    } else {
-        0.0
-    };
+    let share = if share.is_finite() && share > 0.0 { share } else { 0.0 };
     share.max(EPSILON)
 }
 
@@ -39,11 +35,7 @@ pub fn psi(actual: &[f64], expected: &[f64]) -> f64 {
 /// left limit `F(x−)` instead. Empty `quantiles` gives 0.
 pub fn reference_cdf(quantiles: &[f64], x: f64, left: bool) -> f64 {
     let m = quantiles.len();
-    let below = if left {
-        quantiles.partition_point(|q| *q < x)
-    } else {
-        quantiles.partition_point(|q| *q <= x)
-    };
+    let below = if left { quantiles.partition_point(|q| *q < x) } else { quantiles.partition_point(|q| *q <= x) };
     if below == 0 {
         return 0.0;
     }
@@ -53,11 +45,7 @@ pub fn reference_cdf(quantiles: &[f64], x: f64, left: bool) -> f64 {
     // 0 < below < m, so m >= 2
     let k = below - 1;
     let (lo, hi) = (quantiles[k], quantiles[k + 1]);
-    let frac = if hi > lo {
-        ((x - lo) / (hi - lo)).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
+    let frac = if hi > lo { ((x - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.0 };
     let f = (k as f64 + frac) / (m - 1) as f64;
     if f.is_nan() { 0.0 } else { f.clamp(0.0, 1.0) }
 }
@@ -104,11 +92,7 @@ pub fn chi_square(counts: &[usize], expected: &[f64]) -> (f64, usize, f64) {
         }
     }
     let dof = kept.saturating_sub(1);
-    let p_value = if n == 0 || dof == 0 {
-        1.0
-    } else {
-        chi2_sf(value, dof)
-    };
+    let p_value = if n == 0 || dof == 0 { 1.0 } else { chi2_sf(value, dof) };
     (value, dof, p_value)
 }
 
@@ -142,11 +126,7 @@ pub fn gamma_q(a: f64, x: f64) -> f64 {
     if x.is_infinite() {
         return 0.0;
     }
-    let q = if x < a + 1.0 {
-        1.0 - gamma_p_series(a, x)
-    } else {
-        gamma_q_fraction(a, x)
-    };
+    let q = if x < a + 1.0 { 1.0 - gamma_p_series(a, x) } else { gamma_q_fraction(a, x) };
     q.clamp(0.0, 1.0)
 }
 
@@ -243,11 +223,7 @@ mod tests {
         assert!(close(ln_gamma(1.0), 0.0, 1e-14));
         assert!(close(ln_gamma(2.0), 0.0, 1e-14));
         assert!(close(ln_gamma(5.0), 24f64.ln(), 1e-13));
-        assert!(close(
-            ln_gamma(0.5),
-            std::f64::consts::PI.sqrt().ln(),
-            1e-13
-        ));
+        assert!(close(ln_gamma(0.5), std::f64::consts::PI.sqrt().ln(), 1e-13));
         assert!(close(ln_gamma(10.0), 362_880f64.ln(), 1e-12));
         assert!(close(ln_gamma(0.1), 9.513_507_698_668_732f64.ln(), 1e-12));
         assert!(ln_gamma(0.0).is_nan());
@@ -323,9 +299,7 @@ mod tests {
         assert_eq!(ks_distance(&[2.0], &uniform), 1.0);
         // a reference with repeated quantiles (a point mass at 0 for 50%):
         // q_0..q_50 = 0, then uniform to 1; F(0) = 0.5, F(0−) = 0.
-        let mass: Vec<f64> = (0..=100)
-            .map(|k| if k <= 50 { 0.0 } else { (k - 50) as f64 / 50.0 })
-            .collect();
+        let mass: Vec<f64> = (0..=100).map(|k| if k <= 50 { 0.0 } else { (k - 50) as f64 / 50.0 }).collect();
         assert_eq!(reference_cdf(&mass, 0.0, false), 0.5);
         assert_eq!(reference_cdf(&mass, 0.0, true), 0.0);
         assert!(close(reference_cdf(&mass, 0.5, false), 0.75, 1e-12));

@@ -13,10 +13,7 @@ pub(crate) struct Ring<T> {
 
 impl<T> Ring<T> {
     pub(crate) fn new(capacity: usize) -> Ring<T> {
-        Ring {
-            items: VecDeque::with_capacity(capacity.min(PREALLOCATE)),
-            capacity,
-        }
+        Ring { items: VecDeque::with_capacity(capacity.min(PREALLOCATE)), capacity }
     }
 
     /// Appends `item` and returns the item that fell out of the window, if any. With
@@ -26,11 +23,7 @@ impl<T> Ring<T> {
         if self.capacity == 0 {
             return Some(item);
         }
-        let evicted = if self.items.len() >= self.capacity {
-            self.items.pop_front()
-        } else {
-            None
-        };
+        let evicted = if self.items.len() >= self.capacity { self.items.pop_front() } else { None };
         self.items.push_back(item);
         evicted
     }

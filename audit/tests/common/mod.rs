@@ -24,11 +24,7 @@ pub fn record(i: u64) -> AuditRecord {
         rows: 2,
         inputs: vec![
             NamedValues { name: "amount".into(), width: 1, values: Values::F32(vec![i as f32 + 0.1, f32::NAN]) },
-            NamedValues {
-                name: "country".into(),
-                width: 1,
-                values: Values::Str(vec![Some(format!("FR{i}")), None]),
-            },
+            NamedValues { name: "country".into(), width: 1, values: Values::Str(vec![Some(format!("FR{i}")), None]) },
         ],
         outputs: vec![
             NamedValues {

@@ -3,9 +3,9 @@
 //! `wheel.rs`).
 
 use crate::load::ColorChoice;
-use crate::server_build::{build_binary, write_crate, BuildDevice, CargoArgs, Options, Pipeline, Place};
+use crate::server_build::{BuildDevice, CargoArgs, Options, Pipeline, Place, build_binary, write_crate};
 use crate::wheel;
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -58,7 +58,19 @@ pub struct BuildArgs {
 }
 
 pub fn run(args: BuildArgs, color: ColorChoice) -> Result<ExitCode> {
-    let BuildArgs { file, output, emit_crate, image, cargo, in_workspace, challenger, disable_pass, batch, python, maturin } = args;
+    let BuildArgs {
+        file,
+        output,
+        emit_crate,
+        image,
+        cargo,
+        in_workspace,
+        challenger,
+        disable_pass,
+        batch,
+        python,
+        maturin,
+    } = args;
     let options = Options { challenger, in_workspace, disabled: disable_pass, batch, ..cargo.options(color) };
     match (output, emit_crate, image) {
         (output, dir, None) if python => wheel::build(&file, output, dir, maturin, &options),
@@ -78,7 +90,13 @@ fn emit_crate_only(file: &Path, dir: &Path, options: &Options) -> Result<ExitCod
 /// `pipec build FILE [-o BIN] [--emit-crate DIR] [--image FILE.tar]`: the server binary, and
 /// with `--image` an OCI image archive holding it (the binary then goes under the target
 /// directory unless `-o` names a place).
-fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, image: Option<&Path>, options: &Options) -> Result<ExitCode> {
+fn build(
+    file: &Path,
+    output: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    image: Option<&Path>,
+    options: &Options,
+) -> Result<ExitCode> {
     if image.is_some() && options.device != BuildDevice::Cpu {
         bail!("--image holds a CPU server (static, in an empty image); build it with --device cpu, the default");
     }
@@ -87,7 +105,9 @@ fn build(file: &Path, output: Option<PathBuf>, dir: Option<PathBuf>, image: Opti
         (None, Some(_)) => Place::TargetDir,
         (None, None) => Place::CurrentFolder,
     };
-    let Some((binary, pipeline)) = build_binary(file, place, dir.as_deref(), options)? else { return Ok(ExitCode::FAILURE) };
+    let Some((binary, pipeline)) = build_binary(file, place, dir.as_deref(), options)? else {
+        return Ok(ExitCode::FAILURE);
+    };
     if let Some(image) = image {
         write_image(&binary, &pipeline, image)?;
     }
@@ -108,10 +128,7 @@ fn write_image(binary: &Path, pipeline: &Pipeline, out: &Path) -> Result<()> {
         tag: tag.to_string(),
         port: IMAGE_HTTP_PORT,
         user: "65532:65532".into(),
-        env: vec![
-            ("PIPEC_HOST".into(), "0.0.0.0".into()),
-            ("PIPEC_GRPC_PORT".into(), IMAGE_GRPC_PORT.to_string()),
-        ],
+        env: vec![("PIPEC_HOST".into(), "0.0.0.0".into()), ("PIPEC_GRPC_PORT".into(), IMAGE_GRPC_PORT.to_string())],
         labels: vec![
             ("org.opencontainers.image.title".into(), pipeline.name.clone()),
             ("org.opencontainers.image.version".into(), pipeline.version.clone()),

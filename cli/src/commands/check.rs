@@ -1,7 +1,7 @@
 //! `pipec check FILE`: syntax, names, types, vector lengths and artifact files; a one-line
 //! summary of the pipeline when it has no errors.
 
-use crate::load::{load, ColorChoice};
+use crate::load::{ColorChoice, load};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,8 +1,8 @@
 //! `pipec deploy k8s|kserve FILE`: checks the pipeline, then writes the manifests for its
 //! image (`deploy/`).
 
-use crate::deploy::{deploy, DeployArgs};
-use crate::load::{load, ColorChoice};
+use crate::deploy::{DeployArgs, deploy};
+use crate::load::{ColorChoice, load};
 use anyhow::Result;
 use std::process::ExitCode;
 

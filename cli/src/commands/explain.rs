@@ -1,7 +1,7 @@
 //! `pipec explain FILE`: the IR before and after the optimisation passes and how the fused GPU
 //! kernel computes each node, or the optimised IR as a Graphviz digraph (`--dot`).
 
-use crate::load::{load, passes, ColorChoice};
+use crate::load::{ColorChoice, load, passes};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

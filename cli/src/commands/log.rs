@@ -37,13 +37,15 @@ impl Source {
             bail!("`{}` does not exist (expected the server's audit log folder or a Parquet export)", dir.display());
         }
         if is_export(dir) {
-            let records = read_export(dir, filter).with_context(|| format!("cannot read the export `{}`", dir.display()))?;
+            let records =
+                read_export(dir, filter).with_context(|| format!("cannot read the export `{}`", dir.display()))?;
             return Ok(Source::Export(records));
         }
         if !dir.is_dir() {
             bail!("`{}` is not a folder (expected the server's audit log folder or a Parquet export)", dir.display());
         }
-        let records = read_records(dir, filter).with_context(|| format!("cannot read the audit log in `{}`", dir.display()))?;
+        let records =
+            read_records(dir, filter).with_context(|| format!("cannot read the audit log in `{}`", dir.display()))?;
         Ok(Source::Log(records))
     }
 
@@ -66,7 +68,9 @@ impl Source {
                 tail.bytes_removed,
                 tail.reason
             );
-        } else if !any_record && !pipec_audit::has_segments(dir).with_context(|| format!("cannot list `{}`", dir.display()))? {
+        } else if !any_record
+            && !pipec_audit::has_segments(dir).with_context(|| format!("cannot list `{}`", dir.display()))?
+        {
             eprintln!("note: `{}` holds no audit log segments (audit-*.log)", dir.display());
         }
         Ok(())
@@ -148,7 +152,10 @@ fn export_parquet(dir: &Path, output: &Path, filter: Filter) -> Result<ExitCode>
         any_record = true;
         records += 1;
         if last_report.elapsed().as_secs() >= 5 {
-            eprintln!("exported {records} records so far ({:.0} records/s)", records as f64 / started.elapsed().as_secs_f64());
+            eprintln!(
+                "exported {records} records so far ({:.0} records/s)",
+                records as f64 / started.elapsed().as_secs_f64()
+            );
             last_report = Instant::now();
         }
     }

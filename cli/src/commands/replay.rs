@@ -2,7 +2,7 @@
 //! through a server binary's `replay` command and exits as it does.
 
 use crate::load::ColorChoice;
-use crate::server_build::{run_subcommand, CargoArgs, Options};
+use crate::server_build::{CargoArgs, Options, run_subcommand};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

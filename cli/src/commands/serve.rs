@@ -2,7 +2,7 @@
 //! becomes it.
 
 use crate::load::ColorChoice;
-use crate::server_build::{build_binary, CargoArgs, Options, Place};
+use crate::server_build::{CargoArgs, Options, Place, build_binary};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};

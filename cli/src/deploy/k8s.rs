@@ -19,7 +19,7 @@
 
 use super::pod::{self, PortRef};
 use super::yaml::{boolean, int, map, push, seq, str, string_map};
-use super::{contract, metrics, Manifest, Plan};
+use super::{Manifest, Plan, contract, metrics};
 use serde_yaml_ng::Value;
 
 /// Where the examples expect Prometheus (a Prometheus Operator install in `monitoring`).
@@ -180,10 +180,7 @@ fn hpa_header(plan: &Plan) -> Vec<String> {
 /// The CPU HPA: average utilization of the pods' CPU request.
 fn hpa(plan: &Plan) -> Value {
     let target = map([("type", str("Utilization")), ("averageUtilization", int(CPU_UTILIZATION_PERCENT))]);
-    hpa_with(
-        plan,
-        map([("type", str("Resource")), ("resource", map([("name", str("cpu")), ("target", target)]))]),
-    )
+    hpa_with(plan, map([("type", str("Resource")), ("resource", map([("name", str("cpu")), ("target", target)]))]))
 }
 
 /// An autoscaling/v2 HorizontalPodAutoscaler of the Deployment on one metric (a `metrics` entry).
@@ -307,8 +304,7 @@ fn custom_metric_header(plan: &Plan) -> Vec<String> {
 
 /// The HPA on the queue-wait Pods metric (through prometheus-adapter).
 fn custom_metric_hpa(plan: &Plan) -> Value {
-    let target =
-        map([("type", str("AverageValue")), ("averageValue", str(metrics::QUEUE_WAIT_TARGET_QUANTITY))]);
+    let target = map([("type", str("AverageValue")), ("averageValue", str(metrics::QUEUE_WAIT_TARGET_QUANTITY))]);
     let pods = map([("metric", map([("name", str(metrics::QUEUE_WAIT_SECONDS))])), ("target", target)]);
     hpa_with(plan, map([("type", str("Pods")), ("pods", pods)]))
 }

@@ -24,7 +24,7 @@
 
 use super::pod::{self, PortRef};
 use super::yaml::{boolean, int, map, seq, str, string_map};
-use super::{contract, Manifest, Plan, RUNTIME_PREFIX};
+use super::{Manifest, Plan, RUNTIME_PREFIX, contract};
 use serde_yaml_ng::Value;
 
 /// KServe's name for the predictor's container, which a runtime must use.

@@ -33,7 +33,7 @@ mod kserve;
 mod pod;
 mod yaml;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
 /// What the server in a `pipec build --image` image promises. The manifests are built from

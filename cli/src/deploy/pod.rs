@@ -9,9 +9,9 @@
 //! server then drains open requests for `--shutdown-timeout-ms`, and the grace period covers
 //! both ([`contract::termination_grace_seconds`]).
 
+use super::Plan;
 use super::contract;
 use super::yaml::{boolean, int, map, seq, str, string_map};
-use super::Plan;
 use serde_yaml_ng::Value;
 
 /// How a probe names the HTTP port: by name in the Deployment, by number in the KServe

@@ -8,7 +8,7 @@
 //! booleans or integers (`yes`, `on`, `n`, `1_000`, `0b1`). [`render`] refuses any such
 //! string rather than write a file that kubectl would read differently.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 use serde_yaml_ng::{Mapping, Value};
 
 /// A mapping with these entries, in this order.

@@ -32,11 +32,8 @@ pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
     let _ = std::fs::remove_dir_all(&venv);
     let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().expect("python3 runs");
     assert!(made.success(), "python3 -m venv {} failed", venv.display());
-    let pip = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet"])
-        .args(packages)
-        .status()
-        .expect("pip runs");
+    let pip =
+        Command::new(&python).args(["-m", "pip", "install", "--quiet"]).args(packages).status().expect("pip runs");
     assert!(pip.success(), "pip install {} failed", packages.join(" "));
     std::fs::write(&marker, wanted).expect("the venv's marker file");
     python
@@ -90,10 +87,10 @@ impl Server {
         let lines = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(event) = serde_json::from_str::<Value>(&line) {
-                    if event["message"] == "listening" {
-                        let _ = address_tx.send(event["address"].as_str().unwrap_or_default().to_string());
-                    }
+                if let Ok(event) = serde_json::from_str::<Value>(&line)
+                    && event["message"] == "listening"
+                {
+                    let _ = address_tx.send(event["address"].as_str().unwrap_or_default().to_string());
                 }
                 lines.lock().unwrap().push(line);
             }
@@ -159,10 +156,8 @@ pub fn post(url: &str, body: &[u8], headers: &[(&str, String)]) -> (u16, Option<
     }
     let mut response = request.send(body).expect("POST answered");
     let status = response.status().as_u16();
-    let json_length = response
-        .headers()
-        .get("inference-header-content-length")
-        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let json_length =
+        response.headers().get("inference-header-content-length").and_then(|v| v.to_str().ok()?.parse().ok());
     let bytes = response.body_mut().with_config().limit(1 << 30).read_to_vec().expect("body");
     (status, json_length, bytes)
 }
@@ -187,7 +182,5 @@ pub fn listening_field(server: &Server, field: &str) -> Option<String> {
 
 /// A series' value in Prometheus text (`name{labels}`, exactly as written), 0 when absent.
 pub fn metric(text: &str, series: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    text.lines().find_map(|line| line.strip_prefix(series)?.trim().parse().ok()).unwrap_or(0.0)
 }

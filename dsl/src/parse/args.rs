@@ -33,9 +33,5 @@ fn arg(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Arg> {
             _ => {}
         }
     }
-    Some(Arg {
-        name,
-        value: value?,
-        span,
-    })
+    Some(Arg { name, value: value?, span })
 }

@@ -21,9 +21,5 @@ pub(super) fn binding(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Binding> 
             _ => {}
         }
     }
-    Some(Binding {
-        name: name?,
-        value: value?,
-        span,
-    })
+    Some(Binding { name: name?, value: value?, span })
 }

@@ -15,10 +15,7 @@ pub(super) struct Builder {
 
 impl Builder {
     pub fn new() -> Self {
-        Builder {
-            diagnostics: Vec::new(),
-            nodes: 0,
-        }
+        Builder { diagnostics: Vec::new(), nodes: 0 }
     }
 
     pub fn report(&mut self, diagnostic: Diagnostic) {
@@ -38,19 +35,18 @@ impl Builder {
                 // Point at the newest part of the node, not at the whole (long) expression.
                 let focus = match &kind {
                     ExprKind::Binary { rhs, .. } => rhs.span,
-                    ExprKind::Unary { operand, .. } => {
-                        Span::new(span.start, operand.span.start.max(span.start))
-                    }
+                    ExprKind::Unary { operand, .. } => Span::new(span.start, operand.span.start.max(span.start)),
                     ExprKind::Index { index_span, .. } => *index_span,
                     // `[` or the callee's first letter: one ASCII byte.
-                    ExprKind::List(_) | ExprKind::Call { .. } => {
-                        Span::new(span.start, (span.start + 1).min(span.end))
-                    }
+                    ExprKind::List(_) | ExprKind::Call { .. } => Span::new(span.start, (span.start + 1).min(span.end)),
                     _ => span,
                 };
                 self.report(
                     Diagnostic::error("E0008", "expression too large")
-                        .with_primary(focus, format!("expected at most {MAX_EXPR_NODES} terms and operators in one expression"))
+                        .with_primary(
+                            focus,
+                            format!("expected at most {MAX_EXPR_NODES} terms and operators in one expression"),
+                        )
                         .with_note("split it into several features"),
                 );
             }
@@ -63,14 +59,8 @@ impl Builder {
     /// diagnostic rather than a panic.
     pub fn malformed(&mut self, span: Span) {
         self.report(
-            Diagnostic::error(
-                "E0001",
-                "internal error of the parser: unexpected syntax tree",
-            )
-            .with_primary(
-                span,
-                "expected valid syntax here; please report this as a bug of pipec",
-            ),
+            Diagnostic::error("E0001", "internal error of the parser: unexpected syntax tree")
+                .with_primary(span, "expected valid syntax here; please report this as a bug of pipec"),
         );
     }
 }

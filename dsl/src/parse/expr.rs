@@ -150,13 +150,7 @@ fn reduce(op: Op, op_span: Span, operands: &mut Vec<Expr>, b: &mut Builder) -> O
     let node = match (op, last) {
         (Op::Prefix(unary), Some(operand)) => {
             let span = op_span.join(operand.span);
-            b.node(
-                ExprKind::Unary {
-                    op: unary,
-                    operand: Box::new(operand),
-                },
-                span,
-            )?
+            b.node(ExprKind::Unary { op: unary, operand: Box::new(operand) }, span)?
         }
         (Op::Infix(binary), Some(rhs)) => {
             let Some(lhs) = operands.pop() else {
@@ -164,14 +158,7 @@ fn reduce(op: Op, op_span: Span, operands: &mut Vec<Expr>, b: &mut Builder) -> O
                 return None;
             };
             let span = lhs.span.join(rhs.span);
-            b.node(
-                ExprKind::Binary {
-                    op: binary,
-                    lhs: Box::new(lhs),
-                    rhs: Box::new(rhs),
-                },
-                span,
-            )?
+            b.node(ExprKind::Binary { op: binary, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span)?
         }
         (_, None) => {
             b.malformed(op_span);
@@ -184,22 +171,10 @@ fn reduce(op: Op, op_span: Span, operands: &mut Vec<Expr>, b: &mut Builder) -> O
 
 /// `a + not b`: `not` binds more loosely than the operator before it.
 fn misplaced_not(not_span: Span, before: Op, before_span: Option<Span>) -> Diagnostic {
-    let mut d = Diagnostic::error(
-        "E0001",
-        format!(
-            "`not` cannot follow `{}` without parentheses",
-            before.text()
-        ),
-    )
-    .with_primary(
-        not_span,
-        "expected an operand here; put `not ...` in parentheses",
-    );
+    let mut d = Diagnostic::error("E0001", format!("`not` cannot follow `{}` without parentheses", before.text()))
+        .with_primary(not_span, "expected an operand here; put `not ...` in parentheses");
     if let Some(s) = before_span {
-        d = d.with_secondary(
-            s,
-            format!("`{}` binds more tightly than `not`", before.text()),
-        );
+        d = d.with_secondary(s, format!("`{}` binds more tightly than `not`", before.text()));
     }
     d.with_note(format!("write `a {} (not b)`", before.text()))
 }
@@ -207,20 +182,7 @@ fn misplaced_not(not_span: Span, before: Op, before_span: Option<Span>) -> Diagn
 /// `a < b < c`: comparisons do not chain.
 fn chained_comparison(span: Span, op: BinaryOp, first_span: Span, first: BinaryOp) -> Diagnostic {
     Diagnostic::error("E0001", "comparison operators cannot be chained")
-        .with_primary(
-            span,
-            format!(
-                "expected `and`, `or` or the end of the expression before this `{}`",
-                op.symbol()
-            ),
-        )
-        .with_secondary(
-            first_span,
-            format!("the comparison `{}` is here", first.symbol()),
-        )
-        .with_note(format!(
-            "write `a {} b and b {} c`, or use parentheses",
-            first.symbol(),
-            op.symbol()
-        ))
+        .with_primary(span, format!("expected `and`, `or` or the end of the expression before this `{}`", op.symbol()))
+        .with_secondary(first_span, format!("the comparison `{}` is here", first.symbol()))
+        .with_note(format!("write `a {} b and b {} c`, or use parentheses", first.symbol(), op.symbol()))
 }

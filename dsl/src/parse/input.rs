@@ -9,13 +9,7 @@ use crate::diagnostic::Diagnostic;
 use crate::span::Span;
 use pest::iterators::Pair;
 
-const TYPES: [ScalarType; 5] = [
-    ScalarType::F32,
-    ScalarType::F64,
-    ScalarType::I64,
-    ScalarType::Bool,
-    ScalarType::Str,
-];
+const TYPES: [ScalarType; 5] = [ScalarType::F32, ScalarType::F64, ScalarType::I64, ScalarType::Bool, ScalarType::Str];
 
 pub(super) fn input_decl(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<InputDecl> {
     let span = tight_span(&pair);
@@ -28,11 +22,7 @@ pub(super) fn input_decl(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<InputD
             _ => {}
         }
     }
-    Some(InputDecl {
-        name: name?,
-        ty: ty?,
-        span,
-    })
+    Some(InputDecl { name: name?, ty: ty?, span })
 }
 
 /// `f32`, `str?`, `f32[8]`, `f32[8]?`.
@@ -56,10 +46,7 @@ fn type_expr(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<TypeExpr> {
                             "E0007",
                             format!("vector length `{}` is out of range", shorten(part.as_str())),
                         )
-                        .with_primary(
-                            part.as_span().into(),
-                            format!("expected a length of at most {}", u32::MAX),
-                        ),
+                        .with_primary(part.as_span().into(), format!("expected a length of at most {}", u32::MAX)),
                     );
                     ok = false;
                 }
@@ -71,12 +58,7 @@ fn type_expr(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<TypeExpr> {
     if !ok {
         return None;
     }
-    Some(TypeExpr {
-        scalar: scalar?,
-        len,
-        nullable,
-        span,
-    })
+    Some(TypeExpr { scalar: scalar?, len, nullable, span })
 }
 
 /// A type name; anything but the five scalar types is E0002.
@@ -91,9 +73,7 @@ fn scalar_type(pair: &Pair<'_, Rule>, b: &mut Builder) -> Option<ScalarType> {
     if let Some(t) = similar_type(text) {
         d = d.with_note(format!("did you mean `{}`?", t.keyword()));
     }
-    b.report(d.with_note(
-        "a vector of n numbers is written `f32[n]`, a value that may be missing `f32?`",
-    ));
+    b.report(d.with_note("a vector of n numbers is written `f32[n]`, a value that may be missing `f32?`"));
     None
 }
 
@@ -105,16 +85,10 @@ fn similar_type(text: &str) -> Option<ScalarType> {
     let by_alias = match lower.as_str() {
         "float" | "float32" | "single" | "real" => Some(ScalarType::F32),
         "double" | "float64" => Some(ScalarType::F64),
-        "int" | "int64" | "long" | "integer" | "i32" | "int32" | "u32" | "u64" => {
-            Some(ScalarType::I64)
-        }
+        "int" | "int64" | "long" | "integer" | "i32" | "int32" | "u32" | "u64" => Some(ScalarType::I64),
         "boolean" => Some(ScalarType::Bool),
         "string" | "text" | "category" | "categorical" => Some(ScalarType::Str),
         _ => None,
     };
-    by_alias.or_else(|| {
-        TYPES
-            .into_iter()
-            .find(|t| edit_distance(&lower, t.keyword()) <= 1)
-    })
+    by_alias.or_else(|| TYPES.into_iter().find(|t| edit_distance(&lower, t.keyword()) <= 1))
 }

@@ -9,10 +9,7 @@ use pest::iterators::Pair;
 
 /// Any name token (`ident`, `pipeline_name`, `model_kind`, `arg_name`).
 pub(super) fn ident(pair: &Pair<'_, Rule>) -> Ident {
-    Ident {
-        name: pair.as_str().to_string(),
-        span: pair.as_span().into(),
-    }
+    Ident { name: pair.as_str().to_string(), span: pair.as_span().into() }
 }
 
 /// A `string` token: quotes removed, escapes resolved. An unknown escape is reported (E0003)
@@ -20,10 +17,7 @@ pub(super) fn ident(pair: &Pair<'_, Rule>) -> Ident {
 pub(super) fn string(pair: &Pair<'_, Rule>, b: &mut Builder) -> StrLit {
     let span = Span::from(pair.as_span());
     let text = pair.as_str();
-    let body = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or("");
+    let body = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or("");
     let body_start = span.start + 1;
     let mut value = String::with_capacity(body.len());
     let mut chars = body.char_indices();
@@ -40,12 +34,9 @@ pub(super) fn string(pair: &Pair<'_, Rule>, b: &mut Builder) -> StrLit {
             Some((j, other)) => {
                 let escape = Span::new(body_start + i, body_start + j + other.len_utf8());
                 b.report(
-                    Diagnostic::error(
-                        "E0003",
-                        format!("unknown escape `\\{}` in a string", other.escape_debug()),
-                    )
-                    .with_primary(escape, "expected one of the escapes \\\" \\\\ \\n \\t")
-                    .with_note("to write a backslash, double it: `\\\\`"),
+                    Diagnostic::error("E0003", format!("unknown escape `\\{}` in a string", other.escape_debug()))
+                        .with_primary(escape, "expected one of the escapes \\\" \\\\ \\n \\t")
+                        .with_note("to write a backslash, double it: `\\\\`"),
                 );
             }
             // The grammar ends a string at a lone backslash only when it is unterminated.
@@ -69,14 +60,8 @@ pub(super) fn number(pair: &Pair<'_, Rule>, b: &mut Builder) -> Option<f64> {
         Ok(v) if v.is_finite() && v.abs() <= f64::from(f32::MAX) => Some(v),
         _ => {
             b.report(
-                Diagnostic::error(
-                    "E0007",
-                    format!("number `{}` is out of range", shorten(text)),
-                )
-                .with_primary(
-                    pair.as_span().into(),
-                    "expected a number that fits in f32 (at most about 3.4e38)",
-                ),
+                Diagnostic::error("E0007", format!("number `{}` is out of range", shorten(text)))
+                    .with_primary(pair.as_span().into(), "expected a number that fits in f32 (at most about 3.4e38)"),
             );
             None
         }
@@ -87,16 +72,10 @@ pub(super) fn number(pair: &Pair<'_, Rule>, b: &mut Builder) -> Option<f64> {
 pub(super) fn bad_number(pair: &Pair<'_, Rule>, b: &mut Builder) {
     let text = pair.as_str();
     let mut d = Diagnostic::error("E0007", format!("invalid number `{}`", shorten(text)))
-        .with_primary(
-            pair.as_span().into(),
-            "expected a number such as 3, 0.5, 1e-3 or 2.5E+4",
-        );
+        .with_primary(pair.as_span().into(), "expected a number such as 3, 0.5, 1e-3 or 2.5E+4");
     if text.starts_with('.') {
         d = d.with_note(format!("write a leading zero: `0{}`", shorten(text)));
-    } else if text
-        .chars()
-        .any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E'))
-    {
+    } else if text.chars().any(|c| c.is_ascii_alphabetic() && !matches!(c, 'e' | 'E')) {
         d = d.with_note("a name cannot start with a digit");
     }
     b.report(d);

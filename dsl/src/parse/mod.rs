@@ -5,9 +5,9 @@
 //! whose span lies inside the source on char boundaries; nesting depth and expression size are
 //! bounded before anything recursive runs, so no input can exhaust the stack.
 
-mod builder;
 mod args;
 mod binding;
+mod builder;
 mod expr;
 mod input;
 mod literal;

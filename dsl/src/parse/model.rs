@@ -1,8 +1,8 @@
 //! `name = kind("file", key: value, ...)` declarations of the `models` section.
 
 use super::Rule;
-use super::builder::{Builder, tight_span};
 use super::args::args;
+use super::builder::{Builder, tight_span};
 use super::literal::ident;
 use crate::ast::ModelDecl;
 use pest::iterators::Pair;
@@ -21,10 +21,5 @@ pub(super) fn model_decl(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<ModelD
             _ => {}
         }
     }
-    Some(ModelDecl {
-        name: name?,
-        kind: kind?,
-        args: arguments?,
-        span,
-    })
+    Some(ModelDecl { name: name?, kind: kind?, args: arguments?, span })
 }

@@ -1,8 +1,8 @@
 //! Operands: literals, names, calls, lists, parenthesised expressions, and their `[i]`.
 
 use super::Rule;
-use super::builder::{Builder, tight_span};
 use super::args::args;
+use super::builder::{Builder, tight_span};
 use super::expr::expr;
 use super::literal::{bad_number, ident, number, shorten, string, unterminated};
 use crate::ast::{Expr, ExprKind};
@@ -72,13 +72,7 @@ fn primary(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Expr> {
                     _ => {}
                 }
             }
-            b.node(
-                ExprKind::Call {
-                    callee: callee?,
-                    args: arguments?,
-                },
-                span,
-            )
+            b.node(ExprKind::Call { callee: callee?, args: arguments? }, span)
         }
         Rule::paren => {
             let inner = pair.into_inner().find(|p| p.as_rule() == Rule::expr)?;
@@ -97,9 +91,7 @@ fn primary(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Expr> {
 /// `base[i]`: `i` must be a non-negative integer literal (E0006) that fits in u32 (E0007).
 fn index(base: Option<Expr>, pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Expr> {
     let suffix = tight_span(&pair);
-    let part = pair
-        .into_inner()
-        .find(|p| matches!(p.as_rule(), Rule::index_literal | Rule::bad_index))?;
+    let part = pair.into_inner().find(|p| matches!(p.as_rule(), Rule::index_literal | Rule::bad_index))?;
     let index_span = tight_span(&part);
     if part.as_rule() == Rule::bad_index {
         let text = part.as_str().trim();
@@ -108,44 +100,27 @@ fn index(base: Option<Expr>, pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Ex
         if text.starts_with('-') {
             d = d.with_note("elements are counted from 0; negative indices are not supported");
         } else {
-            d = d.with_note(
-                "`v[i]` takes one element at a position written as a number: `v[0]`, `v[2]`",
-            );
+            d = d.with_note("`v[i]` takes one element at a position written as a number: `v[0]`, `v[2]`");
         }
         b.report(d);
         return None;
     }
     let Ok(i) = part.as_str().parse::<u32>() else {
         b.report(
-            Diagnostic::error(
-                "E0007",
-                format!("index `{}` is out of range", shorten(part.as_str())),
-            )
-            .with_primary(
-                index_span,
-                format!("expected an index of at most {}", u32::MAX),
-            ),
+            Diagnostic::error("E0007", format!("index `{}` is out of range", shorten(part.as_str())))
+                .with_primary(index_span, format!("expected an index of at most {}", u32::MAX)),
         );
         return None;
     };
     let base = base?;
     let span = base.span.join(suffix);
-    b.node(
-        ExprKind::Index {
-            base: Box::new(base),
-            index: i,
-            index_span,
-        },
-        span,
-    )
+    b.node(ExprKind::Index { base: Box::new(base), index: i, index_span }, span)
 }
 
 /// `(f)(x)`, `f(x)(y)`: only a name can be called.
 fn bad_call(base: Option<&Expr>, pair: &Pair<'_, Rule>, b: &mut Builder) {
-    let mut d = Diagnostic::error("E0001", "only a name can be called").with_primary(
-        tight_span(pair),
-        "expected an operator here; a call needs a function or model name before `(`",
-    );
+    let mut d = Diagnostic::error("E0001", "only a name can be called")
+        .with_primary(tight_span(pair), "expected an operator here; a call needs a function or model name before `(`");
     if let Some(base) = base {
         d = d.with_secondary(base.span, "this is not a name");
     }

@@ -1,8 +1,8 @@
 //! The file: `pipeline NAME { ... }`, its `version` and its sections.
 
 use super::Rule;
-use super::builder::{Builder, tight_span};
 use super::binding::binding;
+use super::builder::{Builder, tight_span};
 use super::input::input_decl;
 use super::literal::{ident, string, unterminated};
 use super::model::model_decl;
@@ -15,10 +15,7 @@ const SECTIONS: [&str; 6] = ["input", "features", "models", "output", "checks", 
 
 pub(super) fn build(pairs: Pairs<'_, Rule>, source: &str) -> Result<Pipeline, Vec<Diagnostic>> {
     let mut b = Builder::new();
-    let pipeline = pairs
-        .flatten()
-        .find(|p| p.as_rule() == Rule::pipeline)
-        .and_then(|p| pipeline(p, &mut b));
+    let pipeline = pairs.flatten().find(|p| p.as_rule() == Rule::pipeline).and_then(|p| pipeline(p, &mut b));
     match pipeline {
         Some(p) if b.diagnostics.is_empty() => Ok(p),
         _ => {
@@ -35,10 +32,7 @@ fn pipeline(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Pipeline> {
     let mut name = None;
     let mut version: Option<(StrLit, Span)> = None;
     let mut p = Pipeline {
-        name: crate::ast::Ident {
-            name: String::new(),
-            span,
-        },
+        name: crate::ast::Ident { name: String::new(), span },
         version: None,
         inputs: Vec::new(),
         features: Vec::new(),
@@ -102,10 +96,7 @@ fn section(kind: SectionKind, pair: Pair<'_, Rule>, p: &mut Pipeline, b: &mut Bu
         let name = keyword.as_str();
         b.report(
             Diagnostic::error("E0004", format!("section `{name}` appears twice"))
-                .with_primary(
-                    keyword_span,
-                    format!("expected at most one `{name}` section"),
-                )
+                .with_primary(keyword_span, format!("expected at most one `{name}` section"))
                 .with_secondary(first, format!("first `{name}` section here"))
                 .with_note("each section may appear at most once: merge the two"),
         );
@@ -121,16 +112,12 @@ fn section(kind: SectionKind, pair: Pair<'_, Rule>, p: &mut Pipeline, b: &mut Bu
         let entry_span = tight_span(&entry);
         let added = match (entry.as_rule(), kind) {
             (Rule::input_decl, _) => input_decl(entry, b).map(|d| keep && push(&mut p.inputs, d)),
-            (Rule::binding, SectionKind::Features) => {
-                binding(entry, b).map(|x| keep && push(&mut p.features, x))
-            }
-            (Rule::binding, SectionKind::Checks) => {
-                binding(entry, b).map(|x| keep && push(&mut p.checks, x))
-            }
+            (Rule::binding, SectionKind::Features) => binding(entry, b).map(|x| keep && push(&mut p.features, x)),
+            (Rule::binding, SectionKind::Checks) => binding(entry, b).map(|x| keep && push(&mut p.checks, x)),
             (Rule::binding, _) => binding(entry, b).map(|x| keep && push(&mut p.outputs, x)),
-            (Rule::monitor_entry, _) => monitor_entry(entry, b).map(|e| {
-                keep && p.monitor.as_mut().is_some_and(|m| push(&mut m.entries, e))
-            }),
+            (Rule::monitor_entry, _) => {
+                monitor_entry(entry, b).map(|e| keep && p.monitor.as_mut().is_some_and(|m| push(&mut m.entries, e)))
+            }
             (Rule::model_decl, _) => model_decl(entry, b).map(|m| keep && push(&mut p.models, m)),
             _ => Some(false),
         };
@@ -166,11 +153,7 @@ fn push<T>(list: &mut Vec<T>, item: T) -> bool {
 
 /// `name { ... }` where `name` is not a section: E0005.
 fn unknown_section(pair: &Pair<'_, Rule>, b: &mut Builder) {
-    let Some(name) = pair
-        .clone()
-        .into_inner()
-        .find(|p| p.as_rule() == Rule::ident)
-    else {
+    let Some(name) = pair.clone().into_inner().find(|p| p.as_rule() == Rule::ident) else {
         b.malformed(pair.as_span().into());
         return;
     };
@@ -193,9 +176,7 @@ fn similar_section(text: &str) -> Option<&'static str> {
     }
     let lower = text.to_ascii_lowercase();
     SECTIONS.iter().copied().find(|s| {
-        lower == *s
-            || lower.trim_end_matches('s') == s.trim_end_matches('s')
-            || edit_distance(&lower, s) <= 2
+        lower == *s || lower.trim_end_matches('s') == s.trim_end_matches('s') || edit_distance(&lower, s) <= 2
     })
 }
 
@@ -209,9 +190,7 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
         for (j, &cb) in b.iter().enumerate() {
             let left = cur.last().map_or(usize::MAX, |l| l + 1);
             let up = prev.get(j + 1).map_or(usize::MAX, |u| u + 1);
-            let diagonal = prev
-                .get(j)
-                .map_or(usize::MAX, |d| d + usize::from(ca != cb));
+            let diagonal = prev.get(j).map_or(usize::MAX, |d| d + usize::from(ca != cb));
             cur.push(left.min(up).min(diagonal));
         }
         prev = cur;

@@ -65,11 +65,7 @@ fn string_end(source: &str, start: usize, chars: &mut std::str::CharIndices<'_>)
 }
 
 fn trim_cr(source: &str, start: usize, end: usize) -> usize {
-    if end > start + 1 && source.as_bytes().get(end - 1) == Some(&b'\r') {
-        end - 1
-    } else {
-        end
-    }
+    if end > start + 1 && source.as_bytes().get(end - 1) == Some(&b'\r') { end - 1 } else { end }
 }
 
 pub(super) fn scan(source: &str) -> Scan {
@@ -97,10 +93,7 @@ pub(super) fn scan(source: &str) -> Scan {
         }
         true
     });
-    Scan {
-        too_deep,
-        unterminated,
-    }
+    Scan { too_deep, unterminated }
 }
 
 /// The innermost bracket opened before `end` and not closed by then, with its span.
@@ -124,9 +117,7 @@ pub(super) fn unclosed_before(source: &str, end: usize) -> Option<(Span, char)> 
         }
         true
     });
-    stack
-        .last()
-        .map(|&(i, c)| (Span::new(i, i + c.len_utf8()), c))
+    stack.last().map(|&(i, c)| (Span::new(i, i + c.len_utf8()), c))
 }
 
 #[cfg(test)]
@@ -141,19 +132,11 @@ mod tests {
         );
         assert!(s.too_deep.is_none());
         assert_eq!(s.unterminated.len(), 1);
-        let deep = format!(
-            "# {}\n\"{}\"{}",
-            "(".repeat(100),
-            "[".repeat(100),
-            "{".repeat(64)
-        );
+        let deep = format!("# {}\n\"{}\"{}", "(".repeat(100), "[".repeat(100), "{".repeat(64));
         assert!(scan(&deep).too_deep.is_none());
         let deeper = format!("{deep}(");
         let d = scan(&deeper).too_deep.expect("too deep");
-        assert_eq!(
-            d.primary_span(),
-            Some(Span::new(deeper.len() - 1, deeper.len()))
-        );
+        assert_eq!(d.primary_span(), Some(Span::new(deeper.len() - 1, deeper.len())));
     }
 
     #[test]
@@ -165,20 +148,11 @@ mod tests {
     #[test]
     fn finds_the_unclosed_bracket() {
         let src = "pipeline p { output { y = f(x) }";
-        assert_eq!(
-            unclosed_before(src, src.len()),
-            Some((Span::new(11, 12), '{'))
-        );
+        assert_eq!(unclosed_before(src, src.len()), Some((Span::new(11, 12), '{')));
         let src = "pipeline p { output { y = [f(x] }";
-        assert_eq!(
-            unclosed_before(src, src.len()),
-            Some((Span::new(28, 29), '('))
-        );
+        assert_eq!(unclosed_before(src, src.len()), Some((Span::new(28, 29), '(')));
         assert_eq!(unclosed_before("a ( b", 5), Some((Span::new(2, 3), '(')));
         assert_eq!(unclosed_before("a ( b )", 7), None);
-        assert_eq!(
-            unclosed_before("a ( b ( c", 5),
-            Some((Span::new(2, 3), '('))
-        );
+        assert_eq!(unclosed_before("a ( b ( c", 5), Some((Span::new(2, 3), '(')));
     }
 }

@@ -7,8 +7,8 @@ use super::Rule;
 pub(super) fn expected(rule: Rule) -> Option<(u8, &'static str)> {
     use Rule::*;
     Some(match rule {
-        expr | operand | prefix_op | number | bad_number | boolean | string
-        | unterminated_string | list | call | paren => (0, EXPRESSION),
+        expr | operand | prefix_op | number | bad_number | boolean | string | unterminated_string | list | call
+        | paren => (0, EXPRESSION),
         args | arg => (1, ARGUMENT),
         index_literal | bad_index => (2, INDEX),
         type_name | type_expr => (3, "a type such as f32, str or f32[8]"),
@@ -28,9 +28,8 @@ pub(super) fn expected(rule: Rule) -> Option<(u8, &'static str)> {
         rbracket => (17, "`]`"),
         lbrace | skipped_block => (18, "`{`"),
         kw_version | version_decl => (19, "`version`"),
-        kw_input | kw_features | kw_models | kw_output | kw_checks | kw_monitor | input_section
-        | features_section | models_section | output_section | checks_section | monitor_section
-        | unknown_section => (20, SECTION),
+        kw_input | kw_features | kw_models | kw_output | kw_checks | kw_monitor | input_section | features_section
+        | models_section | output_section | checks_section | monitor_section | unknown_section => (20, SECTION),
         rbrace => (21, "`}`"),
         kw_pipeline | pipeline | file => (22, "`pipeline`"),
         EOI => (23, END_OF_FILE),

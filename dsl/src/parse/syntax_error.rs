@@ -11,11 +11,7 @@ use pest::error::{ErrorVariant, InputLocation};
 
 /// The diagnostics for a failed pest parse: an E0003 for each unterminated string before the
 /// error (the likely cause), then the error itself.
-pub(super) fn from_pest(
-    error: &pest::error::Error<Rule>,
-    source: &str,
-    scan: &Scan,
-) -> Vec<Diagnostic> {
+pub(super) fn from_pest(error: &pest::error::Error<Rule>, source: &str, scan: &Scan) -> Vec<Diagnostic> {
     let pos = clamp(
         source,
         match error.location {
@@ -23,22 +19,16 @@ pub(super) fn from_pest(
             InputLocation::Span((s, _)) => s,
         },
     );
-    let mut out: Vec<Diagnostic> = scan
-        .unterminated
-        .iter()
-        .filter(|s| s.start < pos)
-        .map(|s| unterminated(*s))
-        .collect();
+    let mut out: Vec<Diagnostic> =
+        scan.unterminated.iter().filter(|s| s.start < pos).map(|s| unterminated(*s)).collect();
     let found = Found::at(source, pos);
     let diagnostic = match &error.variant {
         ErrorVariant::ParsingError { positives, .. } => {
             let expected = expected_list(positives);
             let list = join_alternatives(&expected);
-            let mut d = Diagnostic::error(
-                "E0001",
-                format!("syntax error: expected {list}, found {}", found.description),
-            )
-            .with_primary(found.span, format!("expected {list}"));
+            let mut d =
+                Diagnostic::error("E0001", format!("syntax error: expected {list}, found {}", found.description))
+                    .with_primary(found.span, format!("expected {list}"));
             let hints = hints(source, &expected, &found);
             if let Some((span, label)) = hints.secondary {
                 d = d.with_secondary(span, label);
@@ -50,10 +40,7 @@ pub(super) fn from_pest(
         }
         // pest's own guards: out of stack (or calls) despite the nesting limit.
         ErrorVariant::CustomError { message } => Diagnostic::error("E0008", "nesting too deep")
-            .with_primary(
-                found.span,
-                "expected less deeply nested brackets or expressions here",
-            )
+            .with_primary(found.span, "expected less deeply nested brackets or expressions here")
             .with_note(format!("the parser stopped: {message}")),
     };
     out.push(diagnostic);
@@ -73,21 +60,13 @@ impl Found {
     fn at(source: &str, pos: usize) -> Found {
         let rest = source.get(pos..).unwrap_or("");
         let Some(c) = rest.chars().next() else {
-            return Found {
-                span: Span::new(pos, pos),
-                text: String::new(),
-                description: "end of file".into(),
-            };
+            return Found { span: Span::new(pos, pos), text: String::new(), description: "end of file".into() };
         };
         let len = if c.is_ascii_alphanumeric() || c == '_' {
-            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
-                .unwrap_or(rest.len())
+            rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(rest.len())
         } else if c == '"' {
             string_len(rest)
-        } else if ["<=", ">=", "==", "!=", "&&", "||", "=>", "->", "**"]
-            .iter()
-            .any(|op| rest.starts_with(op))
-        {
+        } else if ["<=", ">=", "==", "!=", "&&", "||", "=>", "->", "**"].iter().any(|op| rest.starts_with(op)) {
             2
         } else {
             c.len_utf8()
@@ -101,11 +80,7 @@ impl Found {
         } else {
             format!("`{}`", shorten(&text))
         };
-        Found {
-            span,
-            text,
-            description,
-        }
+        Found { span, text, description }
     }
 }
 

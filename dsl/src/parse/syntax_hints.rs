@@ -5,10 +5,8 @@ use super::rule_names::{END_OF_FILE, EXPRESSION, OPERATOR, SECTION};
 use super::syntax_error::Found;
 use crate::span::Span;
 
-const KEYWORDS: [&str; 11] = [
-    "pipeline", "version", "input", "features", "models", "output", "true", "false", "and", "or",
-    "not",
-];
+const KEYWORDS: [&str; 11] =
+    ["pipeline", "version", "input", "features", "models", "output", "true", "false", "and", "or", "not"];
 const SECTION_WORDS: [&str; 7] = ["version", "input", "features", "models", "output", "checks", "monitor"];
 
 #[derive(Default)]
@@ -36,10 +34,7 @@ pub(super) fn hints(source: &str, expected: &[&str], found: &Found) -> Hints {
         return h;
     }
     let rest = source.get(found.span.end..).unwrap_or("").trim_start();
-    if expects(SECTION)
-        && !KEYWORDS.contains(&word)
-        && (rest.starts_with('=') || rest.starts_with(':'))
-    {
+    if expects(SECTION) && !KEYWORDS.contains(&word) && (rest.starts_with('=') || rest.starts_with(':')) {
         h.notes.push(
             "declarations go inside a section: `input { name: type }`, `features { name = expression }`, \
              `models { name = kind(\"file\") }` or `output { name = expression }`"
@@ -47,8 +42,7 @@ pub(super) fn hints(source: &str, expected: &[&str], found: &Found) -> Hints {
         );
     }
     if expects("`pipeline`") && SECTION_WORDS.contains(&word) {
-        h.notes
-            .push("the sections go inside one `pipeline NAME { ... }` block".into());
+        h.notes.push("the sections go inside one `pipeline NAME { ... }` block".into());
     }
     if expected == [END_OF_FILE] {
         h.notes.push(if word == "pipeline" {
@@ -58,9 +52,7 @@ pub(super) fn hints(source: &str, expected: &[&str], found: &Found) -> Hints {
         });
     }
     let used_as_name = rest.starts_with(':') || rest.starts_with('=');
-    if KEYWORDS.contains(&word)
-        && (used_as_name || expects(EXPRESSION) || expects("a pipeline name"))
-    {
+    if KEYWORDS.contains(&word) && (used_as_name || expects(EXPRESSION) || expects("a pipeline name")) {
         h.notes.push(match word {
             "and" | "or" => format!("`{word}` needs an operand on each side: `a {word} b`"),
             _ => format!("`{word}` is a keyword and cannot be used as a name"),
@@ -69,8 +61,7 @@ pub(super) fn hints(source: &str, expected: &[&str], found: &Found) -> Hints {
         if let Some((span, '{')) = unclosed_before(source, pos) {
             h.secondary = Some((span, "this `{` is not closed".into()));
         }
-        h.notes
-            .push(format!("a `}}` may be missing before `{word}`"));
+        h.notes.push(format!("a `}}` may be missing before `{word}`"));
     }
     match word {
         "=" if expects(OPERATOR) => h.notes.push("to compare, use `==`".into()),
@@ -78,9 +69,9 @@ pub(super) fn hints(source: &str, expected: &[&str], found: &Found) -> Hints {
             "an input is declared as `name: type`; bindings `name = expression` belong in `features` or `output`"
                 .into(),
         ),
-        ":" if expects("`=`") => {
-            h.notes.push("`name: type` declares an input, in the `input` section; here, write `name = expression`".into())
-        }
+        ":" if expects("`=`") => h
+            .notes
+            .push("`name: type` declares an input, in the `input` section; here, write `name = expression`".into()),
         "!" => h.notes.push("to negate a condition, use `not`".into()),
         "&&" | "&" => h.notes.push("use `and` to combine conditions".into()),
         "||" | "|" => h.notes.push("use `or` to combine conditions".into()),
