@@ -23,7 +23,7 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> (Strin
     };
     let body: Vec<TokenStream> = graph.ids().map(|id| emitter.node(id)).collect();
     let outputs: Vec<TokenStream> = graph
-        .outputs
+        .outputs()
         .iter()
         .map(|output| {
             let name = &output.name;
@@ -116,8 +116,8 @@ struct Gen<'a> {
 
 /// For each node in topological order, whether it depends on an input.
 fn batched_nodes(graph: &Graph) -> Vec<bool> {
-    let mut batched = Vec::with_capacity(graph.nodes.len());
-    for node in &graph.nodes {
+    let mut batched = Vec::with_capacity(graph.nodes().len());
+    for node in graph.nodes() {
         let b = match &node.op {
             Op::Input { .. } | Op::Category { .. } => true,
             op => op.operands().iter().any(|o| batched[o.index()]),
@@ -197,7 +197,7 @@ impl Gen<'_> {
 
     /// The variable of node `id`: `n7`, or `n7_income` when the node is a named feature.
     fn var(&self, id: NodeId) -> Ident {
-        match &self.graph.labels[id.index()] {
+        match self.graph.label(id) {
             Some(label) => format_ident!("n{}_{}", id.0, label),
             None => format_ident!("n{}", id.0),
         }
@@ -205,10 +205,10 @@ impl Gen<'_> {
 
     /// Whether every use of a constant inlines it as a scalar (then it needs no variable).
     fn scalar_only_uses(&self, id: NodeId) -> bool {
-        if self.scalar_const(id).is_none() || self.graph.outputs.iter().any(|o| o.node == id) {
+        if self.scalar_const(id).is_none() || self.graph.outputs().iter().any(|o| o.node == id) {
             return false;
         }
-        self.graph.nodes.iter().all(|n| {
+        self.graph.nodes().iter().all(|n| {
             !n.op.operands().contains(&id) || self.scalar_operand(&n.op).is_some_and(|(t, _, _)| t != id)
         })
     }

@@ -44,7 +44,7 @@ pub fn describe(graph: &Graph) -> Vec<String> {
         return vec![format!("not fused: {reason}; the GPU runs the burn path")];
     }
     let layout = Layout::of(graph);
-    let out_slots: u32 = graph.outputs.iter().map(|o| graph.ty(o.node).width()).sum();
+    let out_slots: u32 = graph.outputs().iter().map(|o| graph.ty(o.node).width()).sum();
     let mut lines = vec![format!(
         "one kernel, one thread per row: {} input slots ({} bytes per row in), {} output slots ({} bytes per row out)",
         layout.slots.len(),
@@ -87,7 +87,7 @@ struct Layout {
 impl Layout {
     fn of(graph: &Graph) -> Layout {
         let mut slots = Vec::new();
-        let mut first_slot = vec![None; graph.nodes.len()];
+        let mut first_slot = vec![None; graph.nodes().len()];
         let mut encoders = Vec::new();
         let mut input_slots: Vec<Option<usize>> = vec![None; graph.inputs.len()];
         for id in graph.ids() {
@@ -171,7 +171,7 @@ pub fn generate_fused(graph: &Graph, blob: &mut Blob, source_name: &str) -> Stri
         let body: Vec<TokenStream> = graph.ids().map(|id| emitter.node(id)).collect();
         let mut slot = 0usize;
         let mut writes = Vec::new();
-        for output in &graph.outputs {
+        for output in graph.outputs() {
             for e in 0..graph.ty(output.node).width() as usize {
                 let value = emitter.at(output.node, e);
                 writes.push(quote!(output[#slot * rows + r] = #value;));

@@ -43,7 +43,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
         let doc = format!(" Input `{}`{}.", input.name, if input.nullable { "; NaN or None when missing" } else { "" });
         quote!(#[doc = #doc] pub #name: #ty)
     });
-    let score_fields = graph.outputs.iter().map(|output| {
+    let score_fields = graph.outputs().iter().map(|output| {
         let name = field_ident(&output.name);
         let ty = graph.ty(output.node);
         let w = ty.width() as usize;
@@ -55,7 +55,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
         };
         quote!(pub #name: #ty)
     });
-    let score_values = graph.outputs.iter().map(|output| {
+    let score_values = graph.outputs().iter().map(|output| {
         let name = field_ident(&output.name);
         let value = var(output.node);
         let w = graph.ty(output.node).width() as usize;
@@ -85,7 +85,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
             (_, true) => quote!(#name: { let mut row = [Default::default(); #w]; row.copy_from_slice(&#column[r * #w..r * #w + #w]); row }),
         }
     });
-    let outputs_init = graph.outputs.iter().enumerate().map(|(index, output)| {
+    let outputs_init = graph.outputs().iter().enumerate().map(|(index, output)| {
         let out = format_ident!("output{index}");
         let w = graph.ty(output.node).width() as usize;
         match graph.ty(output.node) {
@@ -93,7 +93,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
             _ => quote!(let mut #out: Vec<f32> = Vec::with_capacity(rows * #w);),
         }
     });
-    let outputs_push = graph.outputs.iter().enumerate().map(|(index, output)| {
+    let outputs_push = graph.outputs().iter().enumerate().map(|(index, output)| {
         let out = format_ident!("output{index}");
         let name = field_ident(&output.name);
         if graph.ty(output.node).width() == 1 {
@@ -102,7 +102,7 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
             quote!(#out.extend_from_slice(&scores.#name);)
         }
     });
-    let outputs_done = graph.outputs.iter().enumerate().map(|(index, output)| {
+    let outputs_done = graph.outputs().iter().enumerate().map(|(index, output)| {
         let out = format_ident!("output{index}");
         let w = graph.ty(output.node).width() as usize;
         match graph.ty(output.node) {

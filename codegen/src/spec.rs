@@ -26,7 +26,7 @@ pub fn spec_tokens(graph: &Graph) -> TokenStream {
             InputSpec { name: #name, kind: #kind, width: #width, is_vector: #is_vector, nullable: #nullable }
         }
     });
-    let outputs = graph.outputs.iter().map(|output| {
+    let outputs = graph.outputs().iter().map(|output| {
         let name = &output.name;
         let ty = graph.ty(output.node);
         let kind = if matches!(ty, Ty::Bool(_)) { quote!(OutputKind::Bool) } else { quote!(OutputKind::F32) };

@@ -1,8 +1,9 @@
 //! Reading the artifact files a `.pipe` file names: weights (safetensors), statistics and
 //! vocabularies (JSON). Errors are typed here and become diagnostics in `lower`.
 //!
-//! Lowering reads each file once through `Lowerer::read_artifact`, which records its bytes
-//! for the build identity (`crate::identity`), and parses them with the `parse_*` functions.
+//! Lowering reads each file once through `Lowerer::read_artifact_at`, which records its bytes
+//! for the build identity (`crate::identity`), and parses them with the `parse_*` functions;
+//! nothing here opens a file but [`read_bytes`], which only that method calls.
 
 use std::path::{Path, PathBuf};
 
@@ -28,7 +29,8 @@ impl ArtifactError {
     }
 }
 
-pub fn read_bytes(path: &Path) -> Result<Vec<u8>, ArtifactError> {
+/// The bytes of the file at `path`.
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, ArtifactError> {
     std::fs::read(path).map_err(|source| ArtifactError::Unreadable { path: path.to_path_buf(), source })
 }
 
@@ -39,12 +41,8 @@ pub struct WeightTensor {
     pub data: Vec<f32>,
 }
 
-/// All tensors of a safetensors file, by name (F32 and F64 are accepted; F64 is rounded).
-pub fn read_safetensors(path: &Path) -> Result<std::collections::BTreeMap<String, WeightTensor>, ArtifactError> {
-    parse_safetensors(path, &read_bytes(path)?)
-}
-
-/// [`read_safetensors`] on bytes already read from `path` (named in errors).
+/// All tensors of a safetensors file's `bytes`, by name (F32 and F64 are accepted; F64 is
+/// rounded); `path` is named in errors.
 pub fn parse_safetensors(
     path: &Path,
     bytes: &[u8],
@@ -77,13 +75,8 @@ pub fn parse_safetensors(
     Ok(tensors)
 }
 
-/// Reads a JSON object of named f32 lists, e.g. `{"mean": [...], "std": [...]}`, and returns
-/// the lists named in `keys`, in that order.
-pub fn read_stats(path: &Path, keys: &[&str]) -> Result<Vec<Vec<f32>>, ArtifactError> {
-    parse_stats(path, &read_bytes(path)?, keys)
-}
-
-/// [`read_stats`] on bytes already read from `path` (named in errors).
+/// Parses a JSON object of named f32 lists, e.g. `{"mean": [...], "std": [...]}`, read from
+/// `path` (named in errors), and returns the lists named in `keys`, in that order.
 pub fn parse_stats(path: &Path, bytes: &[u8], keys: &[&str]) -> Result<Vec<Vec<f32>>, ArtifactError> {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ArtifactError::invalid(path, "JSON", e.to_string()))?;
@@ -171,12 +164,7 @@ fn quoted_list(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-/// Reads a vocabulary: a JSON array of strings.
-pub fn read_vocab(path: &Path) -> Result<Vec<String>, ArtifactError> {
-    parse_vocab(path, &read_bytes(path)?)
-}
-
-/// [`read_vocab`] on bytes already read from `path` (named in errors).
+/// Parses a vocabulary, a JSON array of strings, read from `path` (named in errors).
 pub fn parse_vocab(path: &Path, bytes: &[u8]) -> Result<Vec<String>, ArtifactError> {
     serde_json::from_slice::<Vec<String>>(bytes)
         .map_err(|e| ArtifactError::invalid(path, "vocabulary (a JSON array of strings)", e.to_string()))

@@ -25,7 +25,7 @@ pub fn eval_nodes(graph: &Graph, columns: &[Column], rows: usize) -> Result<Vec<
     if columns.len() != graph.inputs.len() {
         return Err(EvalError::ColumnCount { expected: graph.inputs.len(), got: columns.len() });
     }
-    let mut values: Vec<Vec<f32>> = Vec::with_capacity(graph.nodes.len());
+    let mut values: Vec<Vec<f32>> = Vec::with_capacity(graph.nodes().len());
     for id in graph.ids() {
         let node = graph.node(id);
         let value = match &node.op {
@@ -43,7 +43,7 @@ pub fn eval_nodes(graph: &Graph, columns: &[Column], rows: usize) -> Result<Vec<
 /// Evaluates the outputs only: one `rows * width` vector per output, in declared order.
 pub fn eval_outputs(graph: &Graph, columns: &[Column], rows: usize) -> Result<Vec<Vec<f32>>, EvalError> {
     let values = eval_nodes(graph, columns, rows)?;
-    Ok(graph.outputs.iter().map(|o| values[o.node.index()].clone()).collect())
+    Ok(graph.outputs().iter().map(|o| values[o.node.index()].clone()).collect())
 }
 
 fn widths(graph: &Graph, id: NodeId) -> usize {

@@ -37,7 +37,7 @@ fn reference_rows() -> Vec<Vec<String>> {
 fn outputs_then_checks_then_watched_features() {
     let checked = titanic_ops();
     let outputs: Vec<(&str, OutputRole)> =
-        checked.graph().outputs.iter().map(|o| (o.name.as_str(), o.role)).collect();
+        checked.graph().outputs().iter().map(|o| (o.name.as_str(), o.role)).collect();
     assert_eq!(
         outputs,
         [
@@ -54,7 +54,7 @@ fn outputs_then_checks_then_watched_features() {
     // The same after every pass, with the monitor spec and the identity carried.
     let optimised = checked.optimised(&[]);
     let after: Vec<(&str, OutputRole)> =
-        optimised.graph().outputs.iter().map(|o| (o.name.as_str(), o.role)).collect();
+        optimised.graph().outputs().iter().map(|o| (o.name.as_str(), o.role)).collect();
     assert_eq!(outputs, after);
     assert_eq!(optimised.monitor(), checked.monitor());
     assert_eq!(optimised.identity(), checked.identity());
@@ -63,8 +63,8 @@ fn outputs_then_checks_then_watched_features() {
 #[test]
 fn a_pipeline_without_the_sections_is_unchanged() {
     let plain = check_in(&titanic_dir(), "titanic.pipe");
-    assert!(plain.graph().outputs.iter().all(|o| o.role == OutputRole::Output));
-    assert_eq!(plain.graph().outputs.len(), 2);
+    assert!(plain.graph().outputs().iter().all(|o| o.role == OutputRole::Output));
+    assert_eq!(plain.graph().outputs().len(), 2);
     assert!(plain.monitor().is_none());
     assert_eq!(plain.identity().len(), 64);
 }
@@ -178,7 +178,7 @@ fn bool_values_have_categorical_baselines() {
     assert_eq!(high.source, Source::Column);
     // x2 is a feature: a Watch output after the check; high is an output already.
     let roles: Vec<(&str, OutputRole)> =
-        checked.graph().outputs.iter().map(|o| (o.name.as_str(), o.role)).collect();
+        checked.graph().outputs().iter().map(|o| (o.name.as_str(), o.role)).collect();
     assert_eq!(
         roles,
         [("score", OutputRole::Output), ("high", OutputRole::Output), ("ok", OutputRole::Check), ("x2", OutputRole::Watch)]

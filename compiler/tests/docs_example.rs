@@ -86,7 +86,7 @@ fn complete_example_checks() {
     let graph = check_ok(&source, &dir.0);
     assert_eq!(graph.name, "loans");
     assert_eq!(graph.version, "1.2.0");
-    let outputs: Vec<(&str, Ty)> = graph.outputs.iter().map(|o| (o.name.as_str(), graph.ty(o.node))).collect();
+    let outputs: Vec<(&str, Ty)> = graph.outputs().iter().map(|o| (o.name.as_str(), graph.ty(o.node))).collect();
     assert_eq!(outputs, [("p_risk", Ty::F32(1)), ("decision", Ty::F32(2)), ("approve", Ty::Bool(1))]);
 
     // With an approver that takes 16 inputs, the docs' E0203 applies.

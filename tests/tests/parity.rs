@@ -61,7 +61,7 @@ fn interpreter_matches_scikit_learn_before_and_after_passes() {
         for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
             let columns = reference.interp_columns(&graph);
             let outputs = pipec_compiler::interp::eval_outputs(&graph, &columns, reference.rows).expect("evaluates");
-            for (spec, actual) in graph.outputs.iter().zip(outputs) {
+            for (spec, actual) in graph.outputs().iter().zip(outputs) {
                 let actual: Vec<f64> = actual.into_iter().map(f64::from).collect();
                 assert_close(&format!("{example}/{}/{stage}", spec.name), &actual, &reference.output(&spec.name), TOLERANCE);
             }

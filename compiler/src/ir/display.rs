@@ -14,13 +14,13 @@ pub fn render_text(graph: &Graph) -> String {
     }
     for id in graph.ids() {
         let node = graph.node(id);
-        let label = match &graph.labels[id.index()] {
+        let label = match graph.label(id) {
             Some(name) => format!("  # {name}"),
             None => String::new(),
         };
         let _ = writeln!(out, "  {id}: {} = {}{label}", node.ty, describe(graph, &node.op));
     }
-    for output in &graph.outputs {
+    for output in graph.outputs() {
         let _ = writeln!(out, "  {} {} = {}", output.role.keyword(), output.name, output.node);
     }
     out

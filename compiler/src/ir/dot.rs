@@ -13,7 +13,7 @@ pub fn render_dot(graph: &Graph) -> String {
     for id in graph.ids() {
         let node = graph.node(id);
         let mut label = format!("{id}: {}\\n{}", node.ty, escape(&describe(graph, &node.op)));
-        if let Some(name) = &graph.labels[id.index()] {
+        if let Some(name) = graph.label(id) {
             label = format!("{}\\n{label}", escape(name));
         }
         let _ = writeln!(out, "  n{} [label=\"{label}\"];", id.0);
@@ -21,7 +21,7 @@ pub fn render_dot(graph: &Graph) -> String {
             let _ = writeln!(out, "  n{} -> n{};", operand.0, id.0);
         }
     }
-    for (i, output) in graph.outputs.iter().enumerate() {
+    for (i, output) in graph.outputs().iter().enumerate() {
         let shape = match output.role {
             super::OutputRole::Output => "doubleoctagon",
             super::OutputRole::Check => "octagon",

@@ -3,18 +3,20 @@
 //! A [`Graph`] is an arena of [`Node`]s addressed by [`NodeId`] handles. Nodes are kept in
 //! topological order: every operand of a node has a smaller id than the node. Every value is a
 //! batch of rows; its [`Ty`] gives the per-row shape (a scalar is a vector of width 1). Source
-//! spans sit in a side table (`Graph::spans`), so passes carry them without looking at them.
+//! spans sit in a side table ([`Graph::span`]), so passes carry them without looking at them.
 //!
 //! Semantics of each [`Op`] are documented on the variant; the reference implementation is
 //! [`crate::interp`], and code generation must agree with it.
 
 mod display;
 mod dot;
+mod functions;
+mod graph;
 
 pub use display::{describe as display_op, render_text};
 pub use dot::render_dot;
-
-use pipec_dsl::Span;
+pub use functions::{BinaryFn, UnaryFn};
+pub use graph::Graph;
 
 /// A handle to a node of one [`Graph`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,94 +99,6 @@ pub struct Matrix {
 impl Matrix {
     pub fn get(&self, r: u32, c: u32) -> f32 {
         self.data[(r * self.cols + c) as usize]
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum UnaryFn {
-    Neg,
-    Log,
-    Log1p,
-    Exp,
-    Sqrt,
-    Abs,
-    Sigmoid,
-    Relu,
-    Tanh,
-    /// Toward zero (`f32::trunc`): an ONNX cast to an integer type.
-    Trunc,
-    /// Boolean negation.
-    Not,
-    /// Whether an f32 value is missing (NaN); gives bool.
-    IsMissing,
-}
-
-impl UnaryFn {
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryFn::Neg => "neg",
-            UnaryFn::Log => "log",
-            UnaryFn::Log1p => "log1p",
-            UnaryFn::Exp => "exp",
-            UnaryFn::Sqrt => "sqrt",
-            UnaryFn::Abs => "abs",
-            UnaryFn::Sigmoid => "sigmoid",
-            UnaryFn::Relu => "relu",
-            UnaryFn::Tanh => "tanh",
-            UnaryFn::Trunc => "trunc",
-            UnaryFn::Not => "not",
-            UnaryFn::IsMissing => "is_missing",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum BinaryFn {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Min,
-    Max,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Eq,
-    Ne,
-    And,
-    Or,
-}
-
-impl BinaryFn {
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryFn::Add => "add",
-            BinaryFn::Sub => "sub",
-            BinaryFn::Mul => "mul",
-            BinaryFn::Div => "div",
-            BinaryFn::Min => "min",
-            BinaryFn::Max => "max",
-            BinaryFn::Lt => "lt",
-            BinaryFn::Le => "le",
-            BinaryFn::Gt => "gt",
-            BinaryFn::Ge => "ge",
-            BinaryFn::Eq => "eq",
-            BinaryFn::Ne => "ne",
-            BinaryFn::And => "and",
-            BinaryFn::Or => "or",
-        }
-    }
-
-    pub fn is_comparison(self) -> bool {
-        matches!(
-            self,
-            BinaryFn::Lt | BinaryFn::Le | BinaryFn::Gt | BinaryFn::Ge | BinaryFn::Eq | BinaryFn::Ne
-        )
-    }
-
-    pub fn is_logical(self) -> bool {
-        matches!(self, BinaryFn::And | BinaryFn::Or)
     }
 }
 
@@ -372,93 +286,6 @@ pub struct OutputSpec {
     pub name: String,
     pub node: NodeId,
     pub role: OutputRole,
-}
-
-/// A whole pipeline as one dataflow graph.
-#[derive(Clone, Debug, PartialEq, Default)]
-pub struct Graph {
-    pub name: String,
-    pub version: String,
-    pub inputs: Vec<InputSpec>,
-    pub nodes: Vec<Node>,
-    /// Source span of each node (side table, same length as `nodes`).
-    pub spans: Vec<Span>,
-    /// The feature or output name a node was bound to in the source, if any (side table).
-    pub labels: Vec<Option<String>>,
-    pub outputs: Vec<OutputSpec>,
-    /// The build's identity: lowercase hex SHA-256 over the pipec version, the `.pipe` source
-    /// and every artifact read while checking (see `crate::identity`); passes keep it.
-    pub identity: String,
-    /// The `monitor` section with its baselines, computed when the pipeline was checked.
-    pub monitor: Option<pipec_monitor::MonitorSpec>,
-}
-
-impl Graph {
-    /// An empty graph with the metadata of `self` (name, version, inputs, identity, monitor).
-    pub fn empty_like(&self) -> Graph {
-        Graph {
-            name: self.name.clone(),
-            version: self.version.clone(),
-            inputs: self.inputs.clone(),
-            identity: self.identity.clone(),
-            monitor: self.monitor.clone(),
-            ..Graph::default()
-        }
-    }
-
-    /// The outputs of the `output` section (returned to clients), in declared order.
-    pub fn public_outputs(&self) -> impl Iterator<Item = &OutputSpec> + '_ {
-        self.outputs.iter().filter(|o| o.role == OutputRole::Output)
-    }
-
-    /// The `checks` entries, in declared order.
-    pub fn checks(&self) -> impl Iterator<Item = &OutputSpec> + '_ {
-        self.outputs.iter().filter(|o| o.role == OutputRole::Check)
-    }
-
-    pub fn node(&self, id: NodeId) -> &Node {
-        &self.nodes[id.index()]
-    }
-
-    pub fn ty(&self, id: NodeId) -> Ty {
-        self.nodes[id.index()].ty
-    }
-
-    /// Appends a node; operands must already exist.
-    pub fn push(&mut self, op: Op, ty: Ty, span: Span) -> NodeId {
-        let id = NodeId(self.nodes.len() as u32);
-        debug_assert!(op.operands().iter().all(|o| o.0 < id.0), "operands precede their node");
-        self.nodes.push(Node { op, ty });
-        self.spans.push(span);
-        self.labels.push(None);
-        id
-    }
-
-    pub fn ids(&self) -> impl DoubleEndedIterator<Item = NodeId> + use<> {
-        (0..self.nodes.len() as u32).map(NodeId)
-    }
-
-    /// How many times each node is used as an operand or an output.
-    pub fn use_counts(&self) -> Vec<u32> {
-        let mut counts = vec![0u32; self.nodes.len()];
-        for node in &self.nodes {
-            for operand in node.op.operands() {
-                counts[operand.index()] += 1;
-            }
-        }
-        for output in &self.outputs {
-            counts[output.node.index()] += 1;
-        }
-        counts
-    }
-
-    /// The constant values of `id`, if it is a constant.
-    pub fn const_values(&self, id: NodeId) -> Option<&[f32]> {
-        match &self.node(id).op {
-            Op::Const { values } => Some(values),
-            _ => None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,36 @@ use crate::ir::{BinaryFn, CategoryMap, Matrix, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::{Arg, Expr, Ident};
 use pipec_dsl::{Diagnostic, Span};
 
-/// Every built-in function, for "unknown function" messages.
-pub const FUNCTIONS: [&str; 23] = [
-    "log", "log1p", "exp", "sqrt", "abs", "sigmoid", "relu", "tanh", "softmax", "clip", "min", "max",
-    "standardize", "min_max", "impute", "is_missing", "one_hot", "category_code", "hash_bucket",
-    "bucketize", "concat", "where", "float",
+/// The built-in functions other than the elementwise unary ones ([`is_unary_builtin`]), each
+/// an arm of [`try_lower_call`]'s `match`.
+const OTHER_FUNCTIONS: [&str; 15] = [
+    "softmax", "clip", "min", "max", "standardize", "min_max", "impute", "is_missing", "one_hot", "category_code",
+    "hash_bucket", "bucketize", "concat", "where", "float",
 ];
+
+/// Every built-in function's name: the elementwise unary ones, then the others.
+pub(crate) fn function_names() -> impl Iterator<Item = &'static str> {
+    UnaryFn::ALL.into_iter().filter(|f| is_unary_builtin(*f)).map(UnaryFn::name).chain(OTHER_FUNCTIONS)
+}
+
+/// Whether `.pipe` source calls `f` by its name as an elementwise function of one `f32`
+/// value (`log(x)`), all lowered alike to one [`Op::Unary`]. Exhaustive, so that a new
+/// [`UnaryFn`] is placed here: in the language, or not.
+fn is_unary_builtin(f: UnaryFn) -> bool {
+    match f {
+        UnaryFn::Log
+        | UnaryFn::Log1p
+        | UnaryFn::Exp
+        | UnaryFn::Sqrt
+        | UnaryFn::Abs
+        | UnaryFn::Sigmoid
+        | UnaryFn::Relu
+        | UnaryFn::Tanh => true,
+        // `-x` and `not b` are operators; `is_missing` also takes strings (an arm of its own);
+        // `trunc` only comes from ONNX casts.
+        UnaryFn::Neg | UnaryFn::Not | UnaryFn::IsMissing | UnaryFn::Trunc => false,
+    }
+}
 
 /// The largest number of categories of `hash_bucket`.
 const MAX_BUCKETS: u32 = 1 << 16;
@@ -39,18 +63,7 @@ fn num(id: NodeId) -> Lowered {
 
 fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) -> Lowered {
     let name = callee.name.as_str();
-    let unary = match name {
-        "log" => Some(UnaryFn::Log),
-        "log1p" => Some(UnaryFn::Log1p),
-        "exp" => Some(UnaryFn::Exp),
-        "sqrt" => Some(UnaryFn::Sqrt),
-        "abs" => Some(UnaryFn::Abs),
-        "sigmoid" => Some(UnaryFn::Sigmoid),
-        "relu" => Some(UnaryFn::Relu),
-        "tanh" => Some(UnaryFn::Tanh),
-        _ => None,
-    };
-    if let Some(op) = unary {
+    if let Some(op) = UnaryFn::from_name(name).filter(|f| is_unary_builtin(*f)) {
         let call = CallArgs::check(name, span, args, (1, 1), &[])?;
         let x = f32_arg(lw, call.positional[0])?;
         return num(lw.push(Op::Unary { op, x }, lw.graph.ty(x), span));
@@ -184,8 +197,9 @@ fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) ->
         _ => {
             let mut d = Diagnostic::error("E0103", format!("unknown function `{name}`"))
                 .with_primary(callee.span, "not a built-in function or a model of this pipeline");
-            let models = lw.ast.models.iter().map(|m| m.name.name.as_str());
-            if let Some(s) = suggest(name, FUNCTIONS.into_iter().chain(models)) {
+            let mut candidates: Vec<&str> = function_names().collect();
+            candidates.extend(lw.ast.models.iter().map(|m| m.name.name.as_str()));
+            if let Some(s) = suggest(name, candidates) {
                 d = d.with_note(format!("did you mean `{s}`?"));
             }
             Err(Some(d))
@@ -213,10 +227,8 @@ fn affine_call(lw: &mut Lowerer, name: &str, args: &[Arg], span: Span, (k1, k2):
     let (first, second, source_span) = match (call.named("stats"), call.named(k1), call.named(k2)) {
         (Some(path_expr), None, None) => {
             let path = literal_str(path_expr, "stats")?;
+            let bytes = lw.read_artifact_at(path, path_expr.span, "statistics file")?;
             let file = lw.base_dir.join(path);
-            let bytes = lw.read_artifact(path, &file).map_err(|e| {
-                Diagnostic::error(e.code(), e.to_string()).with_primary(path_expr.span, "this statistics file")
-            })?;
             let parsed = if path.ends_with(".safetensors") {
                 parse_safetensors_stats(&file, &bytes, &[k1, k2]).map(|stats| {
                     lw.record_tensor_use(path, path_expr.span, &stats.all, stats.used);
@@ -286,8 +298,9 @@ fn impute(lw: &mut Lowerer, args: &[Arg], span: Span) -> Lowered {
 fn vocabulary(lw: &Lowerer, expr: &Expr) -> Result<Vec<String>, Option<Diagnostic>> {
     let vocab = match &expr.kind {
         pipec_dsl::ast::ExprKind::Str(path) => {
+            let bytes = lw.read_artifact_at(path, expr.span, "vocabulary file")?;
             let file = lw.base_dir.join(path);
-            lw.read_artifact(path, &file).and_then(|bytes| parse_vocab(&file, &bytes)).map_err(|e| {
+            parse_vocab(&file, &bytes).map_err(|e| {
                 Diagnostic::error(e.code(), e.to_string()).with_primary(expr.span, "this vocabulary file")
             })?
         }

@@ -89,11 +89,11 @@ pub(crate) fn lower_expr(lw: &mut Lowerer, expr: &Expr) -> Val {
             let val = lower_expr(lw, operand);
             match op {
                 UnaryOp::Neg => match require_f32(lw, val, operand.span) {
-                    Some(x) => num(lw.push(Op::Unary { op: UnaryFn::Neg, x }, lw.graph.ty(x), span)),
+                    Some(x) => num(lw.push(Op::Unary { op: unary_fn(*op), x }, lw.graph.ty(x), span)),
                     None => Val::Poisoned,
                 },
                 UnaryOp::Not => match require_bool(lw, val, operand.span) {
-                    Some(x) => num(lw.push(Op::Unary { op: UnaryFn::Not, x }, lw.graph.ty(x), span)),
+                    Some(x) => num(lw.push(Op::Unary { op: unary_fn(*op), x }, lw.graph.ty(x), span)),
                     None => Val::Poisoned,
                 },
             }
@@ -273,8 +273,9 @@ pub(crate) fn broadcast_width(lw: &mut Lowerer, operands: &[(NodeId, Span)], spa
     Some(width)
 }
 
-fn binary(lw: &mut Lowerer, op: BinaryOp, (a, a_span): (Val, Span), (b, b_span): (Val, Span), span: Span) -> Val {
-    let ir_op = match op {
+/// The IR function of a binary operator of the source.
+pub(crate) fn binary_fn(op: BinaryOp) -> BinaryFn {
+    match op {
         BinaryOp::Add => BinaryFn::Add,
         BinaryOp::Sub => BinaryFn::Sub,
         BinaryOp::Mul => BinaryFn::Mul,
@@ -287,7 +288,19 @@ fn binary(lw: &mut Lowerer, op: BinaryOp, (a, a_span): (Val, Span), (b, b_span):
         BinaryOp::Ne => BinaryFn::Ne,
         BinaryOp::And => BinaryFn::And,
         BinaryOp::Or => BinaryFn::Or,
-    };
+    }
+}
+
+/// The IR function of a prefix operator of the source.
+pub(crate) fn unary_fn(op: UnaryOp) -> UnaryFn {
+    match op {
+        UnaryOp::Neg => UnaryFn::Neg,
+        UnaryOp::Not => UnaryFn::Not,
+    }
+}
+
+fn binary(lw: &mut Lowerer, op: BinaryOp, (a, a_span): (Val, Span), (b, b_span): (Val, Span), span: Span) -> Val {
+    let ir_op = binary_fn(op);
     let (a, b) = if ir_op.is_logical() {
         (require_bool(lw, a, a_span), require_bool(lw, b, b_span))
     } else if matches!(op, BinaryOp::Eq | BinaryOp::Ne) {

@@ -8,11 +8,13 @@
 //! and appended to the outputs, then the monitor section (`monitor.rs`: watched values, the
 //! reference CSV, baselines from the interpreter). Finally inputs and features that reach no
 //! output, check or watched name get a warning, and the build identity is computed from the
-//! source and the artifact bytes recorded by [`Lowerer::read_artifact`].
+//! source and the artifact bytes recorded by [`Lowerer::read_artifact_at`].
 
 mod args;
 mod builtins;
 mod expr;
+#[cfg(test)]
+mod language_coverage;
 mod models;
 mod monitor;
 mod onnx;
@@ -20,7 +22,6 @@ mod order;
 mod scope;
 mod trees;
 
-use crate::artifacts::ArtifactError;
 use crate::ir::{Graph, InputKind, InputSpec, Op, OutputRole, OutputSpec, Ty};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -45,20 +46,23 @@ pub(crate) enum Val {
     Poisoned,
 }
 
+/// The state of lowering one pipeline. Its fields are private to `lower`: the graph grows
+/// only through [`Graph`]'s own methods (so its topological order holds), and every artifact
+/// is read through [`Lowerer::read_artifact_at`].
 pub(crate) struct Lowerer<'a> {
-    pub ast: &'a ast::Pipeline,
-    pub base_dir: &'a Path,
-    pub graph: Graph,
-    pub scope: Scope<'a>,
-    pub env: HashMap<String, Val>,
-    pub models: Vec<Option<ModelDef>>,
-    pub diagnostics: Vec<Diagnostic>,
+    ast: &'a ast::Pipeline,
+    base_dir: &'a Path,
+    graph: Graph,
+    scope: Scope<'a>,
+    env: HashMap<String, Val>,
+    models: Vec<Option<ModelDef>>,
+    diagnostics: Vec<Diagnostic>,
     /// Lowering a check: nullable values may be used.
-    pub in_check: bool,
+    in_check: bool,
     /// Every artifact file read, by its path as written in the source, for the identity.
-    pub artifacts: RefCell<BTreeMap<String, Vec<u8>>>,
+    artifacts: RefCell<BTreeMap<String, Vec<u8>>>,
     /// The tensors of each safetensors file and those the pipeline reads, for `W0003`.
-    pub tensor_uses: RefCell<BTreeMap<String, TensorUse>>,
+    tensor_uses: RefCell<BTreeMap<String, TensorUse>>,
 }
 
 /// What a safetensors file holds and what of it the pipeline reads.
@@ -74,26 +78,21 @@ impl Lowerer<'_> {
         self.diagnostics.push(diagnostic);
     }
 
-    /// Reads the artifact `written` (as the source names it), resolved to `file`, and records
-    /// its bytes for the build identity.
-    pub fn read_artifact(&self, written: &str, file: &Path) -> Result<Vec<u8>, ArtifactError> {
+    /// Reads the artifact file a string literal at `span` names, `written` (relative to the
+    /// `.pipe` file), once, and records its bytes for the build identity; a failure is the
+    /// diagnostic, labelled "this `what`". Every artifact read goes through here.
+    pub fn read_artifact_at(&self, written: &str, span: Span, what: &str) -> Result<Vec<u8>, Diagnostic> {
         if let Some(bytes) = self.artifacts.borrow().get(written) {
             return Ok(bytes.clone());
         }
-        let bytes = crate::artifacts::read_bytes(file)?;
-        self.artifacts.borrow_mut().insert(written.to_string(), bytes.clone());
-        Ok(bytes)
-    }
-
-    /// [`Lowerer::read_artifact`] for the file a string literal at `span` names (relative to
-    /// the `.pipe` file); a failure is the diagnostic, labelled "this `what`".
-    pub fn read_artifact_at(&self, written: &str, span: Span, what: &str) -> Result<Vec<u8>, Diagnostic> {
         let file = self.base_dir.join(written);
-        self.read_artifact(written, &file).map_err(|e| {
+        let bytes = crate::artifacts::read_bytes(&file).map_err(|e| {
             Diagnostic::error(e.code(), e.to_string())
                 .with_primary(span, format!("this {what}"))
                 .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
-        })
+        })?;
+        self.artifacts.borrow_mut().insert(written.to_string(), bytes.clone());
+        Ok(bytes)
     }
 
     /// Records that the pipeline reads `used` of the tensors `all` of the safetensors file
@@ -122,11 +121,10 @@ pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Grap
     let mut lowerer = Lowerer {
         ast,
         base_dir,
-        graph: Graph {
-            name: ast.name.name.clone(),
-            version: ast.version.as_ref().map_or_else(|| "0.0.0".to_string(), |v| v.value.clone()),
-            ..Graph::default()
-        },
+        graph: Graph::new(
+            ast.name.name.clone(),
+            ast.version.as_ref().map_or_else(|| "0.0.0".to_string(), |v| v.value.clone()),
+        ),
         scope,
         env: HashMap::new(),
         models: Vec::new(),
@@ -154,7 +152,7 @@ pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Grap
     for binding in order {
         let val = expr::lower_expr(&mut lowerer, &binding.value);
         if let Val::Num { id, .. } = &val {
-            lowerer.graph.labels[id.index()].get_or_insert_with(|| binding.name.name.clone());
+            lowerer.graph.label_if_unnamed(*id, &binding.name.name);
         }
         lowerer.env.insert(binding.name.name.clone(), val);
     }
@@ -235,7 +233,7 @@ fn lower_inputs(lowerer: &mut Lowerer) {
                     Ty::F32(width.clamp(1, MAX_WIDTH))
                 };
                 let id = lowerer.push(Op::Input { input: index }, node_ty, decl.name.span);
-                lowerer.graph.labels[id.index()] = Some(decl.name.name.clone());
+                lowerer.graph.label_if_unnamed(id, &decl.name.name);
                 Val::Num { id, nullable: ty.nullable }
             }
         };
@@ -258,7 +256,7 @@ fn lower_outputs(lowerer: &mut Lowerer) {
         let span = binding.value.span;
         match val {
             Val::Num { id, nullable: false } => {
-                lowerer.graph.outputs.push(OutputSpec {
+                lowerer.graph.push_output(OutputSpec {
                     name: binding.name.name.clone(),
                     node: id,
                     role: OutputRole::Output,
@@ -306,8 +304,8 @@ fn lower_checks(lowerer: &mut Lowerer) {
                         .with_primary(span, "this boolean is nullable; a check must be true or false"),
                 ),
                 Ty::Bool(1) => {
-                    lowerer.graph.labels[id.index()].get_or_insert_with(|| name.clone());
-                    lowerer.graph.outputs.push(OutputSpec { name: name.clone(), node: id, role: OutputRole::Check });
+                    lowerer.graph.label_if_unnamed(id, name);
+                    lowerer.graph.push_output(OutputSpec { name: name.clone(), node: id, role: OutputRole::Check });
                 }
                 ty => {
                     let d = not_bool(ty.to_string());

@@ -81,8 +81,9 @@ fn load_dense(lowerer: &Lowerer, decl: &ModelDecl, kind: &str) -> Result<DenseMo
     let args = CallArgs::check(kind, decl.span, &decl.args, (1, 1), allowed)?;
     let path_expr = args.positional[0];
     let path = literal_str(path_expr, "weight file")?;
+    let bytes = lowerer.read_artifact_at(path, path_expr.span, "weight file")?;
     let file = lowerer.base_dir.join(path);
-    let tensors = lowerer.read_artifact(path, &file).and_then(|bytes| parse_safetensors(&file, &bytes)).map_err(|e| {
+    let tensors = parse_safetensors(&file, &bytes).map_err(|e| {
         Diagnostic::error(e.code(), e.to_string())
             .with_primary(path_expr.span, "this weight file")
             .with_note(format!("artifact paths are relative to the .pipe file: {}", file.display()))
@@ -120,12 +121,8 @@ fn load_dense(lowerer: &Lowerer, decl: &ModelDecl, kind: &str) -> Result<DenseMo
         "mlp" => {
             let hidden = match args.named("activation") {
                 None => Some(UnaryFn::Relu),
-                Some(e) => match literal_word(e, "activation", &["relu", "tanh", "sigmoid", "identity"])? {
-                    "relu" => Some(UnaryFn::Relu),
-                    "tanh" => Some(UnaryFn::Tanh),
-                    "sigmoid" => Some(UnaryFn::Sigmoid),
-                    _ => None,
-                },
+                // The hidden activations are unary functions of the IR, by their names.
+                Some(e) => UnaryFn::from_name(literal_word(e, "activation", &["relu", "tanh", "sigmoid", "identity"])?),
             };
             let output = match args.named("output") {
                 None => OutputActivation::Identity,

@@ -56,10 +56,30 @@ enum WatchedKind {
     Column { node: NodeId, output: bool },
 }
 
+/// The settings of the monitor section, each read if it has the right kind of value.
+struct Settings<'a> {
+    /// The reference CSV's path and where it is written.
+    reference: Option<(String, Span)>,
+    window: Option<usize>,
+    drift_threshold: Option<f64>,
+    watch: Vec<&'a Ident>,
+    accuracy: Option<AccuracySpec>,
+}
+
+/// The `monitor` section, in phases: its keys ([`known_entries`]), their values
+/// ([`read_settings`], with [`read_accuracy`]), the watched values ([`resolve_watch_list`]),
+/// then the baselines from the reference file ([`compute_baselines`]), which set
+/// `Graph::monitor` and add the watched features' columns.
 pub(crate) fn lower_monitor(lw: &mut Lowerer) {
     let Some(section) = &lw.ast.monitor else { return };
+    let entries = known_entries(lw, section);
+    let settings = read_settings(lw, &entries);
+    let watched = resolve_watch_list(lw, &settings.watch);
+    compute_baselines(lw, settings, &watched);
+}
 
-    // Keys: known, once each.
+/// The entries of the section by key: known keys, once each, `reference` and `watch` there.
+fn known_entries<'a>(lw: &mut Lowerer, section: &'a ast::Monitor) -> HashMap<&'a str, &'a ast::MonitorEntry> {
     let mut entries: HashMap<&str, &ast::MonitorEntry> = HashMap::new();
     for entry in &section.entries {
         let key = entry.key.name.as_str();
@@ -90,8 +110,11 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
             );
         }
     }
+    entries
+}
 
-    // Values of the right kinds.
+/// Each setting's value, if it has the right kind; reports those that do not.
+fn read_settings<'a>(lw: &mut Lowerer, entries: &HashMap<&str, &'a ast::MonitorEntry>) -> Settings<'a> {
     let reference = entries.get("reference").and_then(|e| match &e.value.kind {
         ExprKind::Str(path) => Some((path.clone(), e.value.span)),
         _ => {
@@ -119,30 +142,40 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
             }
         },
     };
-    let watch_list: Option<Vec<&Ident>> = entries.get("watch").and_then(|e| {
-        let items: Vec<&Expr> = match &e.value.kind {
-            ExprKind::List(items) if !items.is_empty() => items.iter().collect(),
-            ExprKind::Name(_) => vec![&e.value],
+    let watch = entries.get("watch").and_then(|e| watch_names(lw, e)).unwrap_or_default();
+    let accuracy = read_accuracy(lw, entries);
+    Settings { reference, window, drift_threshold, watch, accuracy }
+}
+
+/// The names of the `watch` list: a name, or a non-empty list of names.
+fn watch_names<'a>(lw: &mut Lowerer, entry: &'a ast::MonitorEntry) -> Option<Vec<&'a Ident>> {
+    let items: Vec<&Expr> = match &entry.value.kind {
+        ExprKind::List(items) if !items.is_empty() => items.iter().collect(),
+        ExprKind::Name(_) => vec![&entry.value],
+        _ => {
+            wrong_kind(lw, entry, "a non-empty list of names such as [age, income]");
+            return None;
+        }
+    };
+    let mut names = Vec::new();
+    for item in items {
+        match &item.kind {
+            ExprKind::Name(ident) => names.push(ident),
             _ => {
-                wrong_kind(lw, e, "a non-empty list of names such as [age, income]");
+                lw.error(
+                    Diagnostic::error("E0503", "`watch` lists names only")
+                        .with_primary(item.span, "expected the name of an input, feature or output"),
+                );
                 return None;
             }
-        };
-        let mut names = Vec::new();
-        for item in items {
-            match &item.kind {
-                ExprKind::Name(ident) => names.push(ident),
-                _ => {
-                    lw.error(
-                        Diagnostic::error("E0503", "`watch` lists names only")
-                            .with_primary(item.span, "expected the name of an input, feature or output"),
-                    );
-                    return None;
-                }
-            }
         }
-        Some(names)
-    });
+    }
+    Some(names)
+}
+
+/// Live accuracy: `label` (with `probability`) of a classifier or `prediction` of a
+/// regressor, each an output of the right type.
+fn read_accuracy(lw: &mut Lowerer, entries: &HashMap<&str, &ast::MonitorEntry>) -> Option<AccuracySpec> {
     let mut name_of = |key: &str| -> Option<(String, Span)> {
         let e = entries.get(key)?;
         match &e.value.kind {
@@ -157,7 +190,6 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
     let probability = name_of("probability");
     let prediction = name_of("prediction");
 
-    // Accuracy outputs.
     let label = label.and_then(|(n, s)| output_of(lw, "label", &n, s, Ty::Bool(1)).then_some(n));
     let probability = probability.and_then(|(n, s)| output_of(lw, "probability", &n, s, Ty::F32(1)).then_some(n));
     let prediction = prediction.and_then(|(n, s)| output_of(lw, "prediction", &n, s, Ty::F32(1)).then_some(n));
@@ -176,16 +208,18 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
                 .with_note("add `label: <a bool output>`"),
         );
     }
-    let accuracy = match (label, prediction) {
+    match (label, prediction) {
         (Some(label), None) => Some(AccuracySpec::Classifier { label, probability }),
         (None, Some(prediction)) => Some(AccuracySpec::Regressor { prediction }),
         _ => None,
-    };
+    }
+}
 
-    // Watched values.
+/// The watched names resolved, each once.
+fn resolve_watch_list<'a>(lw: &mut Lowerer, watch: &[&'a Ident]) -> Vec<Watched<'a>> {
     let mut watched: Vec<Watched> = Vec::new();
     let mut seen: HashMap<&str, Span> = HashMap::new();
-    for ident in watch_list.unwrap_or_default() {
+    for &ident in watch {
         if let Some(first) = seen.get(ident.name.as_str()) {
             let first = *first;
             lw.error(
@@ -200,8 +234,14 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
             watched.push(Watched { ident, what });
         }
     }
+    watched
+}
 
-    // Baselines: only for a pipeline without errors, so that the graph is complete.
+/// The baselines of the watched values over the reference file, computed with the
+/// interpreter: only for a pipeline without errors, so that the graph is complete. Sets
+/// `Graph::monitor` and adds a `Watch` output for each watched feature that is not an output.
+fn compute_baselines(lw: &mut Lowerer, settings: Settings, watched: &[Watched]) {
+    let Settings { reference, window, drift_threshold, accuracy, .. } = settings;
     let Some((path, path_span)) = reference else { return };
     let bytes = match lw.read_artifact_at(&path, path_span, "reference file") {
         Ok(bytes) => bytes,
@@ -214,33 +254,14 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
     if lw.diagnostics.iter().any(Diagnostic::is_error) {
         return;
     }
-    let needed = needed_inputs(lw, &watched);
-    let columns = match read_reference(lw, &bytes, &needed) {
-        Ok(columns) => columns,
-        Err(reason) => {
-            lw.error(
-                Diagnostic::error("E0302", format!("`{path}` is not a valid monitor reference: {reason}"))
-                    .with_primary(path_span, "this reference file")
-                    .with_note("a CSV file with a header row naming the inputs; an empty cell is a missing value"),
-            );
-            return;
-        }
-    };
-    let rows = columns.rows;
-    let values = match interp::eval_nodes(&lw.graph, &columns.columns, rows) {
-        Ok(values) => values,
-        Err(e) => {
-            lw.error(Diagnostic::error("E0302", format!("`{path}`: {e}")).with_primary(path_span, "this reference file"));
-            return;
-        }
-    };
+    let Some((reference, values)) = evaluate_reference(lw, &bytes, (&path, path_span), watched) else { return };
     let mut features = Vec::new();
     let mut watch_outputs = Vec::new();
-    for w in &watched {
+    for w in watched {
         let name = w.ident.name.clone();
         let (source, baseline) = match w.what {
             WatchedKind::StrInput { input } => {
-                let Column::Str(strings) = &columns.columns[input as usize] else { continue };
+                let Column::Str(strings) = &reference.columns[input as usize] else { continue };
                 let refs: Vec<Option<&str>> = strings.iter().map(|s| s.as_deref()).collect();
                 (Source::Input, Baseline::categorical(&refs))
             }
@@ -261,8 +282,39 @@ pub(crate) fn lower_monitor(lw: &mut Lowerer) {
             ),
         }
     }
-    lw.graph.outputs.extend(watch_outputs);
+    for output in watch_outputs {
+        lw.graph.push_output(output);
+    }
     lw.graph.monitor = Some(MonitorSpec { window, drift_threshold, features, accuracy });
+}
+
+/// The reference file's input columns (those the watched values need) and every node's
+/// values over them; reports a file that does not parse or evaluate.
+fn evaluate_reference(
+    lw: &mut Lowerer,
+    bytes: &[u8],
+    (path, path_span): (&str, Span),
+    watched: &[Watched],
+) -> Option<(Reference, Vec<Vec<f32>>)> {
+    let needed = needed_inputs(lw, watched);
+    let reference = match read_reference(lw, bytes, &needed) {
+        Ok(reference) => reference,
+        Err(reason) => {
+            lw.error(
+                Diagnostic::error("E0302", format!("`{path}` is not a valid monitor reference: {reason}"))
+                    .with_primary(path_span, "this reference file")
+                    .with_note("a CSV file with a header row naming the inputs; an empty cell is a missing value"),
+            );
+            return None;
+        }
+    };
+    match interp::eval_nodes(&lw.graph, &reference.columns, reference.rows) {
+        Ok(values) => Some((reference, values)),
+        Err(e) => {
+            lw.error(Diagnostic::error("E0302", format!("`{path}`: {e}")).with_primary(path_span, "this reference file"));
+            None
+        }
+    }
 }
 
 fn wrong_kind(lw: &mut Lowerer, entry: &ast::MonitorEntry, expected: &str) {
@@ -286,7 +338,7 @@ fn output_of(lw: &mut Lowerer, key: &str, name: &str, span: Span, ty: Ty) -> boo
             false
         }
         Some(Decl::Output(_)) => {
-            let Some(output) = lw.graph.outputs.iter().find(|o| o.name == name && o.role == OutputRole::Output) else {
+            let Some(output) = lw.graph.outputs().iter().find(|o| o.name == name && o.role == OutputRole::Output) else {
                 return false; // its own error was reported
             };
             let found = lw.graph.ty(output.node);
@@ -359,7 +411,7 @@ fn resolve_watched(lw: &mut Lowerer, ident: &Ident) -> Option<WatchedKind> {
                         return None;
                     }
                     // An output that failed its own checks is not in the graph's outputs.
-                    if output && !lw.graph.outputs.iter().any(|o| o.name == name) {
+                    if output && !lw.graph.outputs().iter().any(|o| o.name == name) {
                         return None;
                     }
                     Some(WatchedKind::Column { node: id, output })
@@ -378,7 +430,7 @@ fn resolve_watched(lw: &mut Lowerer, ident: &Ident) -> Option<WatchedKind> {
 fn needed_inputs(lw: &Lowerer, watched: &[Watched]) -> Vec<bool> {
     let graph = &lw.graph;
     let mut needed = vec![false; graph.inputs.len()];
-    let mut live = vec![false; graph.nodes.len()];
+    let mut live = vec![false; graph.nodes().len()];
     for w in watched {
         match w.what {
             WatchedKind::StrInput { input } => needed[input as usize] = true,

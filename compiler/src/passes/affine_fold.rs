@@ -41,7 +41,7 @@ pub fn affine_fold(graph: &Graph) -> Graph {
             }
             row += width;
         }
-        let span = graph.spans[id.index()];
+        let span = graph.span(id);
         let input = if inner_parts.len() == 1 {
             inner_parts[0]
         } else {

@@ -15,7 +15,7 @@ pub fn const_fold(graph: &Graph) -> Graph {
     for id in graph.ids() {
         let op = rebuild.remapped(id);
         let ty = graph.ty(id);
-        let span = graph.spans[id.index()];
+        let span = graph.span(id);
         let new = &rebuild.new;
         let folded: Option<NodeId> = match &op {
             Op::Input { .. } | Op::Category { .. } | Op::Const { .. } => None,
@@ -73,7 +73,7 @@ mod tests {
         assert!(text.contains("const [4.0]"), "{text}");
         assert_eq!(count_ops(&after, "exp"), 0, "{text}");
         // concat([a, b], [k]) became one flat concat of a, b and the constant.
-        assert!(after.nodes.iter().all(|n| match &n.op {
+        assert!(after.nodes().iter().all(|n| match &n.op {
             Op::Concat { parts } => parts.iter().all(|p| !matches!(after.node(*p).op, Op::Concat { .. })),
             _ => true,
         }), "{text}");

@@ -15,7 +15,7 @@ pub fn cse(graph: &Graph) -> Graph {
         match seen.get(&key) {
             Some(&existing) => rebuild.set(existing),
             None => {
-                let new = rebuild.push(op, graph.ty(id), graph.spans[id.index()]);
+                let new = rebuild.push(op, graph.ty(id), graph.span(id));
                 rebuild.set(new);
                 seen.insert(key, new);
             }

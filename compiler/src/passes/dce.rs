@@ -7,8 +7,8 @@ use super::Rebuild;
 use crate::ir::Graph;
 
 pub fn dce(graph: &Graph) -> Graph {
-    let mut live = vec![false; graph.nodes.len()];
-    for output in &graph.outputs {
+    let mut live = vec![false; graph.nodes().len()];
+    for output in graph.outputs() {
         live[output.node.index()] = true;
     }
     for id in graph.ids().rev() {
@@ -40,7 +40,7 @@ mod tests {
             "pipeline p { input { a: f32 b: f32 } features { unused = exp(b) } output { y = a * 2 } }",
         );
         let after = dce(&before);
-        assert!(before.nodes.len() > after.nodes.len());
+        assert!(before.nodes().len() > after.nodes().len());
         assert!(!ir_text(&after).contains("exp"), "{}", ir_text(&after));
         assert_eq!(after.inputs.len(), 2, "inputs stay declared");
         assert_equivalent(&before, &after);
@@ -51,10 +51,10 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/titanic");
         let before = graph_in(&std::fs::read_to_string(dir.join("titanic_ops.pipe")).unwrap(), &dir);
         let after = crate::passes::optimise(&before, &[]);
-        let roles = |g: &Graph| g.outputs.iter().map(|o| (o.name.clone(), o.role)).collect::<Vec<_>>();
+        let roles = |g: &Graph| g.outputs().iter().map(|o| (o.name.clone(), o.role)).collect::<Vec<_>>();
         assert_eq!(roles(&before), roles(&after));
-        assert!(after.outputs.iter().any(|o| o.role == crate::ir::OutputRole::Check));
-        assert!(after.outputs.iter().any(|o| o.role == crate::ir::OutputRole::Watch));
+        assert!(after.outputs().iter().any(|o| o.role == crate::ir::OutputRole::Check));
+        assert!(after.outputs().iter().any(|o| o.role == crate::ir::OutputRole::Watch));
         assert_eq!(before.monitor, after.monitor);
         assert_eq!(before.identity, after.identity);
         assert_equivalent(&before, &after);

@@ -38,7 +38,7 @@ pub fn onehot_gather(graph: &Graph) -> Graph {
             }
             row += width;
         }
-        let span = graph.spans[id.index()];
+        let span = graph.span(id);
         let out_ty = graph.ty(id);
         let mut acc = if rest_parts.is_empty() {
             rebuild.push(Op::Const { values: bias.clone() }, out_ty, span)

@@ -12,7 +12,7 @@ pub struct Rebuild<'g> {
 
 impl<'g> Rebuild<'g> {
     pub fn new(old: &'g Graph) -> Self {
-        Rebuild { old, new: old.empty_like(), map: Vec::with_capacity(old.nodes.len()) }
+        Rebuild { old, new: old.empty_like(), map: Vec::with_capacity(old.nodes().len()) }
     }
 
     /// Marks the node being visited as dropped; nothing kept may refer to it.
@@ -42,25 +42,22 @@ impl<'g> Rebuild<'g> {
     /// Copies old node `id` unchanged (operands remapped) and records it.
     pub fn copy(&mut self, id: NodeId) -> NodeId {
         let op = self.remapped(id);
-        let new = self.push(op, self.old.ty(id), self.old.spans[id.index()]);
+        let new = self.push(op, self.old.ty(id), self.old.span(id));
         self.set(new);
         new
     }
 
     /// Finishes: outputs (of every role) remapped, source labels carried to the nodes that replaced theirs.
     pub fn finish(mut self) -> Graph {
-        for (old, new) in self.map.iter().enumerate() {
-            let Some(label) = &self.old.labels[old] else { continue };
-            if let Some(slot) = self.new.labels.get_mut(new.index()) {
-                slot.get_or_insert_with(|| label.clone());
+        for (old, new) in self.old.ids().zip(&self.map) {
+            let Some(label) = self.old.label(old) else { continue };
+            if new.index() < self.new.nodes().len() {
+                self.new.label_if_unnamed(*new, label);
             }
         }
-        self.new.outputs = self
-            .old
-            .outputs
-            .iter()
-            .map(|o| OutputSpec { name: o.name.clone(), node: self.map[o.node.index()], role: o.role })
-            .collect();
+        for o in self.old.outputs() {
+            self.new.push_output(OutputSpec { name: o.name.clone(), node: self.map[o.node.index()], role: o.role });
+        }
         self.new
     }
 }

@@ -22,7 +22,7 @@ pub fn ir_text(graph: &Graph) -> String {
 
 /// How many nodes' descriptions start with `name`.
 pub fn count_ops(graph: &Graph, name: &str) -> usize {
-    graph.nodes.iter().filter(|n| crate::ir::display_op(graph, &n.op).starts_with(&format!("{name} "))).count()
+    graph.nodes().iter().filter(|n| crate::ir::display_op(graph, &n.op).starts_with(&format!("{name} "))).count()
 }
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
@@ -48,7 +48,7 @@ impl Rng {
 pub fn random_columns(graph: &Graph, rows: usize, seed: u64) -> Vec<Column> {
     let mut rng = Rng::new(seed);
     let mut words: Vec<String> = vec!["<unknown>".into()];
-    for node in &graph.nodes {
+    for node in graph.nodes() {
         if let Op::Category { map: CategoryMap::Vocab(v), .. } = &node.op {
             words.extend(v.iter().cloned());
         }

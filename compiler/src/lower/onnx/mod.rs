@@ -161,8 +161,8 @@ pub(crate) fn apply(lowerer: &mut Lowerer, model: &OnnxModel, x: NodeId, nullabl
         );
         return None;
     }
-    let mut map: Vec<NodeId> = Vec::with_capacity(model.fragment.nodes.len());
-    for node in &model.fragment.nodes {
+    let mut map: Vec<NodeId> = Vec::with_capacity(model.fragment.nodes().len());
+    for node in model.fragment.nodes() {
         let id = match node.op {
             Op::Input { .. } => x,
             _ => lowerer.push(node.op.map_operands(|o| map[o.index()]), node.ty, span),

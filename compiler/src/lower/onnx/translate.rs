@@ -65,8 +65,8 @@ impl Translated {
     /// constants, tree ensembles (which route it) and a `Where` keyed on `is_missing` of the
     /// very value it replaces (an imputer).
     pub fn propagates_missing(&self) -> bool {
-        let mut nan = vec![false; self.graph.nodes.len()];
-        for (i, node) in self.graph.nodes.iter().enumerate() {
+        let mut nan = vec![false; self.graph.nodes().len()];
+        for (i, node) in self.graph.nodes().iter().enumerate() {
             nan[i] = match &node.op {
                 Op::Input { .. } => true,
                 Op::Const { .. } | Op::Trees { .. } => false,
