@@ -134,7 +134,8 @@ fn ops_fixture_computes_every_function_of_the_ir() {
     }
     let missing_unary: Vec<&str> =
         UnaryFn::ALL.into_iter().filter(|f| !ONNX_ONLY.contains(f) && !unary.contains(f)).map(UnaryFn::name).collect();
-    let missing_binary: Vec<&str> = BinaryFn::ALL.into_iter().filter(|f| !binary.contains(f)).map(BinaryFn::name).collect();
+    let missing_binary: Vec<&str> =
+        BinaryFn::ALL.into_iter().filter(|f| !binary.contains(f)).map(BinaryFn::name).collect();
     assert!(
         missing_unary.is_empty() && missing_binary.is_empty(),
         "the ops fixture's graph has no {missing_unary:?} {missing_binary:?}"
@@ -170,6 +171,9 @@ fn language_reference_documents_every_operator() {
 #[test]
 fn onnx_only_functions_are_not_in_the_language() {
     for f in ONNX_ONLY {
-        assert!(!function_names().any(|name| name == f.name()), "{f:?} is a built-in function: test it in the ops fixture");
+        assert!(
+            !function_names().any(|name| name == f.name()),
+            "{f:?} is a built-in function: test it in the ops fixture"
+        );
     }
 }
