@@ -296,18 +296,30 @@ fn random_forests_with_every_rule_give_the_reference_bits() {
 
 /// A multiclass forest sums its outputs directly when each output has enough trees to fill
 /// its groups, and through the chunk buffer (exact, by output) when many outputs have few
-/// trees each; both give the reference's bits.
+/// trees each; both give the reference's bits. Single-leaf trees (which direct sums add as
+/// a constant) with ±0 values, beside a -0.0 base, keep the sign of zero the reference
+/// gives.
 #[test]
 fn multiclass_sums_direct_or_buffered_by_padding() {
     for (outputs, per_output, direct) in [(3usize, 100usize, true), (12, 2, false)] {
         let mut rng = Rng(outputs as u64 * 7919 + per_output as u64);
         let features = 6;
-        let base = (0..outputs).map(|o| o as f32 * 0.25 - 1.0).collect();
+        let base = (0..outputs)
+            .map(|o| [-0.0, 0.0, 0.75][o % 3] - (o / 3) as f32)
+            .collect();
         let mut b = ForestBuilder::new(features, base);
         for t in 0..outputs * per_output {
-            let depth = 1 + (t % 5) as u32;
-            let tree = random_tree(&mut rng, features, depth, 1.0);
-            b.add_tree((t % outputs) as u32, &tree).expect("tree");
+            let o = t % outputs;
+            let tree = match (o, t / outputs % 4) {
+                // Output 0 is only single leaves, all -0.0 (its margin is +0.0 + base
+                // -0.0: +0.0); output 1 has none.
+                (0, _) => vec![TreeNode::Leaf { value: -0.0 }],
+                (o, 1) if o > 1 => vec![TreeNode::Leaf {
+                    value: [0.0, -0.0, 0.5][t % 3],
+                }],
+                _ => random_tree(&mut rng, features, 1 + (t % 5) as u32, 1.0),
+            };
+            b.add_tree(o as u32, &tree).expect("tree");
         }
         let forest = b.finish().expect("forest");
         let layout = CompiledForest::new(forest.clone())

@@ -182,8 +182,9 @@ impl Plan {
 
         // Walk order. With exact sums and few padding lanes, the order is free: each
         // output's trees on their own, sorted by (walker, depth), cut into groups of
-        // WALK_LANES whose leaf values go straight into running sums. Otherwise chunks in
-        // table order, sorted and cut the same way inside.
+        // WALK_LANES whose leaf values go straight into running sums (single-leaf trees
+        // are summed once here instead). Otherwise chunks in table order, sorted and cut
+        // the same way inside.
         let exact = Self::sums_are_exact(f);
         let mut by_output: Vec<Vec<usize>> = vec![Vec::new(); f.outputs as usize];
         for (t, &o) in f.tree_output.iter().enumerate() {
@@ -193,7 +194,18 @@ impl Plan {
             let general = members.iter().filter(|&&t| tree_general[t]).count();
             general.div_ceil(WALK_LANES) + (members.len() - general).div_ceil(WALK_LANES)
         };
-        let direct_groups: usize = by_output.iter().map(|m| padded(m)).sum();
+        let is_leaf = |t: usize| f.kind[f.roots[t] as usize] == NodeKind::Leaf;
+        let direct_groups: usize = by_output
+            .iter()
+            .map(|m| {
+                padded(
+                    &m.iter()
+                        .copied()
+                        .filter(|&t| !is_leaf(t))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .sum();
         let chunked_groups: usize = (0..trees)
             .step_by(CHUNK)
             .map(|first| padded(&(first..(first + CHUNK).min(trees)).collect::<Vec<_>>()))
@@ -225,10 +237,17 @@ impl Plan {
         let mut chunks = Vec::new();
         let mut segments = Vec::new();
         let mut output_groups = Vec::new();
+        let mut constants = Vec::new();
         if direct {
-            for mut members in by_output {
+            for members in by_output {
+                // A tree that is one leaf adds a constant: summed here, exactly.
+                let (leaves, mut walked): (Vec<usize>, Vec<usize>) =
+                    members.into_iter().partition(|&t| is_leaf(t));
+                let leaf_values = leaves.iter().map(|&t| f.leaf_value[f.roots[t] as usize]);
+                // From +0.0, as the reference's sums start (`Sum` for f64 starts at -0.0).
+                constants.push(leaf_values.fold(0.0f64, |s, v| s + f64::from(v)));
                 let start = groups.len() as u32;
-                groups.extend(group_of(&mut members, &|_| 0));
+                groups.extend(group_of(&mut walked, &|_| 0));
                 output_groups.push((start, groups.len() as u32));
             }
         }
@@ -299,6 +318,7 @@ impl Plan {
             chunks,
             segments,
             output_groups,
+            constants,
             bits,
             decisions,
             decision_base: decision_base as usize,
@@ -401,7 +421,23 @@ impl Plan {
                 }
             }
         }
-        let groups_ok = layout_ok && walked.iter().all(|&w| w);
+        // With direct sums, the trees left out are single leaves, summed in `constants`.
+        let mut constants = vec![0.0f64; if self.direct { f.outputs as usize } else { 0 }];
+        for (t, &w) in walked.iter().enumerate() {
+            let root = f.roots[t] as usize;
+            if !w {
+                let Some(c) = constants.get_mut(f.tree_output[t] as usize) else {
+                    return false;
+                };
+                if f.kind[root] != NodeKind::Leaf {
+                    return false;
+                }
+                *c += f64::from(f.leaf_value[root]);
+            }
+        }
+        let constants_ok = constants.len() == self.constants.len()
+            && (constants.iter().zip(&self.constants)).all(|(a, b)| a.to_bits() == b.to_bits());
+        let groups_ok = layout_ok && constants_ok;
         let decisions_ok = self.decisions.iter().all(|&(src, at)| {
             let at = at as usize;
             (src as usize) < self.decision_base

@@ -36,8 +36,9 @@
 //!   few trees each), the sums are *direct*: each output's trees are grouped on their own
 //!   (sorted by depth, cut into groups of [`WALK_LANES`]), and each lane's leaf value goes
 //!   straight into one running sum per lane, with no buffer (multiclass models walk their K
-//!   outputs one after another). Otherwise the buffer is summed by output with four running
-//!   sums each. The result is the same bits.
+//!   outputs one after another); trees that are a single leaf are not walked at all, their
+//!   values summed once at build into a per-output constant. Otherwise the buffer is summed
+//!   by output with four running sums each. The result is the same bits.
 //! - **The general step.** A split no slot comparison expresses (a NaN threshold, or a
 //!   categorical one, with missing values going left) is a *reference node*, evaluated by
 //!   [`Forest::goes_left`] on the original node; when a forest has more distinct
@@ -183,6 +184,9 @@ struct Plan {
     segments: Vec<Segment>,
     /// With direct sums: each output's groups, `groups[start..end]`, outputs in order.
     output_groups: Vec<(u32, u32)>,
+    /// With direct sums: each output's sum of its single-leaf trees (exact, as every
+    /// partial sum is), which no group walks; empty otherwise.
+    constants: Vec<f64>,
     /// `nodes` as [`Near`] nodes for the numeric step, when every slot index and child
     /// offset fits in 16 bits (empty otherwise).
     near: Vec<Near>,

@@ -176,14 +176,22 @@ impl Plan {
     /// than [`EARLY_EXIT_DEPTH`] and every lane is on a leaf); returns each lane's leaf.
     #[inline(always)]
     fn walk_group<W: Walker>(g: &Group, w: &W) -> [usize; WALK_LANES] {
-        let early = g.steps > EARLY_EXIT_DEPTH;
         let mut lane = g.roots.map(|r| r as usize);
-        for _ in 0..g.steps {
-            for i in lane.iter_mut() {
-                *i = w.step(*i);
+        if g.steps > EARLY_EXIT_DEPTH {
+            for _ in 0..g.steps {
+                for i in lane.iter_mut() {
+                    *i = w.step(*i);
+                }
+                if lane.iter().fold(true, |all, &i| all & w.is_leaf(i)) {
+                    break;
+                }
             }
-            if early && lane.iter().fold(true, |all, &i| all & w.is_leaf(i)) {
-                break;
+        } else {
+            // Shallow groups: a loop with nothing but the steps, which stays in registers.
+            for _ in 0..g.steps {
+                for i in lane.iter_mut() {
+                    *i = w.step(*i);
+                }
             }
         }
         lane
@@ -195,8 +203,10 @@ impl Plan {
     #[inline(always)]
     fn walk_all<W: Walker>(&self, w: &W, general: &General<'_>, out: &mut [f32], f: &Forest) {
         if self.direct {
-            for ((m, b), &(start, end)) in out.iter_mut().zip(&f.base).zip(&self.output_groups) {
+            let outputs = out.iter_mut().zip(&f.base).zip(&self.constants);
+            for (((m, b), &constant), &(start, end)) in outputs.zip(&self.output_groups) {
                 let mut acc = [0.0f64; WALK_LANES];
+                acc[0] = constant;
                 // SAFETY: every range is inside `groups` (`indices_in_range`).
                 let groups = unsafe { self.groups.get_unchecked(start as usize..end as usize) };
                 for g in groups {
