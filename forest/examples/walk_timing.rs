@@ -1,8 +1,9 @@
 //! The compact walk against the reference walk on fixture models, one row per call on 1,000
-//! rows cycled from the held-out inputs (a quick check while working on `compiled.rs`; the
+//! rows cycled from the held-out inputs (a quick check while working on `compiled/`; the
 //! full comparison with the libraries is `bench/trees/run.sh`):
 //!
-//! `cargo run --release -p pipec-forest --example walk_timing -- xgb_large lgb_binary`
+//! `cargo build --release --workspace --example walk_timing &&
+//! target/release/examples/walk_timing xgb_large lgb_binary`
 
 use pipec_forest::{CompiledForest, import_lightgbm, import_xgboost};
 use std::hint::black_box;
