@@ -29,6 +29,9 @@ mod tensor_forest;
 mod fused;
 #[cfg(feature = "gpu")]
 mod fused_forest;
+/// The request decoder as the fuzzers drive it (`fuzz/`); not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod output;
 pub mod server;
 mod spec;
