@@ -198,6 +198,27 @@ pub enum BinaryOp {
 }
 
 impl BinaryOp {
+    /// Every infix operator; [`BinaryOp::symbol`] is how the language writes each one.
+    pub const ALL: [BinaryOp; 12] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::And,
+        BinaryOp::Or,
+    ];
+
+    /// The operator the language writes as `symbol`, if any.
+    pub fn from_symbol(symbol: &str) -> Option<BinaryOp> {
+        BinaryOp::ALL.into_iter().find(|op| op.symbol() == symbol)
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             BinaryOp::Add => "+",
@@ -221,5 +242,18 @@ impl BinaryOp {
 
     pub fn is_logical(self) -> bool {
         matches!(self, BinaryOp::And | BinaryOp::Or)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BinaryOp;
+
+    #[test]
+    fn every_operator_is_read_back_from_its_symbol() {
+        for op in BinaryOp::ALL {
+            assert_eq!(BinaryOp::from_symbol(op.symbol()), Some(op), "{}", op.symbol());
+        }
+        assert_eq!(BinaryOp::from_symbol("%"), None);
     }
 }

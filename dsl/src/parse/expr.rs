@@ -64,7 +64,7 @@ pub(super) fn expr(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Expr> {
             }
             Rule::prefix_op if part.as_str() == "-" => Op::Prefix(UnaryOp::Neg),
             Rule::prefix_op => Op::Prefix(UnaryOp::Not),
-            Rule::infix_op => match infix(part.as_str()) {
+            Rule::infix_op => match BinaryOp::from_symbol(part.as_str()) {
                 Some(op) => Op::Infix(op),
                 None => {
                     b.malformed(span);
@@ -123,24 +123,6 @@ pub(super) fn expr(pair: Pair<'_, Rule>, b: &mut Builder) -> Option<Expr> {
             None
         }
     }
-}
-
-fn infix(text: &str) -> Option<BinaryOp> {
-    Some(match text {
-        "or" => BinaryOp::Or,
-        "and" => BinaryOp::And,
-        "<" => BinaryOp::Lt,
-        "<=" => BinaryOp::Le,
-        ">" => BinaryOp::Gt,
-        ">=" => BinaryOp::Ge,
-        "==" => BinaryOp::Eq,
-        "!=" => BinaryOp::Ne,
-        "+" => BinaryOp::Add,
-        "-" => BinaryOp::Sub,
-        "*" => BinaryOp::Mul,
-        "/" => BinaryOp::Div,
-        _ => return None,
-    })
 }
 
 /// Applies `op` (at `op_span`) to the operand(s) on top of the stack. The new node covers
