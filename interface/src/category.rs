@@ -115,7 +115,7 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{fnv1a64, CategoryLookup, WordIndex};
+    use super::{CategoryLookup, WordIndex, fnv1a64};
     use std::sync::Arc;
 
     #[test]

@@ -32,6 +32,6 @@ mod category;
 mod column;
 mod spec;
 
-pub use category::{fnv1a64, CategoryLookup, Vocabulary, WordIndex};
+pub use category::{CategoryLookup, Vocabulary, WordIndex, fnv1a64};
 pub use column::Column;
 pub use spec::{InputKind, InputSpec, OutputRole};
