@@ -3,9 +3,9 @@
 
 use crate::error::RuntimeError;
 use crate::spec::{InputKind, PipelineSpec};
-use std::sync::Arc;
 #[cfg(feature = "gpu")]
 use burn::tensor::{Bool, Device, Tensor, TensorData};
+use std::sync::Arc;
 
 /// One input column, shared with the compiler's interpreter (`pipec-interface`).
 pub use pipec_interface::Column;
