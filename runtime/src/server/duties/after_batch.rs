@@ -2,8 +2,8 @@
 //! [`BatchOutcome`], and [`Duties::write`], which writes the batch's audit records and answers
 //! its requests once they are on disk (durable) or at once.
 
-use super::audit_sink;
 use super::Duties;
+use super::audit_sink;
 use crate::batch::Batch;
 use crate::server::metrics::{CheckLabels, ModelLabels};
 use crate::server::scheduling::{BatchOutcome, Part};
@@ -47,7 +47,14 @@ impl Duties {
         }
         if let Some(feedback) = &self.feedback {
             for part in scored.parts {
-                feedback.remember(outcome.role, outcome.spec, &outcome.columns, &part.request_id, part.start, part.rows);
+                feedback.remember(
+                    outcome.role,
+                    outcome.spec,
+                    &outcome.columns,
+                    &part.request_id,
+                    part.start,
+                    part.rows,
+                );
             }
         }
         if self.audit.is_none() {
@@ -109,7 +116,12 @@ impl Duties {
     }
 
     /// Compares the shadow challenger's columns with the champion's.
-    fn compare(&self, champion: &[crate::output::OutputColumn], challenger: &[crate::output::OutputColumn], rows: usize) {
+    fn compare(
+        &self,
+        champion: &[crate::output::OutputColumn],
+        challenger: &[crate::output::OutputColumn],
+        rows: usize,
+    ) {
         let mut comparison = self.comparison.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let disagreeing = comparison.add(self.specs.champion, champion, challenger, rows);
         let d = &self.metrics.duties;

@@ -1,10 +1,10 @@
 //! Setting the duties up from the flags and the `.pipe` file: the audit log (recovering a
 //! torn tail), checks and monitor section, the challenger and payload events.
 
-use super::drift::{monitor_spec, Drift};
+use super::Duties;
+use super::drift::{Drift, monitor_spec};
 use super::feedback::Feedback;
 use super::payload_log::PayloadLog;
-use super::Duties;
 use crate::server::config::{AuditDurability, ChallengerMode, ServerConfig};
 use crate::server::metrics::Metrics;
 use crate::server::scheduling::Specs;
@@ -21,8 +21,8 @@ pub fn open(config: &ServerConfig, specs: Specs, metrics: Arc<Metrics>) -> Resul
         };
         let options =
             pipec_audit::LogOptions { dir: dir.clone(), max_segment_bytes: config.audit_segment_bytes, durability };
-        let (log, recovery) =
-            pipec_audit::AuditLog::open(options).map_err(|e| format!("cannot open the audit log in {}: {e}", dir.display()))?;
+        let (log, recovery) = pipec_audit::AuditLog::open(options)
+            .map_err(|e| format!("cannot open the audit log in {}: {e}", dir.display()))?;
         if let Some(cut) = &recovery.truncated {
             tracing::warn!(
                 segment = %cut.segment.display(),

@@ -54,7 +54,12 @@ impl Queue {
     }
 
     /// Queues `batch`, to be scored by `role` and logged under `request_id`.
-    pub fn submit(&self, batch: Batch, request_id: String, role: Role) -> Result<oneshot::Receiver<Reply>, SubmitError> {
+    pub fn submit(
+        &self,
+        batch: Batch,
+        request_id: String,
+        role: Role,
+    ) -> Result<oneshot::Receiver<Reply>, SubmitError> {
         let (reply, answer) = oneshot::channel();
         let sender = self.sender.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let sender = sender.as_ref().ok_or(SubmitError::Closed)?;

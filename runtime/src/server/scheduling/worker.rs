@@ -4,10 +4,10 @@
 //! audit records are on disk when the log is durable, at once otherwise. With a shadow
 //! challenger, the champion's batch is then scored again by the challenger.
 
-use super::engines::{Scorer, NATIVE_STACK_BYTES};
+use super::engines::{NATIVE_STACK_BYTES, Scorer};
 use super::models::{Models, Opener, Role};
 use super::outcome::BatchOutcome;
-use super::queue::{collect, Queue, Job, Limits, Merged, Part};
+use super::queue::{Job, Limits, Merged, Part, Queue, collect};
 use crate::batch::Batch;
 use crate::server::config::ServerConfig;
 use crate::server::duties::{Duties, ScoredBatch};
@@ -75,7 +75,8 @@ fn work(models: &Models, receiver: &Mutex<Receiver<Job>>, duties: &Duties, limit
     let mut carried: Option<Job> = None;
     loop {
         let Some(jobs) = collect(receiver, &mut carried, &duties.metrics, limits) else { return };
-        let (champion, challenger): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|job| job.role() == Role::Champion);
+        let (champion, challenger): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|job| job.role() == Role::Champion);
         for (role, jobs) in [(Role::Champion, champion), (Role::Challenger, challenger)] {
             if !jobs.is_empty() {
                 run(models, role, Merged::merge(jobs), duties);
@@ -99,7 +100,8 @@ fn run(models: &Models, role: Role, merged: Merged, duties: &Duties) {
         }
     };
     let batch_id = duties.batch_id();
-    let audit = duties.after_batch(&ScoredBatch { batch: &batch, parts: &parts, outcome: &outcome, batch_id, shadow_of: None });
+    let audit =
+        duties.after_batch(&ScoredBatch { batch: &batch, parts: &parts, outcome: &outcome, batch_id, shadow_of: None });
     let shadow_scorer = models.challenger.as_deref().filter(|_| role == Role::Champion && duties.shadow);
     let (answers, kept) = replies.split(&parts, outcome, shadow_scorer.is_some());
     duties.write(audit, Some(Box::new(move |logged| answers.send(logged))));
@@ -126,7 +128,14 @@ fn score(scorer: &dyn Scorer, role: Role, batch: &Batch, duties: &Duties) -> Res
 
 /// Scores the champion's batch with the challenger too, for the duties only: compared, kept
 /// for feedback, logged as not answered.
-fn shadow(challenger: &dyn Scorer, batch: &Batch, champion: &BatchOutcome, parts: &[Part], batch_id: u64, duties: &Duties) {
+fn shadow(
+    challenger: &dyn Scorer,
+    batch: &Batch,
+    champion: &BatchOutcome,
+    parts: &[Part],
+    batch_id: u64,
+    duties: &Duties,
+) {
     let (route, result) = challenger.score(batch);
     let outcome = match result {
         Ok(columns) => BatchOutcome::new(Role::Challenger, challenger.spec(), route, columns),
@@ -135,6 +144,7 @@ fn shadow(challenger: &dyn Scorer, batch: &Batch, champion: &BatchOutcome, parts
             return;
         }
     };
-    let audit = duties.after_batch(&ScoredBatch { batch, parts, outcome: &outcome, batch_id, shadow_of: Some(champion) });
+    let audit =
+        duties.after_batch(&ScoredBatch { batch, parts, outcome: &outcome, batch_id, shadow_of: Some(champion) });
     duties.write(audit, None);
 }
