@@ -7,7 +7,8 @@ pub fn render(graph: &Graph, options: &CrateOptions) -> String {
     let workspace = if options.standalone { "\n[workspace]\n" } else { "" };
     let (name, bin, challenger, challenger_gpu) = match &options.role {
         CrateRole::Server { challenger } => {
-            let bin = format!("\n[[bin]]\nname = \"{}\"\npath = \"src/main.rs\"\n", crate::server_bin_name(&graph.name));
+            let bin =
+                format!("\n[[bin]]\nname = \"{}\"\npath = \"src/main.rs\"\n", crate::server_bin_name(&graph.name));
             let dependency = challenger.as_ref().map_or_else(String::new, |c| {
                 format!(
                     "challenger = {{ package = \"{}\", path = \"{}\", default-features = false }}\n",

@@ -38,7 +38,11 @@ pub fn generate_lib(graph: &Graph, blob: &mut Blob, source_name: &str) -> (Strin
     let fields = &emitter.fields;
     let inits = &emitter.inits;
     let doc = format!(" The `{}` pipeline, version {}, compiled by pipec.", graph.name, graph.version);
-    let forest_import = crate::has_trees(graph).then(|| quote!(use pipec_runtime::TensorForest;));
+    let forest_import = crate::has_trees(graph).then(|| {
+        quote!(
+            use pipec_runtime::TensorForest;
+        )
+    });
     let lib = quote! {
         #[allow(unused_imports)]
         use pipec_runtime::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
@@ -159,11 +163,7 @@ impl Gen<'_> {
     fn take_full(&mut self, id: NodeId, width: u32) -> TokenStream {
         let value = self.take(id);
         let w = width as usize;
-        if self.batched(id) && self.graph.ty(id).width() == width {
-            value
-        } else {
-            quote!(#value.expand([rows, #w]))
-        }
+        if self.batched(id) && self.graph.ty(id).width() == width { value } else { quote!(#value.expand([rows, #w])) }
     }
 
     /// A width-1 constant operand, inlined as a scalar.
@@ -208,9 +208,10 @@ impl Gen<'_> {
         if self.scalar_const(id).is_none() || self.graph.outputs().iter().any(|o| o.node == id) {
             return false;
         }
-        self.graph.nodes().iter().all(|n| {
-            !n.op.operands().contains(&id) || self.scalar_operand(&n.op).is_some_and(|(t, _, _)| t != id)
-        })
+        self.graph
+            .nodes()
+            .iter()
+            .all(|n| !n.op.operands().contains(&id) || self.scalar_operand(&n.op).is_some_and(|(t, _, _)| t != id))
     }
 
     /// For a binary op with a width-1 constant on one side and a batched f32 tensor on the
@@ -283,8 +284,7 @@ impl Gen<'_> {
                 quote!(#b.mask_where(#cond, #a))
             }
             Op::Concat { parts } => {
-                let parts: Vec<TokenStream> =
-                    parts.iter().map(|p| self.take_full(*p, graph.ty(*p).width())).collect();
+                let parts: Vec<TokenStream> = parts.iter().map(|p| self.take_full(*p, graph.ty(*p).width())).collect();
                 quote!(Tensor::cat(vec![#(#parts),*], 1))
             }
             Op::Slice { x, start, len } => {

@@ -33,7 +33,8 @@ pub const MAX_FUSED_WIDTH: u32 = 1024;
 pub fn unfusable(graph: &Graph) -> Option<String> {
     graph.ids().find_map(|id| {
         let w = graph.ty(id).width();
-        (w > MAX_FUSED_WIDTH).then(|| format!("{id} is {w} wide (the fused kernel holds values of up to {MAX_FUSED_WIDTH} elements)"))
+        (w > MAX_FUSED_WIDTH)
+            .then(|| format!("{id} is {w} wide (the fused kernel holds values of up to {MAX_FUSED_WIDTH} elements)"))
     })
 }
 
@@ -104,7 +105,9 @@ impl Layout {
                     input_slots[index] = Some(slots.len());
                     for element in 0..width {
                         slots.push(match spec.kind {
-                            InputKind::Bool => quote!(InputSlot::Bool { input: #index, element: #element, width: #width }),
+                            InputKind::Bool => {
+                                quote!(InputSlot::Bool { input: #index, element: #element, width: #width })
+                            }
                             _ => quote!(InputSlot::F32 { input: #index, element: #element, width: #width }),
                         });
                     }
@@ -181,7 +184,11 @@ pub fn generate_fused(graph: &Graph, blob: &mut Blob, source_name: &str) -> Stri
         let output_slots = slot;
         let slots = &layout.slots;
         let encoders = &layout.encoders;
-        let forest_import = emitter.uses_forest.then(|| quote!(use pipec_runtime::fused_forest_margins;));
+        let forest_import = emitter.uses_forest.then(|| {
+            quote!(
+                use pipec_runtime::fused_forest_margins;
+            )
+        });
         quote! {
             #![allow(unused_imports, unused_variables, unused_mut, unused_parens, clippy::all)]
             use pipec_runtime::cubecl;
@@ -399,8 +406,7 @@ impl Kernel<'_> {
                 self.bind(id, values)
             }
             Op::Concat { parts } => {
-                let elements =
-                    parts.iter().flat_map(|p| self.elements[p.index()].clone()).collect::<Vec<_>>();
+                let elements = parts.iter().flat_map(|p| self.elements[p.index()].clone()).collect::<Vec<_>>();
                 self.elements.push(elements);
                 TokenStream::new()
             }
@@ -504,7 +510,7 @@ impl Kernel<'_> {
         if inputs * outputs <= UNROLL_WEIGHTS && weight.data.iter().all(|v| v.is_finite()) {
             let mut code = TokenStream::new();
             let mut values = Vec::with_capacity(outputs);
-            for j in 0..outputs {
+            for (j, &bias_j) in bias.iter().enumerate().take(outputs) {
                 let acc = format_ident!("n{}_acc{}", id.0, j);
                 let terms: Vec<TokenStream> = xs
                     .iter()
@@ -515,7 +521,7 @@ impl Kernel<'_> {
                     })
                     .collect();
                 code.extend(sum_into(&acc, terms));
-                let b = constant(self.blob, bias[j]);
+                let b = constant(self.blob, bias_j);
                 values.push(quote!(#acc + #b));
             }
             code.extend(self.bind(id, values));

@@ -21,7 +21,7 @@ mod native;
 mod python_crate;
 mod spec;
 
-pub use python_crate::{python_module_name, python_package_name, PythonCrateOptions};
+pub use python_crate::{PythonCrateOptions, python_module_name, python_package_name};
 
 use pipec_compiler::Checked;
 use std::path::{Path, PathBuf};
@@ -88,7 +88,10 @@ pub fn generate(checked: &Checked, options: &CrateOptions) -> GeneratedCrate {
         (PathBuf::from("src/lib.rs"), lib.into_bytes()),
     ];
     if let CrateRole::Server { challenger } = &options.role {
-        files.push((PathBuf::from("src/main.rs"), server_main(graph, &options.source_name, challenger.is_some()).into_bytes()));
+        files.push((
+            PathBuf::from("src/main.rs"),
+            server_main(graph, &options.source_name, challenger.is_some()).into_bytes(),
+        ));
     }
     files.push((PathBuf::from("src/fused.rs"), fused.into_bytes()));
     files.push((PathBuf::from("src/native.rs"), native.into_bytes()));

@@ -16,7 +16,7 @@
 //! same order per output).
 
 use crate::blob::Blob;
-use pipec_compiler::ir::{dense_lanes, BinaryFn, CategoryMap, Graph, InputKind, NodeId, Op, Ty, UnaryFn};
+use pipec_compiler::ir::{BinaryFn, CategoryMap, Graph, InputKind, NodeId, Op, Ty, UnaryFn, dense_lanes};
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
@@ -61,7 +61,9 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
         let w = graph.ty(output.node).width() as usize;
         match (graph.ty(output.node), w) {
             (Ty::Bool(_), 1) => quote!(#name: #value[0] != 0.0),
-            (Ty::Bool(_), _) => quote!(#name: { let mut out = [false; #w]; for i in 0..#w { out[i] = #value[i] != 0.0; } out }),
+            (Ty::Bool(_), _) => {
+                quote!(#name: { let mut out = [false; #w]; for i in 0..#w { out[i] = #value[i] != 0.0; } out })
+            }
             (_, 1) => quote!(#name: #value[0]),
             _ => quote!(#name: #value),
         }
@@ -112,7 +114,11 @@ pub fn generate_native(graph: &Graph, blob: &mut Blob, source_name: &str) -> Str
     });
 
     let doc = format!(" The `{}` pipeline's native one-row path.", graph.name);
-    let forest_import = crate::has_trees(graph).then(|| quote!(use pipec_runtime::Forest;));
+    let forest_import = crate::has_trees(graph).then(|| {
+        quote!(
+            use pipec_runtime::Forest;
+        )
+    });
     let tokens = quote! {
         #[allow(unused_imports)]
         use pipec_runtime::{Batch, CategoryTable, OutputColumn, RowPipeline, RuntimeError, Weights};

@@ -52,11 +52,9 @@ pub fn parse_safetensors(
     let mut tensors = std::collections::BTreeMap::new();
     for (name, view) in file.tensors() {
         let data = match view.dtype() {
-            safetensors::Dtype::F32 => view
-                .data()
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
+            safetensors::Dtype::F32 => {
+                view.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            }
             safetensors::Dtype::F64 => view
                 .data()
                 .chunks_exact(8)

@@ -5,7 +5,7 @@
 //! `pipe_front_end` (`fuzz/`).
 
 use crate::check_source;
-use pipec_dsl::{render, Diagnostic};
+use pipec_dsl::{Diagnostic, render};
 use std::path::Path;
 
 /// Runs `check_source` on `source` (artifacts resolved in `dir`) and checks what it returns;

@@ -4,7 +4,7 @@
 //! change what a graph computes beyond f32 rounding), constant folding uses it, and the
 //! generated burn code is tested against the same scikit-learn references it is.
 
-use crate::ir::{combine_lanes, dense_lanes, BinaryFn, CategoryMap, Graph, NodeId, Op, Ty, UnaryFn};
+use crate::ir::{BinaryFn, CategoryMap, Graph, NodeId, Op, Ty, UnaryFn, combine_lanes, dense_lanes};
 use pipec_interface::CategoryLookup;
 
 /// One input column of a batch, in the order of [`Graph::inputs`]: the runtime's own type
@@ -113,9 +113,7 @@ pub fn eval_op<'a>(op: &Op, ty: Ty, operand: impl Fn(NodeId) -> (&'a [f32], usiz
             Op::Input { .. } | Op::Category { .. } => {}
             Op::Const { values } => out.extend_from_slice(values),
             Op::Unary { op, x } => (0..width).for_each(|c| out.push(unary(*op, at(*x, r, c)))),
-            Op::Binary { op, a, b } => {
-                (0..width).for_each(|c| out.push(binary(*op, at(*a, r, c), at(*b, r, c))))
-            }
+            Op::Binary { op, a, b } => (0..width).for_each(|c| out.push(binary(*op, at(*a, r, c), at(*b, r, c)))),
             Op::Softmax { x } => {
                 let row: Vec<f32> = (0..width).map(|c| at(*x, r, c)).collect();
                 let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -123,21 +121,17 @@ pub fn eval_op<'a>(op: &Op, ty: Ty, operand: impl Fn(NodeId) -> (&'a [f32], usiz
                 let sum: f32 = exps.iter().sum();
                 out.extend(exps.iter().map(|e| e / sum));
             }
-            Op::Where { cond, a, b } => (0..width).for_each(|c| {
-                out.push(if at(*cond, r, c) != 0.0 { at(*a, r, c) } else { at(*b, r, c) })
-            }),
+            Op::Where { cond, a, b } => {
+                (0..width).for_each(|c| out.push(if at(*cond, r, c) != 0.0 { at(*a, r, c) } else { at(*b, r, c) }))
+            }
             Op::Concat { parts } => {
                 for part in parts {
                     let w = operand(*part).1;
                     (0..w).for_each(|c| out.push(at(*part, r, c)));
                 }
             }
-            Op::Slice { x, start, len } => {
-                (*start..start + len).for_each(|c| out.push(at(*x, r, c as usize)))
-            }
-            Op::Affine { x, scale, shift } => {
-                (0..width).for_each(|c| out.push(at(*x, r, c) * scale[c] + shift[c]))
-            }
+            Op::Slice { x, start, len } => (*start..start + len).for_each(|c| out.push(at(*x, r, c as usize))),
+            Op::Affine { x, scale, shift } => (0..width).for_each(|c| out.push(at(*x, r, c) * scale[c] + shift[c])),
             Op::Impute { x, value } => (0..width).for_each(|c| {
                 let v = at(*x, r, c);
                 out.push(if v.is_nan() { *value } else { v })
@@ -148,9 +142,7 @@ pub fn eval_op<'a>(op: &Op, ty: Ty, operand: impl Fn(NodeId) -> (&'a [f32], usiz
             }
             Op::Gather { index, table } => {
                 let i = at(*index, r, 0) as u32;
-                (0..table.cols).for_each(|c| {
-                    out.push(if i < table.rows { table.get(i, c) } else { 0.0 })
-                })
+                (0..table.cols).for_each(|c| out.push(if i < table.rows { table.get(i, c) } else { 0.0 }))
             }
             Op::Dense { x, weight, bias } => {
                 // The order `Op::Dense` documents: `lanes` partial sums, k ascending in each,

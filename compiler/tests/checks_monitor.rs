@@ -2,9 +2,9 @@
 //! order, checks in the interpreter, baselines against a direct computation from the
 //! reference CSV, and the build identity.
 
-use pipec_compiler::interp::{eval_outputs, Column};
+use pipec_compiler::interp::{Column, eval_outputs};
 use pipec_compiler::ir::{Graph, OutputRole};
-use pipec_compiler::{check_source, Checked, Pass};
+use pipec_compiler::{Checked, Pass, check_source};
 use pipec_monitor::{AccuracySpec, Baseline, Source};
 use std::path::{Path, PathBuf};
 
@@ -141,8 +141,7 @@ fn baselines_match_the_reference_csv() {
     assert_eq!((*other, *missing), (0.0, 0.0));
 
     // age: numeric with its missing share; age_f: the same values imputed with 28.
-    let ages: Vec<f64> =
-        rows.iter().map(|r| r[0].parse::<f64>().map_or(f64::NAN, |a| f64::from(a as f32))).collect();
+    let ages: Vec<f64> = rows.iter().map(|r| r[0].parse::<f64>().map_or(f64::NAN, |a| f64::from(a as f32))).collect();
     assert_eq!(baseline("age"), &Baseline::numeric(&ages).unwrap());
     let Baseline::Numeric { missing, .. } = baseline("age") else { panic!("age is numeric") };
     assert!((missing - 229.0 / 1159.0).abs() < 1e-12);
@@ -177,11 +176,15 @@ fn bool_values_have_categorical_baselines() {
     let high = spec.features.iter().find(|f| f.name == "high").unwrap();
     assert_eq!(high.source, Source::Column);
     // x2 is a feature: a Watch output after the check; high is an output already.
-    let roles: Vec<(&str, OutputRole)> =
-        checked.graph().outputs().iter().map(|o| (o.name.as_str(), o.role)).collect();
+    let roles: Vec<(&str, OutputRole)> = checked.graph().outputs().iter().map(|o| (o.name.as_str(), o.role)).collect();
     assert_eq!(
         roles,
-        [("score", OutputRole::Output), ("high", OutputRole::Output), ("ok", OutputRole::Check), ("x2", OutputRole::Watch)]
+        [
+            ("score", OutputRole::Output),
+            ("high", OutputRole::Output),
+            ("ok", OutputRole::Check),
+            ("x2", OutputRole::Watch)
+        ]
     );
 }
 
@@ -190,7 +193,14 @@ fn copy_titanic(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pipec-identity-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    for file in ["titanic_ops.pipe", "titanic.pipe", "mlp.safetensors", "stats.json", "pclass_vocab.json", "monitor_reference.csv"] {
+    for file in [
+        "titanic_ops.pipe",
+        "titanic.pipe",
+        "mlp.safetensors",
+        "stats.json",
+        "pclass_vocab.json",
+        "monitor_reference.csv",
+    ] {
         std::fs::copy(titanic_dir().join(file), dir.join(file)).unwrap();
     }
     dir
@@ -260,10 +270,7 @@ fn identity_records_disabled_passes() {
         }
     }
     assert_eq!(both.identity(), both_again.identity(), "the order of the disabled passes does not matter");
-    assert_eq!(
-        no_fold.identity(),
-        pipec_compiler::identity::with_disabled(checked.identity(), &[Pass::AffineFold])
-    );
+    assert_eq!(no_fold.identity(), pipec_compiler::identity::with_disabled(checked.identity(), &[Pass::AffineFold]));
 }
 
 /// Every pass keeps the checks and the watched features (they are roots, like outputs).

@@ -4,8 +4,8 @@
 
 use pipec_compiler::check_source;
 use pipec_compiler::interp::{Column, eval_outputs};
-use pipec_interface::fnv1a64;
 use pipec_compiler::ir::{Graph, Ty};
+use pipec_interface::fnv1a64;
 use std::path::{Path, PathBuf};
 
 fn docs() -> String {

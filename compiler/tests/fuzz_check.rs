@@ -33,7 +33,7 @@ fn runner() -> TestRunner {
     match std::env::var("PIPEC_FUZZ_SEED").ok().as_deref() {
         Some("random") => TestRunner::new(config()),
         seed => {
-            let n: u64 = seed.and_then(|s| s.parse().ok()).unwrap_or(0x7069_7065_63);
+            let n: u64 = seed.and_then(|s| s.parse().ok()).unwrap_or(0x0070_6970_6563);
             let mut bytes = [0u8; 32];
             bytes[..8].copy_from_slice(&n.to_le_bytes());
             TestRunner::new_with_rng(config(), TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
@@ -258,10 +258,10 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     let pos = any::<usize>();
     let len = prop_oneof![4 => 1usize..8, 1 => 1usize..200];
     prop_oneof![
-        (pos.clone(), payload()).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
-        (pos.clone(), len.clone()).prop_map(|(at, len)| Mutation::Delete { at, len }),
-        (pos.clone(), len.clone(), payload()).prop_map(|(at, len, bytes)| Mutation::Replace { at, len, bytes }),
-        (pos.clone(), len, pos).prop_map(|(from, len, to)| Mutation::Duplicate { from, len, to }),
+        (pos, payload()).prop_map(|(at, bytes)| Mutation::Insert { at, bytes }),
+        (pos, len.clone()).prop_map(|(at, len)| Mutation::Delete { at, len }),
+        (pos, len.clone(), payload()).prop_map(|(at, len, bytes)| Mutation::Replace { at, len, bytes }),
+        (pos, len, pos).prop_map(|(from, len, to)| Mutation::Duplicate { from, len, to }),
     ]
 }
 

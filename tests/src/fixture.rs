@@ -2,7 +2,7 @@
 //! before and after the passes, the native path (also bit for bit against the interpreter),
 //! and burn on a device. `tests/trees.rs` and `tests/onnx.rs` use it.
 
-use crate::{assert_close, check_file, outputs_as_f64, run, Reference};
+use crate::{Reference, assert_close, check_file, outputs_as_f64, run};
 use pipec_compiler::interp;
 use pipec_runtime::{CompiledPipeline, RowPipeline};
 use std::path::PathBuf;
@@ -29,7 +29,12 @@ impl Fixture {
         let spec = P::spec();
         assert_eq!(outputs.len(), spec.outputs.len());
         for (output, actual) in spec.outputs.iter().zip(outputs) {
-            assert_close(&format!("{}/{what}", output.name), actual, &self.reference.output(output.name), self.tolerance);
+            assert_close(
+                &format!("{}/{what}", output.name),
+                actual,
+                &self.reference.output(output.name),
+                self.tolerance,
+            );
         }
     }
 

@@ -58,7 +58,7 @@ impl Reference {
     /// A reference output as f32 values (booleans as 0/1), row-major.
     pub fn output(&self, name: &str) -> Vec<f64> {
         let list = self.outputs[name].as_array().unwrap_or_else(|| panic!("output {name}"));
-        list.iter().flat_map(|v| flatten(v)).collect()
+        list.iter().flat_map(flatten).collect()
     }
 }
 
@@ -144,16 +144,19 @@ pub fn random_columns(spec: &PipelineSpec, seed: u64, rows: usize) -> Vec<Column
                         (0..rows)
                             .map(|_| {
                                 let r = rng.next_u64();
-                                (!(input.nullable && r % 5 == 0)).then(|| std::sync::Arc::from(words[(r % 7) as usize]))
+                                (!(input.nullable && r.is_multiple_of(5)))
+                                    .then(|| std::sync::Arc::from(words[(r % 7) as usize]))
                             })
                             .collect(),
                     )
                 }
-                (InputKind::Bool, _) => Column::Bool((0..n).map(|_| rng.next_u64() % 2 == 0).collect()),
+                (InputKind::Bool, _) => Column::Bool((0..n).map(|_| rng.next_u64().is_multiple_of(2)).collect()),
                 (InputKind::I64, _) => Column::F32((0..n).map(|_| (rng.next_u64() % 21) as f32 - 10.0).collect()),
                 (_, "fare") => Column::F32((0..n).map(|_| rng.uniform(0.0, 200.0)).collect()),
                 (_, "age") => Column::F32(
-                    (0..n).map(|_| if rng.next_u64() % 5 == 0 { f32::NAN } else { rng.uniform(0.0, 90.0) }).collect(),
+                    (0..n)
+                        .map(|_| if rng.next_u64().is_multiple_of(5) { f32::NAN } else { rng.uniform(0.0, 90.0) })
+                        .collect(),
                 ),
                 _ => Column::F32((0..n).map(|_| rng.uniform(-4.0, 4.0)).collect()),
             }
@@ -164,11 +167,13 @@ pub fn random_columns(spec: &PipelineSpec, seed: u64, rows: usize) -> Vec<Column
 /// Asserts `actual` matches `expected` within `tol`: absolute for values of magnitude up to 1
 /// (probabilities), relative above. Booleans must match exactly, except where the reference
 /// probability behind them is within `tol` of the threshold (reported by the caller).
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // see the comparison below
 pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], tol: f64) {
     assert_eq!(actual.len(), expected.len(), "{what}: {} values, expected {}", actual.len(), expected.len());
     let mut worst = (0.0f64, 0usize);
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         let err = if a.is_nan() && e.is_nan() { 0.0 } else { (a - e).abs() / e.abs().max(1.0) };
+        // `!(err <= tol)` rather than `err > tol`: a NaN error (one side NaN) must fail too.
         if !(err <= tol) {
             panic!("{what}[{i}]: got {a}, expected {e} (error {err:e} > {tol:e})");
         }

@@ -8,7 +8,7 @@
 
 use pipec_runtime::burn_api::Device;
 use pipec_runtime::{Batch, Column, CompiledPipeline};
-use pipec_tests::{cycled, repo_root, run, Reference};
+use pipec_tests::{Reference, cycled, repo_root, run};
 
 /// The bound `docs/serving.md` gives: relative to the value, or absolute for values up to 1.
 const TOLERANCE: f64 = 1e-6;
@@ -55,7 +55,9 @@ fn batched_against_alone<P: CompiledPipeline>(example: &str) -> (f64, usize, usi
             }
         }
     }
-    println!("{example}: {differing} of {values} values differ between {ROWS} rows batched and alone; largest difference {worst:e}");
+    println!(
+        "{example}: {differing} of {values} values differ between {ROWS} rows batched and alone; largest difference {worst:e}"
+    );
     (worst, differing, values)
 }
 
@@ -67,6 +69,9 @@ fn burn_cpu_answers_depend_on_the_batch_only_in_the_last_bits() {
         ("credit", batched_against_alone::<pipec_gen_credit::Pipeline>("credit")),
     ] {
         assert!(values >= ROWS, "{example}: every row was compared");
-        assert!(worst <= TOLERANCE, "{example}: a row batched differs from the row alone by {worst:e}, over {TOLERANCE:e}");
+        assert!(
+            worst <= TOLERANCE,
+            "{example}: a row batched differs from the row alone by {worst:e}, over {TOLERANCE:e}"
+        );
     }
 }

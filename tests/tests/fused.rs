@@ -12,10 +12,9 @@
 
 use pipec_compiler::interp;
 use pipec_runtime::burn_api::Device;
-use pipec_runtime::{Batch, CompiledPipeline, RowPipeline, CHUNK_ROWS};
+use pipec_runtime::{Batch, CHUNK_ROWS, CompiledPipeline, RowPipeline};
 use pipec_tests::{
-    assert_close, check_file, cycled, outputs_as_f64, random_columns, repo_root, run, run_fused, Fixture,
-    Reference,
+    Fixture, Reference, assert_close, check_file, cycled, outputs_as_f64, random_columns, repo_root, run, run_fused,
 };
 
 const TOLERANCE: f64 = 1e-5;
@@ -30,7 +29,9 @@ fn every_op_matches_the_interpreter() {
         let columns = random_columns(spec, seed, rows);
         let batch = Batch::new(spec, rows, columns.clone()).expect("valid batch");
         let fused = run_fused::<Ops>(&batch);
-        for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
+        for (stage, graph) in
+            [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())]
+        {
             let expected = interp::eval_outputs(&graph, &columns, rows).expect("evaluates");
             for ((output, actual), expected) in spec.outputs.iter().zip(&fused).zip(expected) {
                 let expected: Vec<f64> = expected.into_iter().map(f64::from).collect();
@@ -75,7 +76,8 @@ fn a_wide_mlp_matches_scikit_learn_and_the_interpreter() {
 
 #[test]
 fn onnx_models_match_onnxruntime_and_the_interpreter() {
-    Fixture::new(repo_root().join("tests/fixtures/onnx/onnx.pipe"), 100, TOLERANCE).check_fused::<pipec_gen_onnx::Pipeline>();
+    Fixture::new(repo_root().join("tests/fixtures/onnx/onnx.pipe"), 100, TOLERANCE)
+        .check_fused::<pipec_gen_onnx::Pipeline>();
 }
 
 fn check_example<P: CompiledPipeline>(example: &str) {
@@ -157,7 +159,12 @@ fn check_routes<P: CompiledPipeline>(what: &str, reference: &str) {
     ];
     for (route, outputs) in routes {
         for ((output, actual), expected) in spec.outputs.iter().zip(&outputs).zip(&native) {
-            assert_close(&format!("{what}/{}/{route} vs native, {ROUTE_ROWS} rows", output.name), actual, expected, TOLERANCE);
+            assert_close(
+                &format!("{what}/{}/{route} vs native, {ROUTE_ROWS} rows", output.name),
+                actual,
+                expected,
+                TOLERANCE,
+            );
         }
     }
 }

@@ -10,7 +10,8 @@ fn pipelines() -> Vec<(std::path::PathBuf, String)> {
     let root = repo_root();
     let mut out = Vec::new();
     for (folder, runtime) in [("examples", "../../../runtime"), ("tests/fixtures", "../../../../runtime")] {
-        let mut dirs: Vec<_> = std::fs::read_dir(root.join(folder)).expect("folder").flatten().map(|e| e.path()).collect();
+        let mut dirs: Vec<_> =
+            std::fs::read_dir(root.join(folder)).expect("folder").flatten().map(|e| e.path()).collect();
         dirs.sort();
         for dir in dirs {
             let Some(name) = dir.file_name() else { continue };
@@ -53,7 +54,10 @@ fn generated_crates_match_checked_in_files() {
             }
         }
     }
-    assert!(stale.is_empty(), "generated code differs from the checked-in files (run with PIPEC_BLESS=1 and review): {stale:#?}");
+    assert!(
+        stale.is_empty(),
+        "generated code differs from the checked-in files (run with PIPEC_BLESS=1 and review): {stale:#?}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use pipec_compiler::interp;
 use pipec_runtime::{Batch, Column, CompiledPipeline, RowPipeline};
-use pipec_tests::{assert_close, check_file, outputs_as_f64, random_columns, repo_root, Fixture, Reference};
+use pipec_tests::{Fixture, Reference, assert_close, check_file, outputs_as_f64, random_columns, repo_root};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -40,7 +40,8 @@ fn credit_native_matches_xgboost_and_scikit_learn() {
 /// and the interpreter bit for bit.
 #[test]
 fn mlps_8_to_256_wide_match_scikit_learn_and_the_interpreter() {
-    let fixture = |name: &str| Fixture::new(repo_root().join(format!("tests/fixtures/{name}/{name}.pipe")), 100, TOLERANCE);
+    let fixture =
+        |name: &str| Fixture::new(repo_root().join(format!("tests/fixtures/{name}/{name}.pipe")), 100, TOLERANCE);
     fixture("mlp8").check_native::<pipec_gen_mlp8::Pipeline>();
     fixture("mlp64").check_native::<pipec_gen_mlp64::Pipeline>();
     fixture("mlp256").check_native::<pipec_gen_mlp256::Pipeline>();

@@ -6,7 +6,7 @@
 //! bit for bit against the interpreter), burn's CPU backend, and wgpu.
 
 use pipec_runtime::burn_api::Device;
-use pipec_tests::{repo_root, Fixture};
+use pipec_tests::{Fixture, repo_root};
 
 type Onnx = pipec_gen_onnx::Pipeline;
 

@@ -17,7 +17,9 @@ fn check_on(device: &Device, name: &str) {
         let columns = random_columns(spec, seed, ROWS);
         let batch = Batch::new(spec, ROWS, columns.clone()).expect("valid batch");
         let burn = run::<pipec_gen_ops::Pipeline>(device, &batch);
-        for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
+        for (stage, graph) in
+            [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())]
+        {
             let expected = interp::eval_outputs(&graph, &columns, ROWS).expect("evaluates");
             for ((output, actual), expected) in spec.outputs.iter().zip(&burn).zip(expected) {
                 let expected: Vec<f64> = expected.into_iter().map(f64::from).collect();

@@ -4,9 +4,9 @@
 //! (flex) and on wgpu (lavapipe in CI). The IR interpreter is held to the same references,
 //! before and after the optimisation passes.
 
-use pipec_runtime::burn_api::Device;
 use pipec_runtime::CompiledPipeline;
-use pipec_tests::{assert_close, check_file, repo_root, run, Reference};
+use pipec_runtime::burn_api::Device;
+use pipec_tests::{Reference, assert_close, check_file, repo_root, run};
 
 const TOLERANCE: f64 = 1e-5;
 
@@ -58,12 +58,19 @@ fn interpreter_matches_scikit_learn_before_and_after_passes() {
         let dir = repo_root().join("examples").join(example);
         let checked = check_file(&dir.join(format!("{example}.pipe")));
         let reference = Reference::load(&dir.join("reference.json"));
-        for (stage, graph) in [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())] {
+        for (stage, graph) in
+            [("unoptimised", checked.graph().clone()), ("optimised", checked.optimised(&[]).graph().clone())]
+        {
             let columns = reference.interp_columns(&graph);
             let outputs = pipec_compiler::interp::eval_outputs(&graph, &columns, reference.rows).expect("evaluates");
             for (spec, actual) in graph.outputs().iter().zip(outputs) {
                 let actual: Vec<f64> = actual.into_iter().map(f64::from).collect();
-                assert_close(&format!("{example}/{}/{stage}", spec.name), &actual, &reference.output(&spec.name), TOLERANCE);
+                assert_close(
+                    &format!("{example}/{}/{stage}", spec.name),
+                    &actual,
+                    &reference.output(&spec.name),
+                    TOLERANCE,
+                );
             }
         }
     }

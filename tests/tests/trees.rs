@@ -6,7 +6,7 @@
 //! (also bit for bit against the interpreter), burn's CPU backend, and wgpu.
 
 use pipec_runtime::burn_api::Device;
-use pipec_tests::{repo_root, Fixture};
+use pipec_tests::{Fixture, repo_root};
 use std::path::PathBuf;
 
 type Trees = pipec_gen_trees::Pipeline;
@@ -58,7 +58,8 @@ fn a_thousand_tree_model_generates_no_more_code_than_a_small_one() {
             role: pipec_codegen::CrateRole::Server { challenger: None },
         };
         let files = pipec_codegen::generate(&checked.optimised(&[]), &options).files;
-        let code: usize = files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "rs")).map(|(_, b)| b.len()).sum();
+        let code: usize =
+            files.iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "rs")).map(|(_, b)| b.len()).sum();
         let blob = files.iter().find(|(p, _)| p.ends_with("weights.bin")).map_or(0, |(_, b)| b.len());
         (checked.graph().clone(), code, blob)
     };

@@ -1,7 +1,7 @@
 //! The IR as a Graphviz digraph, for `pipec explain --dot`.
 
-use super::display::describe;
 use super::Graph;
+use super::display::describe;
 use std::fmt::Write;
 
 /// Renders the graph in the DOT language: one box per node, one edge per operand, and a

@@ -133,44 +133,93 @@ pub fn combine_lanes(lanes: &[f32]) -> f32 {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Op {
     /// Numeric or boolean input number `input` (index into [`Graph::inputs`]).
-    Input { input: u32 },
+    Input {
+        input: u32,
+    },
     /// A string input turned into a category index; a missing string becomes `missing` first
     /// (or, without one, counts as unknown).
-    Category { input: u32, map: CategoryMap, missing: Option<String> },
+    Category {
+        input: u32,
+        map: CategoryMap,
+        missing: Option<String>,
+    },
     /// A constant row, broadcast over the batch (`Ty::Bool` constants hold 0.0 or 1.0).
-    Const { values: Vec<f32> },
-    Unary { op: UnaryFn, x: NodeId },
+    Const {
+        values: Vec<f32>,
+    },
+    Unary {
+        op: UnaryFn,
+        x: NodeId,
+    },
     /// Elementwise; an operand of width 1 is broadcast to the other's width.
-    Binary { op: BinaryFn, a: NodeId, b: NodeId },
+    Binary {
+        op: BinaryFn,
+        a: NodeId,
+        b: NodeId,
+    },
     /// Softmax over the row's vector.
-    Softmax { x: NodeId },
+    Softmax {
+        x: NodeId,
+    },
     /// Elementwise `cond ? a : b`, width-1 operands broadcast.
-    Where { cond: NodeId, a: NodeId, b: NodeId },
+    Where {
+        cond: NodeId,
+        a: NodeId,
+        b: NodeId,
+    },
     /// The row vectors of `parts`, joined in order.
-    Concat { parts: Vec<NodeId> },
+    Concat {
+        parts: Vec<NodeId>,
+    },
     /// Elements `start..start + len` of the row vector.
-    Slice { x: NodeId, start: u32, len: u32 },
+    Slice {
+        x: NodeId,
+        start: u32,
+        len: u32,
+    },
     /// `x * scale + shift`, elementwise with per-element constants.
-    Affine { x: NodeId, scale: Vec<f32>, shift: Vec<f32> },
+    Affine {
+        x: NodeId,
+        scale: Vec<f32>,
+        shift: Vec<f32>,
+    },
     /// Missing (NaN) elements replaced by `value`.
-    Impute { x: NodeId, value: f32 },
+    Impute {
+        x: NodeId,
+        value: f32,
+    },
     /// The category index as a one-hot f32 vector of width `categories` (unknown: all zero).
-    OneHot { index: NodeId },
+    OneHot {
+        index: NodeId,
+    },
     /// Row `index` of `table` (`categories x out`); an unknown index gives zeros.
-    Gather { index: NodeId, table: Matrix },
+    Gather {
+        index: NodeId,
+        table: Matrix,
+    },
     /// `x · weight + bias`, with `weight` stored `in x out`, in this f32 order (which the
     /// interpreter and the native path share, bit for bit): each output `j` sums the products
     /// `x[k] * weight[k][j]` in [`dense_lanes`]`(in, out)` partial sums (lanes), lane `l`
     /// taking the `k` with `k % lanes == l` in ascending `k`, each lane starting at 0.0; the
     /// lanes are then combined by [`combine_lanes`] (pairwise), and the bias added last.
     /// With one lane that is the plain ascending sum.
-    Dense { x: NodeId, weight: Matrix, bias: Vec<f32> },
+    Dense {
+        x: NodeId,
+        weight: Matrix,
+        bias: Vec<f32>,
+    },
     /// Number of `boundaries` that are `<= x`, as f32 (x of width 1).
-    Bucketize { x: NodeId, boundaries: Vec<f32> },
+    Bucketize {
+        x: NodeId,
+        boundaries: Vec<f32>,
+    },
     /// The margins of a tree ensemble (XGBoost, LightGBM) over the row vector `x`, whose
     /// missing (NaN) elements follow each split's rule: `forest.outputs` values per row, each
     /// the output's base plus the leaf values of its trees (summed in f64, rounded once).
-    Trees { x: NodeId, forest: ForestRef },
+    Trees {
+        x: NodeId,
+        forest: ForestRef,
+    },
 }
 
 /// A tree ensemble's node tables, shared rather than copied (they can be megabytes).
@@ -197,7 +246,8 @@ impl ForestRef {
 
 impl PartialEq for ForestRef {
     fn eq(&self, other: &ForestRef) -> bool {
-        self.digest == other.digest && (std::sync::Arc::ptr_eq(&self.forest, &other.forest) || self.forest == other.forest)
+        self.digest == other.digest
+            && (std::sync::Arc::ptr_eq(&self.forest, &other.forest) || self.forest == other.forest)
     }
 }
 
@@ -305,7 +355,8 @@ mod tests {
     #[test]
     fn lanes_combine_pairwise() {
         let lanes = [1e8f32, 1.0, -1e8, 1.0, 0.5, 0.25, 0.125, 0.0625];
-        let expected = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+        let expected =
+            ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
         assert_eq!(combine_lanes(&lanes).to_bits(), expected.to_bits());
         assert_eq!(combine_lanes(&[3.0]), 3.0);
     }

@@ -86,10 +86,7 @@ pub(crate) fn literal_numbers(expr: &Expr, what: &str) -> Result<Vec<f32>, Diagn
             .with_primary(expr.span, "expected a list of number literals, such as [1.0, 2.5]")
     };
     let ExprKind::List(items) = &expr.kind else { return Err(err()) };
-    items
-        .iter()
-        .map(|item| literal_number(item).map(|v| v as f32).filter(|v| v.is_finite()).ok_or_else(err))
-        .collect()
+    items.iter().map(|item| literal_number(item).map(|v| v as f32).filter(|v| v.is_finite()).ok_or_else(err)).collect()
 }
 
 /// A string literal.

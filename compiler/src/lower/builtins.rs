@@ -1,6 +1,6 @@
 //! Built-in functions of the features and output sections.
 
-use super::args::{literal_number, literal_numbers, literal_str, CallArgs};
+use super::args::{CallArgs, literal_number, literal_numbers, literal_str};
 use super::expr::{broadcast_width, concat, lower_expr, require_bool, require_f32};
 use super::scope::suggest;
 use super::{Lowerer, Val};
@@ -12,8 +12,21 @@ use pipec_dsl::{Diagnostic, Span};
 /// The built-in functions other than the elementwise unary ones ([`is_unary_builtin`]), each
 /// an arm of [`try_lower_call`]'s `match`.
 const OTHER_FUNCTIONS: [&str; 15] = [
-    "softmax", "clip", "min", "max", "standardize", "min_max", "impute", "is_missing", "one_hot", "category_code",
-    "hash_bucket", "bucketize", "concat", "where", "float",
+    "softmax",
+    "clip",
+    "min",
+    "max",
+    "standardize",
+    "min_max",
+    "impute",
+    "is_missing",
+    "one_hot",
+    "category_code",
+    "hash_bucket",
+    "bucketize",
+    "concat",
+    "where",
+    "float",
 ];
 
 /// Every built-in function's name: the elementwise unary ones, then the others.
@@ -140,8 +153,10 @@ fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) ->
                     num(lw.push(Op::Binary { op: BinaryFn::Lt, a: present, b: half }, Ty::Bool(1), span))
                 }
                 Val::Poisoned => Err(None),
-                _ => Err(Some(Diagnostic::error("E0201", "`is_missing` takes a numeric or string input")
-                    .with_primary(arg.span, "expected an f32 value or a string (nullable or not)"))),
+                _ => Err(Some(
+                    Diagnostic::error("E0201", "`is_missing` takes a numeric or string input")
+                        .with_primary(arg.span, "expected an f32 value or a string (nullable or not)"),
+                )),
             }
         }
         "category_code" => {
@@ -180,8 +195,10 @@ fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) ->
             let call = CallArgs::check(name, span, args, (1, 1), &["boundaries"])?;
             let x = f32_arg(lw, call.positional[0])?;
             if lw.graph.ty(x).width() != 1 {
-                return Err(Some(Diagnostic::error("E0202", "`bucketize` takes a scalar")
-                    .with_primary(call.positional[0].span, format!("this is `{}`", lw.graph.ty(x)))));
+                return Err(Some(
+                    Diagnostic::error("E0202", "`bucketize` takes a scalar")
+                        .with_primary(call.positional[0].span, format!("this is `{}`", lw.graph.ty(x))),
+                ));
             }
             let b_expr = call.named("boundaries").ok_or_else(|| {
                 Diagnostic::error("E0104", "`bucketize` needs boundaries")
@@ -189,8 +206,10 @@ fn try_lower_call(lw: &mut Lowerer, callee: &Ident, args: &[Arg], span: Span) ->
             })?;
             let boundaries = literal_numbers(b_expr, "boundaries")?;
             if boundaries.is_empty() || boundaries.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(Some(Diagnostic::error("E0201", "boundaries must be strictly increasing")
-                    .with_primary(b_expr.span, "expected a non-empty increasing list")));
+                return Err(Some(
+                    Diagnostic::error("E0201", "boundaries must be strictly increasing")
+                        .with_primary(b_expr.span, "expected a non-empty increasing list"),
+                ));
             }
             num(lw.push(Op::Bucketize { x, boundaries }, Ty::F32(1), span))
         }
@@ -246,8 +265,10 @@ fn affine_call(lw: &mut Lowerer, name: &str, args: &[Arg], span: Span, (k1, k2):
         }
         (None, Some(a), Some(b)) => (literal_numbers(a, k1)?, literal_numbers(b, k2)?, a.span.join(b.span)),
         _ => {
-            return Err(Some(Diagnostic::error("E0104", format!("`{name}` needs its statistics"))
-                .with_primary(span, format!("expected `stats: \"file.json\"`, or both `{k1}: [...]` and `{k2}: [...]`"))));
+            return Err(Some(Diagnostic::error("E0104", format!("`{name}` needs its statistics")).with_primary(
+                span,
+                format!("expected `stats: \"file.json\"`, or both `{k1}: [...]` and `{k2}: [...]`"),
+            )));
         }
     };
     let width = lw.graph.ty(x).width() as usize;
@@ -290,8 +311,10 @@ fn impute(lw: &mut Lowerer, args: &[Arg], span: Span) -> Lowered {
             Ok(Val::Str { input, missing: Some(fill.to_string()) })
         }
         Val::Poisoned => Err(None),
-        _ => Err(Some(Diagnostic::error("E0201", "`impute` takes a number or a string input")
-            .with_primary(arg.span, "expected an f32 or str value"))),
+        _ => Err(Some(
+            Diagnostic::error("E0201", "`impute` takes a number or a string input")
+                .with_primary(arg.span, "expected an f32 or str value"),
+        )),
     }
 }
 
@@ -304,23 +327,28 @@ fn vocabulary(lw: &Lowerer, expr: &Expr) -> Result<Vec<String>, Option<Diagnosti
                 Diagnostic::error(e.code(), e.to_string()).with_primary(expr.span, "this vocabulary file")
             })?
         }
-        pipec_dsl::ast::ExprKind::List(items) => items
-            .iter()
-            .map(|i| literal_str(i, "vocabulary entry").map(str::to_string))
-            .collect::<Result<_, _>>()?,
+        pipec_dsl::ast::ExprKind::List(items) => {
+            items.iter().map(|i| literal_str(i, "vocabulary entry").map(str::to_string)).collect::<Result<_, _>>()?
+        }
         _ => {
-            return Err(Some(Diagnostic::error("E0201", "invalid vocabulary")
-                .with_primary(expr.span, "expected a list of strings or a JSON file path")));
+            return Err(Some(
+                Diagnostic::error("E0201", "invalid vocabulary")
+                    .with_primary(expr.span, "expected a list of strings or a JSON file path"),
+            ));
         }
     };
     if vocab.is_empty() || vocab.len() > MAX_BUCKETS as usize {
-        return Err(Some(Diagnostic::error("E0201", "invalid vocabulary size")
-            .with_primary(expr.span, format!("expected 1 to {MAX_BUCKETS} categories, found {}", vocab.len()))));
+        return Err(Some(
+            Diagnostic::error("E0201", "invalid vocabulary size")
+                .with_primary(expr.span, format!("expected 1 to {MAX_BUCKETS} categories, found {}", vocab.len())),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     if let Some(dup) = vocab.iter().find(|v| !seen.insert(v.as_str())) {
-        return Err(Some(Diagnostic::error("E0206", format!("category {dup:?} appears twice in the vocabulary"))
-            .with_primary(expr.span, "expected distinct categories")));
+        return Err(Some(
+            Diagnostic::error("E0206", format!("category {dup:?} appears twice in the vocabulary"))
+                .with_primary(expr.span, "expected distinct categories"),
+        ));
     }
     Ok(vocab)
 }
@@ -347,8 +375,10 @@ fn category_code(lw: &mut Lowerer, arg: &Expr, vocab: Vec<String>, span: Span) -
             Ok(Val::Num { id, nullable: true })
         }
         Val::Poisoned => Err(None),
-        _ => Err(Some(Diagnostic::error("E0201", "type mismatch: expected `str`")
-            .with_primary(arg.span, "expected a string (categorical) input"))),
+        _ => Err(Some(
+            Diagnostic::error("E0201", "type mismatch: expected `str`")
+                .with_primary(arg.span, "expected a string (categorical) input"),
+        )),
     }
 }
 
@@ -360,7 +390,9 @@ fn categorical(lw: &mut Lowerer, arg: &Expr, map: CategoryMap, span: Span) -> Lo
             num(lw.push(Op::OneHot { index }, Ty::F32(categories), span))
         }
         Val::Poisoned => Err(None),
-        _ => Err(Some(Diagnostic::error("E0201", "type mismatch: expected `str`")
-            .with_primary(arg.span, "expected a string (categorical) input"))),
+        _ => Err(Some(
+            Diagnostic::error("E0201", "type mismatch: expected `str`")
+                .with_primary(arg.span, "expected a string (categorical) input"),
+        )),
     }
 }

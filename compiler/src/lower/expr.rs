@@ -1,7 +1,7 @@
 //! Expressions: names, literals, operators and indexing, with their types checked.
 
-use super::scope::{suggest, Decl};
-use super::{builtins, models, Lowerer, Val};
+use super::scope::{Decl, suggest};
+use super::{Lowerer, Val, builtins, models};
 use crate::ir::{BinaryFn, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::{BinaryOp, Expr, ExprKind, UnaryOp};
 use pipec_dsl::{Diagnostic, Span};
@@ -12,7 +12,10 @@ pub(crate) fn lower_expr(lw: &mut Lowerer, expr: &Expr) -> Val {
         ExprKind::Number(v) => {
             let value = *v as f32;
             if !value.is_finite() {
-                lw.error(Diagnostic::error("E0201", "number out of the range of f32").with_primary(span, "too large for f32"));
+                lw.error(
+                    Diagnostic::error("E0201", "number out of the range of f32")
+                        .with_primary(span, "too large for f32"),
+                );
                 return Val::Poisoned;
             }
             num(lw.push(Op::Const { values: vec![value] }, Ty::F32(1), span))
@@ -28,7 +31,9 @@ pub(crate) fn lower_expr(lw: &mut Lowerer, expr: &Expr) -> Val {
         }
         ExprKind::List(items) => {
             if items.is_empty() {
-                lw.error(Diagnostic::error("E0202", "empty vector").with_primary(span, "expected at least one element"));
+                lw.error(
+                    Diagnostic::error("E0202", "empty vector").with_primary(span, "expected at least one element"),
+                );
                 return Val::Poisoned;
             }
             let mut parts = Vec::with_capacity(items.len());

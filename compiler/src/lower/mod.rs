@@ -23,10 +23,10 @@ mod scope;
 mod trees;
 
 use crate::ir::{Graph, InputKind, InputSpec, Op, OutputRole, OutputSpec, Ty};
-use std::cell::RefCell;
-use std::collections::BTreeMap;
 use pipec_dsl::ast::{self, ScalarType};
 use pipec_dsl::{Diagnostic, Span};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -164,11 +164,7 @@ pub fn lower(ast: &ast::Pipeline, source: &str, base_dir: &Path) -> Result<(Grap
     lowerer.diagnostics.extend(unused_tensor_warnings(&lowerer.tensor_uses.borrow()));
     let Lowerer { mut graph, diagnostics, artifacts, .. } = lowerer;
     graph.identity = crate::identity::compute(source.as_bytes(), &artifacts.into_inner());
-    if diagnostics.iter().any(Diagnostic::is_error) {
-        Err(diagnostics)
-    } else {
-        Ok((graph, diagnostics))
-    }
+    if diagnostics.iter().any(Diagnostic::is_error) { Err(diagnostics) } else { Ok((graph, diagnostics)) }
 }
 
 /// `W0003` for each safetensors file holding tensors that no part of the pipeline reads: most
@@ -255,13 +251,11 @@ fn lower_outputs(lowerer: &mut Lowerer) {
         let Some(val) = lowerer.env.get(&binding.name.name).cloned() else { continue };
         let span = binding.value.span;
         match val {
-            Val::Num { id, nullable: false } => {
-                lowerer.graph.push_output(OutputSpec {
-                    name: binding.name.name.clone(),
-                    node: id,
-                    role: OutputRole::Output,
-                })
-            }
+            Val::Num { id, nullable: false } => lowerer.graph.push_output(OutputSpec {
+                name: binding.name.name.clone(),
+                node: id,
+                role: OutputRole::Output,
+            }),
             Val::Num { nullable: true, .. } => lowerer.error(
                 Diagnostic::error("E0204", format!("output `{}` may be missing", binding.name.name))
                     .with_primary(span, "this value is nullable; outputs must be numbers or booleans")

@@ -3,9 +3,9 @@
 //! A model lowers into ordinary IR ops (dense layers and activations), so the passes and code
 //! generation see one graph, not opaque model calls.
 
-use super::args::{literal_str, literal_word, CallArgs};
+use super::args::{CallArgs, literal_str, literal_word};
 use super::{Lowerer, MAX_WIDTH};
-use crate::artifacts::{parse_safetensors, WeightTensor};
+use crate::artifacts::{WeightTensor, parse_safetensors};
 use crate::ir::{Matrix, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::ModelDecl;
 use pipec_dsl::{Diagnostic, Span};
@@ -181,22 +181,19 @@ pub(crate) fn apply(lowerer: &mut Lowerer, model: &DenseModel, x: NodeId, x_span
     let width = lowerer.graph.ty(x).width();
     if width != model.in_width() {
         lowerer.error(
-            Diagnostic::error(
-                "E0203",
-                format!("the model takes {} inputs but is given {width}", model.in_width()),
-            )
-            .with_primary(x_span, format!("this is f32[{width}]"))
-            .with_secondary(
-                model.path_span,
-                format!(
-                    "`{}` fixes the input width at {} (its `{}` is [{}, {}])",
-                    model.path,
-                    model.in_width(),
-                    model.first_tensor,
-                    model.layers[0].0.cols,
-                    model.in_width()
+            Diagnostic::error("E0203", format!("the model takes {} inputs but is given {width}", model.in_width()))
+                .with_primary(x_span, format!("this is f32[{width}]"))
+                .with_secondary(
+                    model.path_span,
+                    format!(
+                        "`{}` fixes the input width at {} (its `{}` is [{}, {}])",
+                        model.path,
+                        model.in_width(),
+                        model.first_tensor,
+                        model.layers[0].0.cols,
+                        model.in_width()
+                    ),
                 ),
-            ),
         );
         return None;
     }
@@ -205,10 +202,10 @@ pub(crate) fn apply(lowerer: &mut Lowerer, model: &DenseModel, x: NodeId, x_span
     for (i, (weight, bias)) in model.layers.iter().enumerate() {
         let ty = Ty::F32(weight.cols);
         value = lowerer.push(Op::Dense { x: value, weight: weight.clone(), bias: bias.clone() }, ty, span);
-        if i < last {
-            if let Some(op) = model.hidden {
-                value = lowerer.push(Op::Unary { op, x: value }, ty, span);
-            }
+        if i < last
+            && let Some(op) = model.hidden
+        {
+            value = lowerer.push(Op::Unary { op, x: value }, ty, span);
         }
     }
     let ty = Ty::F32(model.out_width());

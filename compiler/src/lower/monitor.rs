@@ -7,7 +7,7 @@
 //! role `Watch` (after the checks) and is read from that column. Baselines: f32 values are
 //! numeric, booleans categorical (`"false"` / `"true"`), `str` inputs categorical.
 
-use super::scope::{suggest, Decl};
+use super::scope::{Decl, suggest};
 use super::{Lowerer, Val};
 use crate::interp::{self, Column};
 use crate::ir::{InputKind, NodeId, Op, OutputRole, OutputSpec, Ty};
@@ -311,7 +311,9 @@ fn evaluate_reference(
     match interp::eval_nodes(&lw.graph, &reference.columns, reference.rows) {
         Ok(values) => Some((reference, values)),
         Err(e) => {
-            lw.error(Diagnostic::error("E0302", format!("`{path}`: {e}")).with_primary(path_span, "this reference file"));
+            lw.error(
+                Diagnostic::error("E0302", format!("`{path}`: {e}")).with_primary(path_span, "this reference file"),
+            );
             None
         }
     }
@@ -338,7 +340,8 @@ fn output_of(lw: &mut Lowerer, key: &str, name: &str, span: Span, ty: Ty) -> boo
             false
         }
         Some(Decl::Output(_)) => {
-            let Some(output) = lw.graph.outputs().iter().find(|o| o.name == name && o.role == OutputRole::Output) else {
+            let Some(output) = lw.graph.outputs().iter().find(|o| o.name == name && o.role == OutputRole::Output)
+            else {
                 return false; // its own error was reported
             };
             let found = lw.graph.ty(output.node);
@@ -392,7 +395,10 @@ fn resolve_watched(lw: &mut Lowerer, ident: &Ident) -> Option<WatchedKind> {
         Some(Decl::Input(i)) => {
             let input = lw.graph.inputs[i].clone();
             if input.width != 1 {
-                not_watchable(lw, format!("this input is `{}[{}]`, {} values wide", input.kind.keyword(), input.width, input.width));
+                not_watchable(
+                    lw,
+                    format!("this input is `{}[{}]`, {} values wide", input.kind.keyword(), input.width, input.width),
+                );
                 return None;
             }
             match lw.env.get(name) {
@@ -536,7 +542,9 @@ fn read_reference(lw: &Lowerer, bytes: &[u8], needed: &[bool]) -> Result<Referen
                     match column {
                         Column::F32(v) => v.push(f32::NAN),
                         Column::Bool(_) => {
-                            return Err(format!("line {line}, column `{col_name}`: a missing `bool?` value cannot be computed with"));
+                            return Err(format!(
+                                "line {line}, column `{col_name}`: a missing `bool?` value cannot be computed with"
+                            ));
                         }
                         Column::Str(v) => v.push(None),
                     }
@@ -553,7 +561,11 @@ fn read_reference(lw: &Lowerer, bytes: &[u8], needed: &[bool]) -> Result<Referen
                         // `3` or `3.0` (as pandas writes integer columns with missing values).
                         let x = match cell.parse::<i64>() {
                             Ok(i) => i as f64,
-                            Err(_) => cell.parse::<f64>().ok().filter(|f| f.fract() == 0.0).ok_or_else(|| bad("an integer (i64)"))?,
+                            Err(_) => cell
+                                .parse::<f64>()
+                                .ok()
+                                .filter(|f| f.fract() == 0.0)
+                                .ok_or_else(|| bad("an integer (i64)"))?,
                         };
                         v.push(x as f32)
                     }

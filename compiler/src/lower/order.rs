@@ -1,8 +1,8 @@
 //! Dependency order of the bindings, cycle detection, and unused-name warnings.
 
 use super::scope::{Decl, Scope};
-use pipec_dsl::ast::{Binding, Expr, ExprKind, Ident};
 use pipec_dsl::Diagnostic;
+use pipec_dsl::ast::{Binding, Expr, ExprKind, Ident};
 
 /// Every name an expression refers to (variables and called names), in source order.
 pub(crate) fn references(expr: &Expr) -> Vec<&Ident> {
@@ -87,12 +87,13 @@ pub(crate) fn binding_order<'a>(scope: &Scope<'a>, diagnostics: &mut Vec<Diagnos
                         let start = stack.iter().position(|(d, _, _)| *d == dep).unwrap_or(0);
                         let cycle: Vec<Decl> = stack[start..].iter().map(|(d, _, _)| *d).collect();
                         let names: Vec<&str> = cycle.iter().map(|d| scope.ident(*d).name.as_str()).collect();
-                        let mut diagnostic = Diagnostic::error(
-                            "E0401",
-                            format!("`{}` depends on itself", scope.ident(dep).name),
-                        )
-                        .with_primary(ident.span, format!("`{}` is used here, inside its own definition", ident.name))
-                        .with_note(format!("cycle: {} -> {}", names.join(" -> "), names[0]));
+                        let mut diagnostic =
+                            Diagnostic::error("E0401", format!("`{}` depends on itself", scope.ident(dep).name))
+                                .with_primary(
+                                    ident.span,
+                                    format!("`{}` is used here, inside its own definition", ident.name),
+                                )
+                                .with_note(format!("cycle: {} -> {}", names.join(" -> "), names[0]));
                         for d in &cycle {
                             diagnostic = diagnostic.with_secondary(scope.ident(*d).span, "part of the cycle");
                         }

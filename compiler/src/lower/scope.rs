@@ -1,7 +1,7 @@
 //! Declarations: every name of the pipeline, what it declares, and duplicate names.
 
-use pipec_dsl::ast::{self, Binding};
 use pipec_dsl::Diagnostic;
+use pipec_dsl::ast::{self, Binding};
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,8 +4,8 @@
 //! `output: margin` asks for the margins. Tree models take missing values: each split sends
 //! them where the library does, so a nullable input needs no imputation.
 
-use super::args::{literal_str, literal_word, CallArgs};
 use super::Lowerer;
+use super::args::{CallArgs, literal_str, literal_word};
 use crate::ir::{ForestRef, NodeId, Op, Ty, UnaryFn};
 use pipec_dsl::ast::ModelDecl;
 use pipec_dsl::{Diagnostic, Span};

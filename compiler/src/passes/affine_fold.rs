@@ -85,9 +85,9 @@ fn affine_of(graph: &Graph, node: NodeId) -> Option<Affine> {
         }),
         Op::Binary { op, a, b } => {
             let constant = |id: NodeId| match &graph.node(id).op {
-                Op::Const { values } if values.len() == 1 || values.len() == width => {
-                    Some((0..width).map(|k| f64::from(values[if values.len() == 1 { 0 } else { k }])).collect::<Vec<f64>>())
-                }
+                Op::Const { values } if values.len() == 1 || values.len() == width => Some(
+                    (0..width).map(|k| f64::from(values[if values.len() == 1 { 0 } else { k }])).collect::<Vec<f64>>(),
+                ),
                 _ => None,
             };
             let (x, c) = match (op, constant(*a), constant(*b)) {

@@ -40,9 +40,7 @@ pub fn const_fold(graph: &Graph) -> Graph {
                 }
             }
             Op::Slice { x, start: 0, len } if new.ty(*x).width() == *len => Some(*x),
-            Op::Affine { x, scale, shift }
-                if scale.iter().all(|s| *s == 1.0) && shift.iter().all(|s| *s == 0.0) =>
-            {
+            Op::Affine { x, scale, shift } if scale.iter().all(|s| *s == 1.0) && shift.iter().all(|s| *s == 0.0) => {
                 Some(*x)
             }
             _ => None,
@@ -73,10 +71,13 @@ mod tests {
         assert!(text.contains("const [4.0]"), "{text}");
         assert_eq!(count_ops(&after, "exp"), 0, "{text}");
         // concat([a, b], [k]) became one flat concat of a, b and the constant.
-        assert!(after.nodes().iter().all(|n| match &n.op {
-            Op::Concat { parts } => parts.iter().all(|p| !matches!(after.node(*p).op, Op::Concat { .. })),
-            _ => true,
-        }), "{text}");
+        assert!(
+            after.nodes().iter().all(|n| match &n.op {
+                Op::Concat { parts } => parts.iter().all(|p| !matches!(after.node(*p).op, Op::Concat { .. })),
+                _ => true,
+            }),
+            "{text}"
+        );
         assert_equivalent(&before, &after);
     }
 }

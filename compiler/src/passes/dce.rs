@@ -36,9 +36,8 @@ mod tests {
 
     #[test]
     fn drops_unused_feature_and_keeps_outputs_equal() {
-        let before = graph_from(
-            "pipeline p { input { a: f32 b: f32 } features { unused = exp(b) } output { y = a * 2 } }",
-        );
+        let before =
+            graph_from("pipeline p { input { a: f32 b: f32 } features { unused = exp(b) } output { y = a * 2 } }");
         let after = dce(&before);
         assert!(before.nodes().len() > after.nodes().len());
         assert!(!ir_text(&after).contains("exp"), "{}", ir_text(&after));

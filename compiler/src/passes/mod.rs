@@ -73,15 +73,8 @@ impl Pass {
 
 /// Runs the standard pipeline of passes, skipping those in `disabled`.
 pub fn optimise(graph: &Graph, disabled: &[Pass]) -> Graph {
-    const ORDER: [Pass; 7] = [
-        Pass::ConstFold,
-        Pass::Cse,
-        Pass::AffineFold,
-        Pass::OnehotGather,
-        Pass::ConstFold,
-        Pass::Cse,
-        Pass::Dce,
-    ];
+    const ORDER: [Pass; 7] =
+        [Pass::ConstFold, Pass::Cse, Pass::AffineFold, Pass::OnehotGather, Pass::ConstFold, Pass::Cse, Pass::Dce];
     let mut graph = graph.clone();
     for pass in ORDER {
         if !disabled.contains(&pass) {

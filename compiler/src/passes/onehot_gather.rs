@@ -5,8 +5,8 @@
 //! `dense(concat(x, one_hot(i)), W, b) = dense(x, W_x, b) + gather(i, W_i)`.
 //! An unknown category gathers zeros, as its all-zero one-hot row multiplied out would.
 
-use super::affine_fold::dense_input_parts;
 use super::Rebuild;
+use super::affine_fold::dense_input_parts;
 use crate::ir::{BinaryFn, Graph, Matrix, Op, Ty};
 
 pub fn onehot_gather(graph: &Graph) -> Graph {

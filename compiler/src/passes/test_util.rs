@@ -1,6 +1,6 @@
 //! Helpers for pass tests: compile small sources, compare graphs numerically.
 
-use crate::interp::{eval_outputs, Column};
+use crate::interp::{Column, eval_outputs};
 use crate::ir::{CategoryMap, Graph, InputKind, Op};
 use std::path::{Path, PathBuf};
 
@@ -62,7 +62,7 @@ pub fn random_columns(graph: &Graph, rows: usize, seed: u64) -> Vec<Column> {
                 InputKind::Str => Column::Str(
                     (0..rows)
                         .map(|_| {
-                            if input.nullable && rng.next_u64() % 5 == 0 {
+                            if input.nullable && rng.next_u64().is_multiple_of(5) {
                                 None
                             } else {
                                 Some(words[(rng.next_u64() % words.len() as u64) as usize].as_str().into())
@@ -70,11 +70,15 @@ pub fn random_columns(graph: &Graph, rows: usize, seed: u64) -> Vec<Column> {
                         })
                         .collect(),
                 ),
-                InputKind::Bool => Column::Bool((0..n).map(|_| rng.next_u64() % 2 == 0).collect()),
+                InputKind::Bool => Column::Bool((0..n).map(|_| rng.next_u64().is_multiple_of(2)).collect()),
                 _ => Column::F32(
                     (0..n)
                         .map(|_| {
-                            if input.nullable && rng.next_u64() % 5 == 0 { f32::NAN } else { rng.uniform(-3.0, 3.0) }
+                            if input.nullable && rng.next_u64().is_multiple_of(5) {
+                                f32::NAN
+                            } else {
+                                rng.uniform(-3.0, 3.0)
+                            }
                         })
                         .collect(),
                 ),
@@ -132,12 +136,16 @@ impl Drop for TestDir {
 }
 
 pub fn write_safetensors(path: &Path, tensors: &[(&str, Vec<usize>, Vec<f32>)]) {
-    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
+    let bytes: Vec<Vec<u8>> =
+        tensors.iter().map(|(_, _, d)| d.iter().flat_map(|v| v.to_le_bytes()).collect()).collect();
     let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
         .zip(&bytes)
         .map(|((name, shape, _), b)| {
-            (name.to_string(), safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).expect("view"))
+            (
+                name.to_string(),
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), b).expect("view"),
+            )
         })
         .collect();
     let out = safetensors::serialize(views, None).expect("serialize");

@@ -4,8 +4,8 @@
 //! tree ensembles (raw attributes, `Node::Custom`). String categories are not numbers in a
 //! pipeline: encode them in the `.pipe` (one_hot, vocab) and give the model numbers.
 
-use super::scores::{classifier_scores, PostTransform};
-use super::translate::{unsupported, Operand, Translator, Value};
+use super::scores::{PostTransform, classifier_scores};
+use super::translate::{Operand, Translator, Value, unsupported};
 use crate::ir::{BinaryFn, Matrix, Op, Ty, UnaryFn};
 use onnx_ir::node::custom::CustomNode;
 use onnx_ir::{Node, PublicAttributesOwned, TensorDataExt};
@@ -38,7 +38,11 @@ pub(super) fn translate(t: &mut Translator, node: &Node) -> Result<bool, String>
                 let id = t.push(Op::Impute { x: x.id, value: imputed[0] }, Ty::F32(x.width()));
                 Value { id, dims: x.dims.clone() }
             } else {
-                let cond = if replaced.is_nan() { t.unary(UnaryFn::IsMissing, &x) } else { t.binary_const(BinaryFn::Eq, &x, vec![replaced])? };
+                let cond = if replaced.is_nan() {
+                    t.unary(UnaryFn::IsMissing, &x)
+                } else {
+                    t.binary_const(BinaryFn::Eq, &x, vec![replaced])?
+                };
                 let fill = t.const_row(imputed);
                 let id = t.push(Op::Where { cond: cond.id, a: fill, b: x.id }, Ty::F32(x.width()));
                 Value { id, dims: x.dims.clone() }
@@ -117,7 +121,9 @@ fn custom(t: &mut Translator, node: &Node, c: &CustomNode) -> Result<bool, Strin
             t.set(node, 1, scores)?;
         }
         "TreeEnsembleClassifier" | "TreeEnsembleRegressor" | "TreeEnsemble" => super::tree_ops::translate(t, node, c)?,
-        "ZipMap" => return Err(unsupported("its output is a sequence of maps; convert with options={'zipmap': False}")),
+        "ZipMap" => {
+            return Err(unsupported("its output is a sequence of maps; convert with options={'zipmap': False}"));
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -198,18 +204,20 @@ fn label_encoder(t: &mut Translator, node: &Node, attrs: &PublicAttributesOwned)
     if strings {
         return Err(unsupported("string keys or values: encode strings in the .pipe and give the model numbers"));
     }
-    let keys: Vec<f64> = match (attrs.get_f32s("keys_floats"), attrs.get_i64s("keys_int64s"), attrs.get_tensor("keys_tensor")) {
-        (Some(k), _, _) => k.iter().map(|v| f64::from(*v)).collect(),
-        (_, Some(k), _) => k.iter().map(|v| *v as f64).collect(),
-        (_, _, Some(k)) => k.to_f64_vec().map_err(|e| format!("keys_tensor: {e:?}"))?,
-        _ => return Err("has no keys".into()),
-    };
-    let values: Vec<f64> = match (attrs.get_f32s("values_floats"), attrs.get_i64s("values_int64s"), attrs.get_tensor("values_tensor")) {
-        (Some(v), _, _) => v.iter().map(|v| f64::from(*v)).collect(),
-        (_, Some(v), _) => v.iter().map(|v| *v as f64).collect(),
-        (_, _, Some(v)) => v.to_f64_vec().map_err(|e| format!("values_tensor: {e:?}"))?,
-        _ => return Err("has no values".into()),
-    };
+    let keys: Vec<f64> =
+        match (attrs.get_f32s("keys_floats"), attrs.get_i64s("keys_int64s"), attrs.get_tensor("keys_tensor")) {
+            (Some(k), _, _) => k.iter().map(|v| f64::from(*v)).collect(),
+            (_, Some(k), _) => k.iter().map(|v| *v as f64).collect(),
+            (_, _, Some(k)) => k.to_f64_vec().map_err(|e| format!("keys_tensor: {e:?}"))?,
+            _ => return Err("has no keys".into()),
+        };
+    let values: Vec<f64> =
+        match (attrs.get_f32s("values_floats"), attrs.get_i64s("values_int64s"), attrs.get_tensor("values_tensor")) {
+            (Some(v), _, _) => v.iter().map(|v| f64::from(*v)).collect(),
+            (_, Some(v), _) => v.iter().map(|v| *v as f64).collect(),
+            (_, _, Some(v)) => v.to_f64_vec().map_err(|e| format!("values_tensor: {e:?}"))?,
+            _ => return Err("has no values".into()),
+        };
     if keys.len() != values.len() || keys.is_empty() {
         return Err(format!("{} keys but {} values", keys.len(), values.len()));
     }
@@ -225,7 +233,11 @@ fn label_encoder(t: &mut Translator, node: &Node, attrs: &PublicAttributesOwned)
     let mut result = t.const_row(vec![default as f32]);
     // Later keys are tested first, so the first matching key wins (keys are distinct anyway).
     for (key, value) in keys.iter().zip(&values).rev() {
-        let hit = if key.is_nan() { t.unary(UnaryFn::IsMissing, &x) } else { t.binary_const(BinaryFn::Eq, &x, vec![*key as f32])? };
+        let hit = if key.is_nan() {
+            t.unary(UnaryFn::IsMissing, &x)
+        } else {
+            t.binary_const(BinaryFn::Eq, &x, vec![*key as f32])?
+        };
         let value = t.const_row(vec![*value as f32]);
         result = t.push(Op::Where { cond: hit.id, a: value, b: result }, Ty::F32(width));
     }

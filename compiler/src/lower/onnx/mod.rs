@@ -9,15 +9,15 @@
 //! An operator outside that set is a diagnostic naming the operator and the node as the file
 //! names it (`names.rs`), never a panic.
 
+mod ml;
 mod names;
 mod scores;
 mod standard;
-mod ml;
 mod translate;
 mod tree_ops;
 
-use super::args::{literal_str, CallArgs};
 use super::Lowerer;
+use super::args::{CallArgs, literal_str};
 use crate::ir::{Graph, InputKind, InputSpec, NodeId, Op};
 use names::NodeNames;
 use onnx_ir::Message;
@@ -57,14 +57,17 @@ pub(crate) fn load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<OnnxModel, Dia
     };
     let bytes = lowerer.read_artifact_at(path, path_expr.span, "model file")?;
     let invalid = |reason: String| {
-        Diagnostic::error("E0302", format!("`{path}` is not an ONNX model pipec can read")).with_primary(path_expr.span, reason)
+        Diagnostic::error("E0302", format!("`{path}` is not an ONNX model pipec can read"))
+            .with_primary(path_expr.span, reason)
     };
-    let proto = onnx_ir::ModelProto::parse_from_bytes(&bytes).map_err(|e| invalid(format!("not an ONNX protobuf: {e}")))?;
+    let proto =
+        onnx_ir::ModelProto::parse_from_bytes(&bytes).map_err(|e| invalid(format!("not an ONNX protobuf: {e}")))?;
     let graph = parse_graph(&bytes).map_err(invalid)?;
     let names = NodeNames::new(&proto);
 
     // Graph inputs and outputs keep their order through onnx-ir, which renames them.
-    let initializers: std::collections::HashSet<&str> = proto.graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let initializers: std::collections::HashSet<&str> =
+        proto.graph.initializer.iter().map(|t| t.name.as_str()).collect();
     let proto_inputs: Vec<&str> =
         proto.graph.input.iter().map(|i| i.name.as_str()).filter(|n| !initializers.contains(n)).collect();
     let [input] = graph.inputs.as_slice() else {
@@ -111,11 +114,12 @@ pub(crate) fn load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<OnnxModel, Dia
     };
     let output_name = proto_outputs[index].to_string();
 
-    let translated = Translator::translate(&graph, &names, input, input_width, &graph.outputs[index].name).map_err(|e| {
-        Diagnostic::error(e.code, format!("`{path}`: {}", e.message))
-            .with_primary(path_expr.span, format!("while translating output `{output_name}` of this model"))
-            .with_note(e.note)
-    })?;
+    let translated =
+        Translator::translate(&graph, &names, input, input_width, &graph.outputs[index].name).map_err(|e| {
+            Diagnostic::error(e.code, format!("`{path}`: {}", e.message))
+                .with_primary(path_expr.span, format!("while translating output `{output_name}` of this model"))
+                .with_note(e.note)
+        })?;
     Ok(OnnxModel {
         propagates_missing: translated.propagates_missing(),
         output: translated.output,
@@ -130,7 +134,8 @@ pub(crate) fn load(lowerer: &Lowerer, decl: &ModelDecl) -> Result<OnnxModel, Dia
 /// onnx-ir's graph; a panic inside the parser (a malformed file it does not anticipate)
 /// becomes an error rather than ending the compiler.
 fn parse_graph(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph, String> {
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)));
+    let parsed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| onnx_ir::OnnxGraphBuilder::new().parse_bytes(bytes)));
     match parsed {
         Ok(Ok(graph)) => Ok(graph),
         Ok(Err(e)) => Err(format!("the ONNX reader failed: {e}")),
@@ -139,7 +144,14 @@ fn parse_graph(bytes: &[u8]) -> Result<onnx_ir::OnnxGraph, String> {
 }
 
 /// Applies an ONNX model to `x`; `nullable` when `x` may hold missing values.
-pub(crate) fn apply(lowerer: &mut Lowerer, model: &OnnxModel, x: NodeId, nullable: bool, x_span: Span, span: Span) -> Option<NodeId> {
+pub(crate) fn apply(
+    lowerer: &mut Lowerer,
+    model: &OnnxModel,
+    x: NodeId,
+    nullable: bool,
+    x_span: Span,
+    span: Span,
+) -> Option<NodeId> {
     let width = lowerer.graph.ty(x).width();
     if width != model.input_width {
         lowerer.error(

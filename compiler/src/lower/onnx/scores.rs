@@ -1,7 +1,7 @@
 //! What a classifier operator writes as its scores, from its margins: onnxruntime's
 //! `post_transform`, and its binary case, where one margin becomes two scores.
 
-use super::translate::{unsupported, Operand, Translator, Value};
+use super::translate::{Operand, Translator, Value, unsupported};
 use crate::ir::{BinaryFn, Op, Ty, UnaryFn};
 use pipec_forest::ScoreTransform;
 
@@ -40,7 +40,12 @@ pub(super) fn apply(t: &mut Translator, margins: &Value, transform: ScoreTransfo
 /// A LinearClassifier's scores: with one row of coefficients and two labels, onnxruntime
 /// writes `[1 - p, p]`, where `p` is the margin itself, or its logistic under LOGISTIC
 /// (SOFTMAX and SOFTMAX_ZERO leave a single margin as it is); otherwise `post` over all.
-pub(super) fn classifier_scores(t: &mut Translator, margins: &Value, labels: usize, post: PostTransform) -> Result<Value, String> {
+pub(super) fn classifier_scores(
+    t: &mut Translator,
+    margins: &Value,
+    labels: usize,
+    post: PostTransform,
+) -> Result<Value, String> {
     if margins.width() == 1 && labels == 2 {
         let p = match post {
             PostTransform::None | PostTransform::Softmax | PostTransform::SoftmaxZero => margins.clone(),

@@ -2,7 +2,7 @@
 //! around their models. Each is rewritten into IR ops over the row; anything that would mix
 //! rows (an axis 0 op, a reshape of the batch) is refused.
 
-use super::translate::{unsupported, Operand, Translator, Value};
+use super::translate::{Operand, Translator, Value, unsupported};
 use crate::ir::{BinaryFn, Matrix, Op, Ty, UnaryFn};
 use onnx_ir::node::clip::ClipInput;
 use onnx_ir::node::reshape::ReshapeInput;
@@ -120,7 +120,9 @@ pub(super) fn translate(t: &mut Translator, node: &Node) -> Result<bool, String>
             let x = t.value(node, 0)?;
             let axes: Vec<i64> = match &n.config {
                 UnsqueezeConfig::Static(axes) => axes.clone(),
-                UnsqueezeConfig::Runtime(r) => t.constant(node, r.input_index)?.values.iter().map(|v| *v as i64).collect(),
+                UnsqueezeConfig::Runtime(r) => {
+                    t.constant(node, r.input_index)?.values.iter().map(|v| *v as i64).collect()
+                }
             };
             let dims = unsqueeze(&x.dims, &axes)?;
             t.set(node, 0, Value { id: x.id, dims })?;
@@ -199,7 +201,9 @@ fn dense(
     let bias = match bias {
         None => vec![0.0f32; cols],
         Some(Operand::Const(c)) if c.values.len() == 1 => vec![(c.values[0] * f64::from(beta)) as f32; cols],
-        Some(Operand::Const(c)) if c.values.len() == cols => c.values.iter().map(|v| (v * f64::from(beta)) as f32).collect(),
+        Some(Operand::Const(c)) if c.values.len() == cols => {
+            c.values.iter().map(|v| (v * f64::from(beta)) as f32).collect()
+        }
         Some(Operand::Const(c)) => return Err(format!("a bias of shape {:?} for {cols} outputs", c.shape)),
         Some(Operand::Value(_)) => return Err(unsupported("a bias computed per row")),
     };
@@ -287,7 +291,9 @@ fn reshape(dims: &[u32], shape: &[i64]) -> Result<Vec<u32>, String> {
     let mut infer = None;
     for (i, &s) in rest.iter().enumerate() {
         match s {
-            0 => out.push(*dims.get(i).ok_or_else(|| format!("a reshape to {shape:?} copies a dimension the input lacks"))?),
+            0 => out.push(
+                *dims.get(i).ok_or_else(|| format!("a reshape to {shape:?} copies a dimension the input lacks"))?,
+            ),
             -1 if infer.is_none() && first == 0 => {
                 infer = Some(i);
                 out.push(1);

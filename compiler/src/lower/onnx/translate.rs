@@ -73,7 +73,8 @@ impl Translated {
                 Op::Impute { .. } => false,
                 Op::Unary { op: UnaryFn::IsMissing, .. } => false,
                 Op::Where { cond, a, b } => {
-                    let replaces = matches!(self.graph.node(*cond).op, Op::Unary { op: UnaryFn::IsMissing, x } if x == *b);
+                    let replaces =
+                        matches!(self.graph.node(*cond).op, Op::Unary { op: UnaryFn::IsMissing, x } if x == *b);
                     if replaces { nan[a.index()] } else { nan[cond.index()] || nan[a.index()] || nan[b.index()] }
                 }
                 // A comparison with NaN is a boolean, not a NaN; what it selects is judged at the Where.
@@ -217,7 +218,9 @@ impl Translator {
     pub fn value(&self, node: &Node, i: usize) -> Result<Value, String> {
         match self.operand(node, i)? {
             Some(Operand::Value(v)) => Ok(v),
-            Some(Operand::Const(_)) => Err(unsupported(&format!("input {i} is a constant; pipec expects it to be computed from the model's input"))),
+            Some(Operand::Const(_)) => Err(unsupported(&format!(
+                "input {i} is a constant; pipec expects it to be computed from the model's input"
+            ))),
             None => Err(format!("input {i} is missing")),
         }
     }
@@ -225,7 +228,9 @@ impl Translator {
     pub fn constant(&self, node: &Node, i: usize) -> Result<Constant, String> {
         match self.operand(node, i)? {
             Some(Operand::Const(c)) => Ok(c),
-            Some(Operand::Value(_)) => Err(unsupported(&format!("input {i} is computed per row; pipec needs it constant"))),
+            Some(Operand::Value(_)) => {
+                Err(unsupported(&format!("input {i} is computed per row; pipec needs it constant")))
+            }
             None => Err(format!("input {i} is missing")),
         }
     }
@@ -272,7 +277,10 @@ impl Translator {
         if c.values.len() == 1 {
             return Ok(Value { id: self.const_row(c.f32s()), dims: Vec::new() });
         }
-        if !like.is_empty() && like.iter().all(|d| *d == 1) && c.shape.first().is_none_or(|d| *d == 1 || c.shape.len() == 1) {
+        if !like.is_empty()
+            && like.iter().all(|d| *d == 1)
+            && c.shape.first().is_none_or(|d| *d == 1 || c.shape.len() == 1)
+        {
             // A row of one value against a row of constants: `[N, 1]` with `[k]` is `[N, k]`.
             let start = usize::from(c.shape.len() > 1);
             let dims = c.shape[start..].iter().map(|d| *d as u32).collect();

@@ -5,7 +5,7 @@
 //! those few elementwise ops, exactly as for XGBoost and LightGBM models.
 
 use super::scores::{apply, complement_pair};
-use super::translate::{unsupported, Translator, Value};
+use super::translate::{Translator, Value, unsupported};
 use crate::ir::{ForestRef, Op, Ty, UnaryFn};
 use onnx_ir::node::custom::CustomNode;
 use onnx_ir::{DType, Node, PublicAttributesOwned, TensorDataExt};
@@ -34,7 +34,8 @@ pub(super) fn translate(t: &mut Translator, node: &Node, c: &CustomNode) -> Resu
         ScoreRule::Margins(transform) => apply(t, &margins, transform)?,
         ScoreRule::NegatedPair(transform) => {
             let negated = t.unary(UnaryFn::Neg, &margins);
-            let pair = Value { id: t.push(Op::Concat { parts: vec![negated.id, margins.id] }, Ty::F32(2)), dims: vec![2] };
+            let pair =
+                Value { id: t.push(Op::Concat { parts: vec![negated.id, margins.id] }, Ty::F32(2)), dims: vec![2] };
             apply(t, &pair, transform)?
         }
         ScoreRule::ComplementPair { logistic } => {
@@ -106,7 +107,11 @@ fn unified(a: &PublicAttributesOwned) -> Result<OnnxUnifiedTreeEnsemble, String>
         nodes_splits,
         nodes_splits_are_double,
         // Out-of-range codes become 255, which the importer reports as an unknown mode.
-        nodes_modes: tensor("nodes_modes")?.0.iter().map(|m| if (0.0..=255.0).contains(m) { *m as u8 } else { u8::MAX }).collect(),
+        nodes_modes: tensor("nodes_modes")?
+            .0
+            .iter()
+            .map(|m| if (0.0..=255.0).contains(m) { *m as u8 } else { u8::MAX })
+            .collect(),
         nodes_truenodeids: ints(a, "nodes_truenodeids"),
         nodes_trueleafs: ints(a, "nodes_trueleafs"),
         nodes_falsenodeids: ints(a, "nodes_falsenodeids"),
