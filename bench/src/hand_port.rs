@@ -7,18 +7,29 @@ use serde_json::Value;
 use std::path::Path;
 
 /// A safetensors file's f32 tensors: name -> (shape, values).
-pub(crate) fn safetensors(path: &Path) -> Result<std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>, String> {
+type Tensors = std::collections::HashMap<String, (Vec<usize>, Vec<f32>)>;
+
+/// Reads every f32 tensor of a safetensors file.
+pub(crate) fn safetensors(path: &Path) -> Result<Tensors, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let n = u64::from_le_bytes(bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or("short file")?) as usize;
-    let header: Value = serde_json::from_slice(bytes.get(8..8 + n).ok_or("short header")?).map_err(|e| e.to_string())?;
+    let header: Value =
+        serde_json::from_slice(bytes.get(8..8 + n).ok_or("short header")?).map_err(|e| e.to_string())?;
     let data = &bytes[8 + n..];
     let mut out = std::collections::HashMap::new();
     for (name, info) in header.as_object().ok_or("bad header")? {
         if name == "__metadata__" {
             continue;
         }
-        let shape: Vec<usize> = info["shape"].as_array().ok_or("shape")?.iter().filter_map(Value::as_u64).map(|d| d as usize).collect();
-        let offsets: Vec<usize> = info["data_offsets"].as_array().ok_or("offsets")?.iter().filter_map(Value::as_u64).map(|d| d as usize).collect();
+        let shape: Vec<usize> =
+            info["shape"].as_array().ok_or("shape")?.iter().filter_map(Value::as_u64).map(|d| d as usize).collect();
+        let offsets: Vec<usize> = info["data_offsets"]
+            .as_array()
+            .ok_or("offsets")?
+            .iter()
+            .filter_map(Value::as_u64)
+            .map(|d| d as usize)
+            .collect();
         let raw = data.get(offsets[0]..offsets[1]).ok_or("offsets out of range")?;
         let values = raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         out.insert(name.clone(), (shape, values));

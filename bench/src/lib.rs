@@ -12,7 +12,7 @@ pub mod trees;
 
 use pipec_runtime::burn_api::Device;
 use pipec_runtime::{Batch, Column, CompiledPipeline, FusedEngine, InputKind, PipelineSpec, RowPipeline};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -48,7 +48,7 @@ pub fn reference_inputs(example_dir: &Path) -> Result<serde_json::Map<String, Va
 
 /// The columns of a reference file: its inputs, then its outputs.
 pub fn reference_columns(path: &Path) -> Result<serde_json::Map<String, Value>, String> {
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut columns = json["outputs"].as_object().cloned().unwrap_or_default();
     columns.extend(json["inputs"].as_object().cloned().ok_or_else(|| format!("{}: no inputs", path.display()))?);
@@ -56,7 +56,11 @@ pub fn reference_columns(path: &Path) -> Result<serde_json::Map<String, Value>, 
 }
 
 /// `rows` rows for `spec`, cycling through the reference rows.
-pub fn cycled_batch(spec: &PipelineSpec, inputs: &serde_json::Map<String, Value>, rows: usize) -> Result<Batch, String> {
+pub fn cycled_batch(
+    spec: &PipelineSpec,
+    inputs: &serde_json::Map<String, Value>,
+    rows: usize,
+) -> Result<Batch, String> {
     let columns = spec
         .inputs
         .iter()
@@ -74,8 +78,12 @@ pub fn cycled_batch(spec: &PipelineSpec, inputs: &serde_json::Map<String, Value>
             let w = input.width;
             Ok(match input.kind {
                 InputKind::Str => Column::Str((0..rows).map(|r| at(r, 0).as_str().map(std::sync::Arc::from)).collect()),
-                InputKind::Bool => Column::Bool((0..rows * w).map(|i| at(i / w, i % w).as_bool().unwrap_or(false)).collect()),
-                _ => Column::F32((0..rows * w).map(|i| at(i / w, i % w).as_f64().map_or(f32::NAN, |v| v as f32)).collect()),
+                InputKind::Bool => {
+                    Column::Bool((0..rows * w).map(|i| at(i / w, i % w).as_bool().unwrap_or(false)).collect())
+                }
+                _ => Column::F32(
+                    (0..rows * w).map(|i| at(i / w, i % w).as_f64().map_or(f32::NAN, |v| v as f32)).collect(),
+                ),
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
@@ -101,7 +109,12 @@ pub fn budget_for(rows: usize, base: Duration) -> Duration {
 
 /// Measures pipeline `P` (native path and burn on the CPU) at each batch size, printing and
 /// returning one JSON line per measurement.
-pub fn measure_pipeline<P: CompiledPipeline>(example_dir: &Path, config: &str, sizes: &[usize], base: Duration) -> Result<Vec<Value>, String> {
+pub fn measure_pipeline<P: CompiledPipeline>(
+    example_dir: &Path,
+    config: &str,
+    sizes: &[usize],
+    base: Duration,
+) -> Result<Vec<Value>, String> {
     let example = P::spec().name;
     let inputs = reference_inputs(example_dir)?;
     let native = P::Rows::load().map_err(|e| e.to_string())?;
@@ -150,15 +163,31 @@ pub struct Args {
 
 impl Args {
     pub fn parse() -> Result<Args, String> {
-        let mut args = Args { sizes: vec![1, 64, 4096, 1_000_000], base: Duration::from_millis(1000), config: "all-passes".into(), example_dir: None, device: "cpu".into(), trees: None, only: None, single_call: false, mlps: false, rounds: 5 };
+        let mut args = Args {
+            sizes: vec![1, 64, 4096, 1_000_000],
+            base: Duration::from_millis(1000),
+            config: "all-passes".into(),
+            example_dir: None,
+            device: "cpu".into(),
+            trees: None,
+            only: None,
+            single_call: false,
+            mlps: false,
+            rounds: 5,
+        };
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
             match flag.as_str() {
                 "--sizes" => {
-                    args.sizes = value.split(',').map(|s| s.trim().parse().map_err(|e| format!("--sizes {s}: {e}"))).collect::<Result<_, _>>()?
+                    args.sizes = value
+                        .split(',')
+                        .map(|s| s.trim().parse().map_err(|e| format!("--sizes {s}: {e}")))
+                        .collect::<Result<_, _>>()?
                 }
-                "--budget-ms" => args.base = Duration::from_millis(value.parse().map_err(|e| format!("--budget-ms: {e}"))?),
+                "--budget-ms" => {
+                    args.base = Duration::from_millis(value.parse().map_err(|e| format!("--budget-ms: {e}"))?)
+                }
                 "--config" => args.config = value,
                 "--example-dir" => args.example_dir = Some(value.into()),
                 "--device" => args.device = value,
@@ -207,7 +236,11 @@ pub fn bytes_per_row<P: CompiledPipeline>(one_hot_widths: &[usize]) -> usize {
 /// columns out) and the fused kernel alone (inputs already on the device, nothing read
 /// back), and the native path on one CPU thread. Prints one JSON line per measurement and
 /// the ratios on stderr.
-pub fn measure_gpu<P: CompiledPipeline>(reference: &Path, args: &Args, burn_bytes_per_row: usize) -> Result<Vec<Value>, String> {
+pub fn measure_gpu<P: CompiledPipeline>(
+    reference: &Path,
+    args: &Args,
+    burn_bytes_per_row: usize,
+) -> Result<Vec<Value>, String> {
     let example = P::spec().name;
     if args.only.as_deref().is_some_and(|only| only != example) {
         return Ok(Vec::new());

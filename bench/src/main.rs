@@ -11,8 +11,8 @@
 //! a Markdown table of ns/row and ratios on stderr.
 
 use pipec_bench::hand_port::{Chain, Titanic};
-use pipec_bench::mlp::{compare, reference_rows, table, Mlp};
-use pipec_bench::{measure_pipeline, record, seconds_per_call, Args};
+use pipec_bench::mlp::{Mlp, compare, reference_rows, table};
+use pipec_bench::{Args, measure_pipeline, record, seconds_per_call};
 use pipec_gen_chain::native as chain_native;
 use pipec_gen_titanic::native as titanic_native;
 use pipec_runtime::RowPipeline;
@@ -44,7 +44,10 @@ fn run() -> Result<(), String> {
         let text = std::fs::read_to_string(&reference).map_err(|e| format!("{}: {e}", reference.display()))?;
         let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
         let stem = model.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-        let rows = json["models"][&stem]["inputs"].as_array().cloned().ok_or_else(|| format!("no held-out rows for {stem}"))?;
+        let rows = json["models"][&stem]["inputs"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| format!("no held-out rows for {stem}"))?;
         return pipec_bench::trees::measure_trees(&root.join(model), &rows, &args.sizes, args.base);
     }
     if args.mlps {
@@ -120,7 +123,14 @@ fn mlps(root: &Path, args: &Args) -> Result<(), String> {
             let generated = $krate::native::NativePipeline::load().map_err(|e| e.to_string())?;
             let rows: Vec<$krate::native::Row> = xs.iter().map(|x| $krate::native::Row { x: *x }).collect();
             let hand = Mlp::<30, $h1, $h2>::load(&dir)?;
-            results.push(compare($label, xs.len(), budget, rounds, |r| generated.score(&rows[r]).p, |r| hand.predict(&xs[r]))?);
+            results.push(compare(
+                $label,
+                xs.len(),
+                budget,
+                rounds,
+                |r| generated.score(&rows[r]).p,
+                |r| hand.predict(&xs[r]),
+            )?);
         }};
     }
     mlp!(pipec_gen_mlp8, "mlp8 (30-8-8-1)", 8, 8);
@@ -136,20 +146,34 @@ fn mlps(root: &Path, args: &Args) -> Result<(), String> {
         titanic_native::Row { age: 38.0, sibsp: 0.0, parch: 0.0, sex: Some("male"), pclass: Some("1st") },
         titanic_native::Row { age: 4.0, sibsp: 3.0, parch: 1.0, sex: Some("female"), pclass: Some("2nd") },
     ];
-    results.push(compare("titanic", rows.len(), budget, rounds, |r| titanic.score(&rows[r]).p_survived, |r| {
-        let row = &rows[r];
-        hand.predict(row.age, row.sibsp, row.parch, row.sex.unwrap_or(""), row.pclass.unwrap_or(""))
-    })?);
+    results.push(compare(
+        "titanic",
+        rows.len(),
+        budget,
+        rounds,
+        |r| titanic.score(&rows[r]).p_survived,
+        |r| {
+            let row = &rows[r];
+            hand.predict(row.age, row.sibsp, row.parch, row.sex.unwrap_or(""), row.pclass.unwrap_or(""))
+        },
+    )?);
     let chain = chain_native::NativePipeline::load().map_err(|e| e.to_string())?;
     let hand = Chain::load(&root.join("examples/chain"))?;
     let rows = [
         chain_native::Row { balance: 1500.0, income: 30000.0, student: Some("Yes") },
         chain_native::Row { balance: 400.0, income: 52000.0, student: Some("No") },
     ];
-    results.push(compare("chain", rows.len(), budget, rounds, |r| chain.score(&rows[r]).p_default, |r| {
-        let row = &rows[r];
-        hand.predict(row.balance, row.income, row.student.unwrap_or("")).1
-    })?);
+    results.push(compare(
+        "chain",
+        rows.len(),
+        budget,
+        rounds,
+        |r| chain.score(&rows[r]).p_default,
+        |r| {
+            let row = &rows[r];
+            hand.predict(row.balance, row.income, row.student.unwrap_or("")).1
+        },
+    )?);
     eprint!("{}", table(&results));
     Ok(())
 }

@@ -131,7 +131,10 @@ pub fn reference_rows<const N: usize>(dir: &Path) -> Result<Vec<[f32; N]>, Strin
     let rows = json["inputs"]["x"].as_array().ok_or("reference_pipe.json: no inputs.x")?;
     rows.iter()
         .map(|row| {
-            let values: Vec<f32> = row.as_array().map(|a| a.iter().filter_map(Value::as_f64).map(|v| v as f32).collect()).unwrap_or_default();
+            let values: Vec<f32> = row
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_f64).map(|v| v as f32).collect())
+                .unwrap_or_default();
             array(&values, "reference row")
         })
         .collect()
@@ -147,7 +150,14 @@ pub struct Comparison {
 /// Checks that `pipec` and `hand` agree within 1e-5 on every row index below `rows`, then
 /// times each over the rows in turn, alternating `rounds` times (each a median of 5 rounds,
 /// [`seconds_per_call`]), and returns the medians; prints one JSON line per engine.
-pub fn compare(name: &str, rows: usize, budget: Duration, rounds: usize, mut pipec: impl FnMut(usize) -> f32, mut hand: impl FnMut(usize) -> f32) -> Result<Comparison, String> {
+pub fn compare(
+    name: &str,
+    rows: usize,
+    budget: Duration,
+    rounds: usize,
+    mut pipec: impl FnMut(usize) -> f32,
+    mut hand: impl FnMut(usize) -> f32,
+) -> Result<Comparison, String> {
     for r in 0..rows {
         let (a, b) = (pipec(r), hand(r));
         if (a - b).abs() > 1e-5 || a.is_nan() != b.is_nan() {
@@ -180,7 +190,8 @@ pub fn compare(name: &str, rows: usize, budget: Duration, rounds: usize, mut pip
 pub fn table(results: &[Comparison]) -> String {
     let mut out = String::from("| model | pipec score | hand port | pipec / hand |\n| --- | ---: | ---: | ---: |\n");
     for c in results {
-        out += &format!("| {} | {:.1} ns | {:.1} ns | {:.2}x |\n", c.name, c.pipec_ns, c.hand_ns, c.pipec_ns / c.hand_ns);
+        out +=
+            &format!("| {} | {:.1} ns | {:.1} ns | {:.2}x |\n", c.name, c.pipec_ns, c.hand_ns, c.pipec_ns / c.hand_ns);
     }
     out
 }

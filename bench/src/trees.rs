@@ -17,7 +17,7 @@
 use crate::{budget_for, record, seconds_per_call};
 use pipec_runtime::burn_api::{Tensor, TensorData};
 use pipec_runtime::{Forest, TensorForest};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Duration;
@@ -71,7 +71,12 @@ pub fn mixed_rows(held_out: &[Value], features: usize, rows: usize) -> Vec<f32> 
 
 /// The compact walk against the reference on the held-out rows, bit for bit; writes their
 /// margins where `PIPEC_TREES_MARGINS` says.
-fn check_compact(name: &str, tables: &pipec_forest::Forest, compact: &Forest, held_out: &[Value]) -> Result<(), String> {
+fn check_compact(
+    name: &str,
+    tables: &pipec_forest::Forest,
+    compact: &Forest,
+    held_out: &[Value],
+) -> Result<(), String> {
     let (features, outputs) = (tables.features as usize, tables.outputs as usize);
     let x = cycled_rows(held_out, features, held_out.len());
     let mut all = Vec::with_capacity(held_out.len());

@@ -16,15 +16,9 @@ fn main() -> Result<(), String> {
     let reference: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     for name in std::env::args().skip(1) {
         let model = &reference["models"][&name];
-        let file = model["file"]
-            .as_str()
-            .ok_or(format!("{name}: no such fixture model"))?;
+        let file = model["file"].as_str().ok_or(format!("{name}: no such fixture model"))?;
         let text = std::fs::read_to_string(dir.join(file)).map_err(|e| e.to_string())?;
-        let imported = if file.ends_with(".json") {
-            import_xgboost(&text)
-        } else {
-            import_lightgbm(&text)
-        };
+        let imported = if file.ends_with(".json") { import_xgboost(&text) } else { import_lightgbm(&text) };
         let forest = imported.map_err(|e| format!("{name}: {e}"))?.forest;
         let compiled = CompiledForest::new(forest.clone());
         let (f, o) = (forest.features as usize, forest.outputs as usize);

@@ -79,9 +79,7 @@ impl Forest {
     /// describe are not representable; [`Forest::validate`] rejects them.
     pub fn encode(&self) -> Vec<f32> {
         let n = self.kind.len();
-        let mut out = Vec::with_capacity(
-            HEADER + self.base.len() + 2 * self.roots.len() + 8 * n + self.cat_bits.len(),
-        );
+        let mut out = Vec::with_capacity(HEADER + self.base.len() + 2 * self.roots.len() + 8 * n + self.cat_bits.len());
         for v in [
             BLOB_MAGIC,
             VERSION,
@@ -97,9 +95,7 @@ impl Forest {
         out.extend_from_slice(&self.base);
         out.extend(self.roots.iter().map(|&v| word(v)));
         out.extend(self.tree_output.iter().map(|&v| word(v)));
-        out.extend(
-            (0..n).map(|i| word(flags(self.kind[i], self.default_left[i], self.missing[i]))),
-        );
+        out.extend((0..n).map(|i| word(flags(self.kind[i], self.default_left[i], self.missing[i]))));
         out.extend(self.feature.iter().map(|&v| word(v)));
         out.extend_from_slice(&self.threshold);
         out.extend(self.left.iter().map(|&v| word(v)));
@@ -115,23 +111,14 @@ impl Forest {
     pub fn decode(values: &[f32]) -> Result<Forest, ImportError> {
         let err = |m: String| ImportError::Blob(m);
         if values.len() < HEADER {
-            return Err(err(format!(
-                "{} words, shorter than the {HEADER}-word header",
-                values.len()
-            )));
+            return Err(err(format!("{} words, shorter than the {HEADER}-word header", values.len())));
         }
         let h: Vec<u32> = values[..HEADER].iter().map(|v| v.to_bits()).collect();
         if h[0] != BLOB_MAGIC {
-            return Err(err(format!(
-                "first word {:#010x} is not the forest magic {BLOB_MAGIC:#010x}",
-                h[0]
-            )));
+            return Err(err(format!("first word {:#010x} is not the forest magic {BLOB_MAGIC:#010x}", h[0])));
         }
         if h[1] != VERSION {
-            return Err(err(format!(
-                "layout version {} (this build reads {VERSION})",
-                h[1]
-            )));
+            return Err(err(format!("layout version {} (this build reads {VERSION})", h[1])));
         }
         let (features, outputs, trees, nodes, cats, max_depth) =
             (h[2], h[3], h[4] as u64, h[5] as u64, h[6] as u64, h[7]);
@@ -158,11 +145,8 @@ impl Forest {
         let mut default_left = Vec::with_capacity(nodes as usize);
         let mut missing = Vec::with_capacity(nodes as usize);
         for (i, &f) in flag_words.iter().enumerate() {
-            let (k, d, m) = unflags(f).ok_or_else(|| {
-                err(format!(
-                    "node {i}: flags {f:#x} are not a node kind and missing rule"
-                ))
-            })?;
+            let (k, d, m) = unflags(f)
+                .ok_or_else(|| err(format!("node {i}: flags {f:#x} are not a node kind and missing rule")))?;
             kind.push(k);
             default_left.push(d);
             missing.push(m);

@@ -125,49 +125,22 @@ impl ForestBuilder {
         let mut depth_max = 0;
         while let Some((src, parent, depth)) = stack.pop() {
             let Some(node) = nodes.get(src) else {
-                return Err(format!(
-                    "node {src} does not exist (the tree has {} nodes)",
-                    nodes.len()
-                ));
+                return Err(format!("node {src} does not exist (the tree has {} nodes)", nodes.len()));
             };
             if std::mem::replace(&mut seen[src], true) {
-                return Err(format!(
-                    "node {src} is reached twice (a cycle or a shared subtree)"
-                ));
+                return Err(format!("node {src} is reached twice (a cycle or a shared subtree)"));
             }
             let dst = f.kind.len();
             let dst32 = index(dst)?;
             if let Some((p, is_left)) = parent {
-                if is_left {
-                    f.left[p] = dst32
-                } else {
-                    f.right[p] = dst32
-                }
+                if is_left { f.left[p] = dst32 } else { f.right[p] = dst32 }
             }
             depth_max = depth_max.max(depth);
             match node {
                 TreeNode::Leaf { value } => {
-                    Self::push_node(
-                        f,
-                        NodeKind::Leaf,
-                        0,
-                        0.0,
-                        false,
-                        Missing::Nan,
-                        dst32,
-                        *value,
-                        0,
-                        0,
-                    );
+                    Self::push_node(f, NodeKind::Leaf, 0, 0.0, false, Missing::Nan, dst32, *value, 0, 0);
                 }
-                TreeNode::Numeric {
-                    feature,
-                    threshold,
-                    default_left,
-                    missing,
-                    left,
-                    right,
-                } => {
+                TreeNode::Numeric { feature, threshold, default_left, missing, left, right } => {
                     Self::push_node(
                         f,
                         NodeKind::Numeric,
@@ -183,14 +156,7 @@ impl ForestBuilder {
                     stack.push((*right, Some((dst, false)), depth + 1));
                     stack.push((*left, Some((dst, true)), depth + 1));
                 }
-                TreeNode::Categorical {
-                    feature,
-                    bits,
-                    default_left,
-                    missing,
-                    left,
-                    right,
-                } => {
+                TreeNode::Categorical { feature, bits, default_left, missing, left, right } => {
                     let offset = index(f.cat_bits.len())?;
                     let len = index(bits.len())?;
                     index(f.cat_bits.len() + bits.len())?;

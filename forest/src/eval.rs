@@ -36,9 +36,7 @@ pub fn apply_objective(objective: Objective, margins: &mut [f32]) {
             }
         }
         Objective::Softmax => {
-            let max = margins
-                .iter()
-                .fold(f64::NEG_INFINITY, |a, &m| a.max(f64::from(m)));
+            let max = margins.iter().fold(f64::NEG_INFINITY, |a, &m| a.max(f64::from(m)));
             let mut sum = 0.0f64;
             for &m in margins.iter() {
                 sum += (f64::from(m) - max).exp();
@@ -103,11 +101,7 @@ impl Forest {
                 break;
             }
             let v = x[self.feature[node] as usize];
-            node = if self.goes_left(node, v) {
-                self.left[node]
-            } else {
-                self.right[node]
-            } as usize;
+            node = if self.goes_left(node, v) { self.left[node] } else { self.right[node] } as usize;
         }
         node
     }
@@ -117,16 +111,8 @@ impl Forest {
     /// Panics when `x.len() != features` or `out.len() != outputs`; never otherwise on a
     /// forest that passes [`Forest::validate`].
     pub fn predict_margins(&self, x: &[f32], out: &mut [f32]) {
-        assert_eq!(
-            x.len(),
-            self.features as usize,
-            "row width differs from the forest's features"
-        );
-        assert_eq!(
-            out.len(),
-            self.outputs as usize,
-            "output width differs from the forest's outputs"
-        );
+        assert_eq!(x.len(), self.features as usize, "row width differs from the forest's features");
+        assert_eq!(out.len(), self.outputs as usize, "output width differs from the forest's outputs");
         let mut small = [0.0f64; 16];
         let mut large = Vec::new();
         let sums: &mut [f64] = if out.len() <= small.len() {
@@ -182,21 +168,13 @@ impl Forest {
             return Err("`outputs` is 0".into());
         }
         if self.base.len() != self.outputs as usize {
-            return Err(format!(
-                "`base` has {} entries, `outputs` is {}",
-                self.base.len(),
-                self.outputs
-            ));
+            return Err(format!("`base` has {} entries, `outputs` is {}", self.base.len(), self.outputs));
         }
         if let Some(b) = self.base.iter().find(|b| !b.is_finite()) {
             return Err(format!("`base` holds {b}"));
         }
         if self.tree_output.len() != self.roots.len() {
-            return Err(format!(
-                "`tree_output` has {} entries, `roots` {}",
-                self.tree_output.len(),
-                self.roots.len()
-            ));
+            return Err(format!("`tree_output` has {} entries, `roots` {}", self.tree_output.len(), self.roots.len()));
         }
         if self.roots.is_empty() {
             if n != 0 {
@@ -208,10 +186,7 @@ impl Forest {
             return Ok(());
         }
         if self.roots[0] != 0 {
-            return Err(format!(
-                "the first tree's root is node {}, not 0",
-                self.roots[0]
-            ));
+            return Err(format!("the first tree's root is node {}, not 0", self.roots[0]));
         }
         let mut parents = vec![0u8; n];
         let mut depth = vec![0u32; n];
@@ -223,32 +198,22 @@ impl Forest {
                 None => n,
             };
             if start >= end {
-                return Err(format!(
-                    "tree {t}: root {start} is not before the next tree's start {end}"
-                ));
+                return Err(format!("tree {t}: root {start} is not before the next tree's start {end}"));
             }
             if self.tree_output[t] >= self.outputs {
-                return Err(format!(
-                    "tree {t}: output {} (outputs: {})",
-                    self.tree_output[t], self.outputs
-                ));
+                return Err(format!("tree {t}: output {} (outputs: {})", self.tree_output[t], self.outputs));
             }
             for i in start..end {
                 let at = |m: &str| format!("tree {t}, node {i}: {m}");
                 if i != start && parents[i] != 1 {
-                    return Err(at(&format!(
-                        "{} parents (a tree node has exactly one)",
-                        parents[i]
-                    )));
+                    return Err(at(&format!("{} parents (a tree node has exactly one)", parents[i])));
                 }
                 max_depth = max_depth.max(depth[i]);
                 let (l, r) = (self.left[i] as usize, self.right[i] as usize);
                 match self.kind[i] {
                     NodeKind::Leaf => {
                         if l != i || r != i {
-                            return Err(at(&format!(
-                                "a leaf's children must be itself, found {l} and {r}"
-                            )));
+                            return Err(at(&format!("a leaf's children must be itself, found {l} and {r}")));
                         }
                         if !self.leaf_value[i].is_finite() {
                             return Err(at(&format!("leaf value {}", self.leaf_value[i])));
@@ -269,10 +234,7 @@ impl Forest {
                             return Err(at("both children are the same node"));
                         }
                         if self.feature[i] >= self.features {
-                            return Err(at(&format!(
-                                "feature {} (features: {})",
-                                self.feature[i], self.features
-                            )));
+                            return Err(at(&format!("feature {} (features: {})", self.feature[i], self.features)));
                         }
                         if self.leaf_value[i] != 0.0 {
                             return Err(at("a split has a nonzero leaf value"));
@@ -298,10 +260,7 @@ impl Forest {
             }
         }
         if max_depth != self.max_depth {
-            return Err(format!(
-                "`max_depth` is {}, the longest path has {max_depth} splits",
-                self.max_depth
-            ));
+            return Err(format!("`max_depth` is {}, the longest path has {max_depth} splits", self.max_depth));
         }
         Ok(())
     }

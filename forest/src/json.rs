@@ -10,10 +10,7 @@ use crate::error::ImportError;
 pub(crate) type Object<'a> = BTreeMap<String, &'a RawValue>;
 
 pub(crate) fn error(path: &str, message: impl Into<String>) -> ImportError {
-    ImportError::Xgboost {
-        path: path.to_string(),
-        message: message.into(),
-    }
+    ImportError::Xgboost { path: path.to_string(), message: message.into() }
 }
 
 /// The first characters of a JSON value, for messages.
@@ -31,70 +28,40 @@ pub(crate) fn document(text: &str) -> Result<Object<'_>, ImportError> {
 }
 
 pub(crate) fn object<'a>(raw: &'a RawValue, path: &str) -> Result<Object<'a>, ImportError> {
-    serde_json::from_str(raw.get()).map_err(|_| {
-        error(
-            path,
-            format!("expected an object, found `{}`", excerpt(raw)),
-        )
-    })
+    serde_json::from_str(raw.get()).map_err(|_| error(path, format!("expected an object, found `{}`", excerpt(raw))))
 }
 
 /// `parent.key` (just `key` at the top).
 pub(crate) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_string()
-    } else {
-        format!("{parent}.{key}")
-    }
+    if parent.is_empty() { key.to_string() } else { format!("{parent}.{key}") }
 }
 
-pub(crate) fn field<'a>(
-    obj: &Object<'a>,
-    parent: &str,
-    key: &str,
-) -> Result<&'a RawValue, ImportError> {
-    obj.get(key).copied().ok_or_else(|| {
-        error(
-            if parent.is_empty() { "$" } else { parent },
-            format!("missing field `{key}`"),
-        )
-    })
+pub(crate) fn field<'a>(obj: &Object<'a>, parent: &str, key: &str) -> Result<&'a RawValue, ImportError> {
+    obj.get(key)
+        .copied()
+        .ok_or_else(|| error(if parent.is_empty() { "$" } else { parent }, format!("missing field `{key}`")))
 }
 
-pub(crate) fn child<'a>(
-    obj: &Object<'a>,
-    parent: &str,
-    key: &str,
-) -> Result<Object<'a>, ImportError> {
+pub(crate) fn child<'a>(obj: &Object<'a>, parent: &str, key: &str) -> Result<Object<'a>, ImportError> {
     object(field(obj, parent, key)?, &join(parent, key))
 }
 
 pub(crate) fn string(raw: &RawValue, path: &str) -> Result<String, ImportError> {
-    serde_json::from_str(raw.get())
-        .map_err(|_| error(path, format!("expected a string, found `{}`", excerpt(raw))))
+    serde_json::from_str(raw.get()).map_err(|_| error(path, format!("expected a string, found `{}`", excerpt(raw))))
 }
 
 pub(crate) fn array<'a>(raw: &'a RawValue, path: &str) -> Result<Vec<&'a RawValue>, ImportError> {
-    serde_json::from_str(raw.get())
-        .map_err(|_| error(path, format!("expected an array, found `{}`", excerpt(raw))))
+    serde_json::from_str(raw.get()).map_err(|_| error(path, format!("expected an array, found `{}`", excerpt(raw))))
 }
 
 pub(crate) fn strings(raw: &RawValue, path: &str) -> Result<Vec<String>, ImportError> {
-    serde_json::from_str(raw.get()).map_err(|_| {
-        error(
-            path,
-            format!("expected an array of strings, found `{}`", excerpt(raw)),
-        )
-    })
+    serde_json::from_str(raw.get())
+        .map_err(|_| error(path, format!("expected an array of strings, found `{}`", excerpt(raw))))
 }
 
 pub(crate) fn ints(raw: &RawValue, path: &str) -> Result<Vec<i64>, ImportError> {
-    serde_json::from_str(raw.get()).map_err(|_| {
-        error(
-            path,
-            format!("expected an array of integers, found `{}`", excerpt(raw)),
-        )
-    })
+    serde_json::from_str(raw.get())
+        .map_err(|_| error(path, format!("expected an array of integers, found `{}`", excerpt(raw))))
 }
 
 /// An array of numbers, each parsed from its decimal text to the nearest f32.
@@ -107,12 +74,7 @@ pub(crate) fn f32s(raw: &RawValue, path: &str) -> Result<Vec<f32>, ImportError> 
             text.parse::<f32>()
                 .ok()
                 .filter(|_| text.starts_with(|c: char| c == '-' || c.is_ascii_digit()))
-                .ok_or_else(|| {
-                    error(
-                        &format!("{path}[{i}]"),
-                        format!("expected a number, found `{}`", excerpt(v)),
-                    )
-                })
+                .ok_or_else(|| error(&format!("{path}[{i}]"), format!("expected a number, found `{}`", excerpt(v))))
         })
         .collect()
 }
@@ -125,10 +87,7 @@ pub(crate) fn bools(raw: &RawValue, path: &str) -> Result<Vec<bool>, ImportError
         .map(|(i, v)| match v.get().trim() {
             "1" | "true" => Ok(true),
             "0" | "false" => Ok(false),
-            _ => Err(error(
-                &format!("{path}[{i}]"),
-                format!("expected 0, 1, true or false, found `{}`", excerpt(v)),
-            )),
+            _ => Err(error(&format!("{path}[{i}]"), format!("expected 0, 1, true or false, found `{}`", excerpt(v)))),
         })
         .collect()
 }
@@ -136,16 +95,10 @@ pub(crate) fn bools(raw: &RawValue, path: &str) -> Result<Vec<bool>, ImportError
 /// A value XGBoost writes as a string holding a number (`"4"`), accepting a bare number too.
 pub(crate) fn string_number(raw: &RawValue, path: &str) -> Result<String, ImportError> {
     let text = raw.get().trim();
-    if text.starts_with('"') {
-        string(raw, path)
-    } else {
-        Ok(text.to_string())
-    }
+    if text.starts_with('"') { string(raw, path) } else { Ok(text.to_string()) }
 }
 
 pub(crate) fn string_u32(raw: &RawValue, path: &str) -> Result<u32, ImportError> {
     let s = string_number(raw, path)?;
-    s.trim()
-        .parse::<u32>()
-        .map_err(|_| error(path, format!("expected a whole number, found `{s}`")))
+    s.trim().parse::<u32>().map_err(|_| error(path, format!("expected a whole number, found `{s}`")))
 }

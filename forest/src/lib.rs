@@ -40,8 +40,8 @@ pub use eval::{ZERO_THRESHOLD, apply_objective};
 pub use forest::{Forest, Missing, NodeKind, Objective};
 pub use lightgbm::import_lightgbm;
 pub use onnx::{
-    OnnxEnsembleKind, OnnxForest, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble, ScoreRule,
-    ScoreTransform, import_onnx_tree_ensemble, import_onnx_unified_tree_ensemble, onnx_probit,
+    OnnxEnsembleKind, OnnxForest, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble, ScoreRule, ScoreTransform,
+    import_onnx_tree_ensemble, import_onnx_unified_tree_ensemble, onnx_probit,
 };
 pub use threshold::{f32_at_most, f32_less_than, next_down};
 pub use xgboost::import_xgboost;

@@ -32,14 +32,10 @@ use crate::error::{ImportError, Imported};
 use crate::forest::{Missing, Objective};
 use crate::threshold::f32_at_most;
 
-const SUPPORTED: &str =
-    "binary, multiclass, regression, regression_l1, huber, fair, quantile, mape";
+const SUPPORTED: &str = "binary, multiclass, regression, regression_l1, huber, fair, quantile, mape";
 
 fn error(line: usize, message: impl Into<String>) -> ImportError {
-    ImportError::Lightgbm {
-        line,
-        message: message.into(),
-    }
+    ImportError::Lightgbm { line, message: message.into() }
 }
 
 /// `key=value` lines of one section, with their line numbers (from 1).
@@ -51,10 +47,7 @@ struct Section<'a> {
 
 impl<'a> Section<'a> {
     fn get(&self, key: &str) -> Result<(usize, &'a str), ImportError> {
-        self.fields
-            .get(key)
-            .copied()
-            .ok_or_else(|| error(self.start, format!("{}: missing `{key}=`", self.name)))
+        self.fields.get(key).copied().ok_or_else(|| error(self.start, format!("{}: missing `{key}=`", self.name)))
     }
 
     fn opt(&self, key: &str) -> Option<(usize, &'a str)> {
@@ -63,27 +56,15 @@ impl<'a> Section<'a> {
 
     fn int<T: std::str::FromStr>(&self, key: &str) -> Result<T, ImportError> {
         let (line, v) = self.get(key)?;
-        v.trim().parse().map_err(|_| {
-            error(
-                line,
-                format!("`{key}` is `{v}`, not a whole number in range"),
-            )
-        })
+        v.trim().parse().map_err(|_| error(line, format!("`{key}` is `{v}`, not a whole number in range")))
     }
 
-    fn list<T: std::str::FromStr>(
-        &self,
-        key: &str,
-        what: &str,
-    ) -> Result<(usize, Vec<T>), ImportError> {
+    fn list<T: std::str::FromStr>(&self, key: &str, what: &str) -> Result<(usize, Vec<T>), ImportError> {
         let (line, v) = self.get(key)?;
         let values = v
             .split_whitespace()
             .enumerate()
-            .map(|(i, s)| {
-                s.parse()
-                    .map_err(|_| error(line, format!("`{key}` entry {i} is `{s}`, not {what}")))
-            })
+            .map(|(i, s)| s.parse().map_err(|_| error(line, format!("`{key}` entry {i} is `{s}`, not {what}"))))
             .collect::<Result<Vec<T>, _>>()?;
         Ok((line, values))
     }
@@ -94,16 +75,12 @@ pub fn import_lightgbm(text: &str) -> Result<Imported, ImportError> {
     let (header, trees) = sections(text)?;
     if header.fields.contains_key("average_output") {
         return Err(ImportError::Unsupported(
-            "LightGBM random-forest model (`average_output`): its trees are averaged, not summed"
-                .into(),
+            "LightGBM random-forest model (`average_output`): its trees are averaged, not summed".into(),
         ));
     }
     let max_feature_idx: i64 = header.int("max_feature_idx")?;
     let Ok(features) = u32::try_from(max_feature_idx + 1) else {
-        return Err(error(
-            header.get("max_feature_idx")?.0,
-            format!("`max_feature_idx` is {max_feature_idx}"),
-        ));
+        return Err(error(header.get("max_feature_idx")?.0, format!("`max_feature_idx` is {max_feature_idx}")));
     };
     let num_class: u32 = match header.opt("num_class") {
         Some(_) => header.int("num_class")?,
@@ -120,24 +97,17 @@ pub fn import_lightgbm(text: &str) -> Result<Imported, ImportError> {
         _ => 1,
     };
     if per_iteration != outputs {
-        let line = header
-            .opt("num_tree_per_iteration")
-            .map_or(header.start, |(l, _)| l);
+        let line = header.opt("num_tree_per_iteration").map_or(header.start, |(l, _)| l);
         return Err(error(
             line,
-            format!(
-                "{per_iteration} trees per iteration with objective `{objective_text}` (expected {outputs})"
-            ),
+            format!("{per_iteration} trees per iteration with objective `{objective_text}` (expected {outputs})"),
         ));
     }
     let feature_names = match header.opt("feature_names") {
         Some((line, v)) => {
             let names: Vec<String> = v.split_whitespace().map(str::to_string).collect();
             if names.len() != features as usize {
-                return Err(error(
-                    line,
-                    format!("{} feature names for {features} features", names.len()),
-                ));
+                return Err(error(line, format!("{} feature names for {features} features", names.len())));
             }
             Some(names)
         }
@@ -152,20 +122,12 @@ pub fn import_lightgbm(text: &str) -> Result<Imported, ImportError> {
             .map_err(|m| error(section.start, format!("{}: {m}", section.name)))?;
     }
     let forest = builder.finish().map_err(ImportError::Invalid)?;
-    Ok(Imported {
-        forest,
-        objective,
-        feature_names,
-    })
+    Ok(Imported { forest, objective, feature_names })
 }
 
 /// The header and the `Tree=` blocks, up to `end of trees`.
 fn sections(text: &str) -> Result<(Section<'_>, Vec<Section<'_>>), ImportError> {
-    let mut header = Section {
-        start: 1,
-        name: "header".into(),
-        fields: HashMap::new(),
-    };
+    let mut header = Section { start: 1, name: "header".into(), fields: HashMap::new() };
     let mut trees: Vec<Section> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
@@ -183,39 +145,23 @@ fn sections(text: &str) -> Result<(Section<'_>, Vec<Section<'_>>), ImportError> 
         if key == "Tree" {
             let expected = trees.len();
             if value.trim().parse::<usize>().ok() != Some(expected) {
-                return Err(error(
-                    line,
-                    format!("`Tree={value}` where `Tree={expected}` was expected"),
-                ));
+                return Err(error(line, format!("`Tree={value}` where `Tree={expected}` was expected")));
             }
-            trees.push(Section {
-                start: line,
-                name: format!("tree {expected}"),
-                fields: HashMap::new(),
-            });
+            trees.push(Section { start: line, name: format!("tree {expected}"), fields: HashMap::new() });
             continue;
         }
         let section = trees.last_mut().unwrap_or(&mut header);
         if section.fields.insert(key, (line, value)).is_some() {
-            return Err(error(
-                line,
-                format!("`{key}` appears twice in the same section"),
-            ));
+            return Err(error(line, format!("`{key}` appears twice in the same section")));
         }
     }
     Ok((header, trees))
 }
 
-fn parse_objective(
-    line: usize,
-    text: &str,
-    num_class: u32,
-) -> Result<(Objective, f64), ImportError> {
+fn parse_objective(line: usize, text: &str, num_class: u32) -> Result<(Objective, f64), ImportError> {
     let mut tokens = text.split_whitespace();
     let name = tokens.next().unwrap_or("");
-    let params: Vec<(&str, &str)> = tokens
-        .map(|t| t.split_once(':').unwrap_or((t, "")))
-        .collect();
+    let params: Vec<(&str, &str)> = tokens.map(|t| t.split_once(':').unwrap_or((t, ""))).collect();
     let param = |key: &str| params.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
     match name {
         "binary" => {
@@ -224,26 +170,18 @@ fn parse_objective(
                     .parse::<f64>()
                     .ok()
                     .filter(|s| s.is_finite() && *s > 0.0)
-                    .ok_or_else(|| {
-                        error(line, format!("`sigmoid:{v}` is not a positive number"))
-                    })?,
+                    .ok_or_else(|| error(line, format!("`sigmoid:{v}` is not a positive number")))?,
                 None => 1.0,
             };
             if num_class != 1 {
-                return Err(error(
-                    line,
-                    format!("objective `binary` with num_class={num_class}"),
-                ));
+                return Err(error(line, format!("objective `binary` with num_class={num_class}")));
             }
             Ok((Objective::Sigmoid, scale))
         }
         "multiclass" => {
             let k = param("num_class").and_then(|v| v.parse::<u32>().ok());
             if k != Some(num_class) || num_class < 2 {
-                return Err(error(
-                    line,
-                    format!("objective `{text}` does not match num_class={num_class}"),
-                ));
+                return Err(error(line, format!("objective `{text}` does not match num_class={num_class}")));
             }
             Ok((Objective::Softmax, 1.0))
         }
@@ -254,16 +192,11 @@ fn parse_objective(
                 )));
             }
             if num_class != 1 {
-                return Err(error(
-                    line,
-                    format!("objective `{name}` with num_class={num_class}"),
-                ));
+                return Err(error(line, format!("objective `{name}` with num_class={num_class}")));
             }
             Ok((Objective::Identity, 1.0))
         }
-        _ => Err(ImportError::Unsupported(format!(
-            "LightGBM objective `{text}` (supported objectives: {SUPPORTED})"
-        ))),
+        _ => Err(ImportError::Unsupported(format!("LightGBM objective `{text}` (supported objectives: {SUPPORTED})"))),
     }
 }
 
@@ -272,26 +205,17 @@ fn read_tree(s: &Section, features: u32, scale: f64) -> Result<Vec<TreeNode>, Im
     if let Some((line, v)) = s.opt("is_linear")
         && v.trim() != "0"
     {
-        return Err(error(
-            line,
-            format!("{name}: linear trees are not supported"),
-        ));
+        return Err(error(line, format!("{name}: linear trees are not supported")));
     }
     let leaves: usize = s.int("num_leaves")?;
     if leaves == 0 {
-        return Err(error(
-            s.get("num_leaves")?.0,
-            format!("{name}: `num_leaves` is 0"),
-        ));
+        return Err(error(s.get("num_leaves")?.0, format!("{name}: `num_leaves` is 0")));
     }
     let (leaf_line, leaf_values) = s.list::<f64>("leaf_value", "a number")?;
     if leaf_values.len() != leaves {
         return Err(error(
             leaf_line,
-            format!(
-                "{name}: `leaf_value` has {} entries, `num_leaves` is {leaves}",
-                leaf_values.len()
-            ),
+            format!("{name}: `leaf_value` has {} entries, `num_leaves` is {leaves}", leaf_values.len()),
         ));
     }
     let inner = leaves - 1;
@@ -304,10 +228,7 @@ fn read_tree(s: &Section, features: u32, scale: f64) -> Result<Vec<TreeNode>, Im
             if value.is_finite() {
                 Ok(TreeNode::Leaf { value })
             } else {
-                Err(error(
-                    leaf_line,
-                    format!("{name}: leaf {j} has value {v}, not a finite f32"),
-                ))
+                Err(error(leaf_line, format!("{name}: leaf {j} has value {v}, not a finite f32")))
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -330,9 +251,7 @@ fn read_tree(s: &Section, features: u32, scale: f64) -> Result<Vec<TreeNode>, Im
             let line = s.get(key)?.0;
             return Err(error(
                 line,
-                format!(
-                    "{name}: `{key}` has {len} entries, `num_leaves` is {leaves} (expected {inner})"
-                ),
+                format!("{name}: `{key}` has {len} entries, `num_leaves` is {leaves} (expected {inner})"),
             ));
         }
     }
@@ -371,10 +290,7 @@ fn read_tree(s: &Section, features: u32, scale: f64) -> Result<Vec<TreeNode>, Im
         } else if (c as usize) < inner {
             return Ok(c as usize);
         }
-        Err(error(
-            line,
-            format!("{name}: node {i} has child {c}, not a node of a tree with {leaves} leaves"),
-        ))
+        Err(error(line, format!("{name}: node {i} has child {c}, not a node of a tree with {leaves} leaves")))
     };
     for i in 0..inner {
         let l = child(left[i], left_line, i)?;
@@ -384,18 +300,12 @@ fn read_tree(s: &Section, features: u32, scale: f64) -> Result<Vec<TreeNode>, Im
             let line = s.get("split_feature")?.0;
             return Err(error(
                 line,
-                format!(
-                    "{name}: node {i} splits on feature {feature} (max_feature_idx is {})",
-                    features as i64 - 1
-                ),
+                format!("{name}: node {i} splits on feature {feature} (max_feature_idx is {})", features as i64 - 1),
             ));
         }
         let dt = decision[i];
         if !(0..=15).contains(&dt) {
-            return Err(error(
-                decision_line,
-                format!("{name}: node {i} has decision_type {dt}"),
-            ));
+            return Err(error(decision_line, format!("{name}: node {i} has decision_type {dt}")));
         }
         let default_left = dt & 2 != 0;
         if dt & 1 != 0 {
@@ -423,10 +333,7 @@ fn read_tree(s: &Section, features: u32, scale: f64) -> Result<Vec<TreeNode>, Im
                 1 => Missing::Zero,
                 2 => Missing::Nan,
                 _ => {
-                    return Err(error(
-                        decision_line,
-                        format!("{name}: node {i} has missing type 3"),
-                    ));
+                    return Err(error(decision_line, format!("{name}: node {i} has missing type 3")));
                 }
             };
             nodes.push(TreeNode::Numeric {

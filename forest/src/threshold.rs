@@ -10,11 +10,7 @@ pub fn next_down(x: f32) -> f32 {
         return -f32::from_bits(1);
     }
     let bits = x.to_bits();
-    if x > 0.0 {
-        f32::from_bits(bits - 1)
-    } else {
-        f32::from_bits(bits + 1)
-    }
+    if x > 0.0 { f32::from_bits(bits - 1) } else { f32::from_bits(bits + 1) }
 }
 
 /// XGBoost's `x < t` as a table threshold `u`: for every f32 `x` that is not NaN,
@@ -25,11 +21,7 @@ pub fn next_down(x: f32) -> f32 {
 /// `-inf`, and no f32 threshold makes `-inf <= u` false, so `t = -inf` (and `t = NaN`) give
 /// NaN: `x <= NaN` is false for every `x`, which sends every value right, as XGBoost does.
 pub fn f32_less_than(t: f32) -> f32 {
-    if t == f32::NEG_INFINITY {
-        f32::NAN
-    } else {
-        next_down(t)
-    }
+    if t == f32::NEG_INFINITY { f32::NAN } else { next_down(t) }
 }
 
 /// LightGBM's `(x as f64) <= t` as a table threshold: the largest f32 not above `t`
@@ -41,9 +33,5 @@ pub fn f32_at_most(t: f64) -> f32 {
         return f32::NAN;
     }
     let nearest = t as f32;
-    if f64::from(nearest) > t {
-        next_down(nearest)
-    } else {
-        nearest
-    }
+    if f64::from(nearest) > t { next_down(nearest) } else { nearest }
 }

@@ -35,10 +35,7 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
     let objective_path = join(lp, "objective");
     let objective_obj = json::child(&learner, lp, "objective")?;
     let objective_name_path = join(&objective_path, "name");
-    let name = json::string(
-        json::field(&objective_obj, &objective_path, "name")?,
-        &objective_name_path,
-    )?;
+    let name = json::string(json::field(&objective_obj, &objective_path, "name")?, &objective_name_path)?;
     let objective = match name.as_str() {
         "binary:logistic" => Objective::Sigmoid,
         "reg:squarederror" => Objective::Identity,
@@ -58,10 +55,7 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
 
     let mpp = join(lp, "learner_model_param");
     let mp = json::child(&learner, lp, "learner_model_param")?;
-    let features = json::string_u32(
-        json::field(&mp, &mpp, "num_feature")?,
-        &join(&mpp, "num_feature"),
-    )?;
+    let features = json::string_u32(json::field(&mp, &mpp, "num_feature")?, &join(&mpp, "num_feature"))?;
     let num_class = match mp.get("num_class") {
         Some(v) => json::string_u32(v, &join(&mpp, "num_class"))?,
         None => 0,
@@ -69,9 +63,7 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
     if let Some(v) = mp.get("num_target") {
         let targets = json::string_u32(v, &join(&mpp, "num_target"))?;
         if targets > 1 {
-            return Err(ImportError::Unsupported(format!(
-                "XGBoost model with {targets} targets (one is supported)"
-            )));
+            return Err(ImportError::Unsupported(format!("XGBoost model with {targets} targets (one is supported)")));
         }
     }
     let outputs = match objective {
@@ -86,19 +78,13 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
         }
         _ => {
             if num_class > 1 {
-                return Err(error(
-                    &join(&mpp, "num_class"),
-                    format!("{num_class} classes with objective `{name}`"),
-                ));
+                return Err(error(&join(&mpp, "num_class"), format!("{num_class} classes with objective `{name}`")));
             }
             1
         }
     };
     let bsp = join(&mpp, "base_score");
-    let scores = base_scores(
-        &json::string_number(json::field(&mp, &mpp, "base_score")?, &bsp)?,
-        &bsp,
-    )?;
+    let scores = base_scores(&json::string_number(json::field(&mp, &mpp, "base_score")?, &bsp)?, &bsp)?;
     let base = base_margins(objective, &scores, outputs, &bsp)?;
 
     let feature_names = match learner.get("feature_names") {
@@ -108,10 +94,7 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
             if names.is_empty() {
                 None
             } else if names.len() != features as usize {
-                return Err(error(
-                    &path,
-                    format!("{} names for {features} features", names.len()),
-                ));
+                return Err(error(&path, format!("{} names for {features} features", names.len())));
             } else {
                 Some(names)
             }
@@ -123,9 +106,7 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
     let gb = json::child(&learner, lp, "gradient_booster")?;
     let booster = json::string(json::field(&gb, &gbp, "name")?, &join(&gbp, "name"))?;
     if booster != "gbtree" {
-        return Err(ImportError::Unsupported(format!(
-            "XGBoost booster `{booster}` (only `gbtree` is supported)"
-        )));
+        return Err(ImportError::Unsupported(format!("XGBoost booster `{booster}` (only `gbtree` is supported)")));
     }
     let modelp = join(&gbp, "model");
     let model = json::child(&gb, &gbp, "model")?;
@@ -134,10 +115,7 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
     let infop = join(&modelp, "tree_info");
     let tree_info = json::ints(json::field(&model, &modelp, "tree_info")?, &infop)?;
     if tree_info.len() != trees.len() {
-        return Err(error(
-            &infop,
-            format!("{} entries for {} trees", tree_info.len(), trees.len()),
-        ));
+        return Err(error(&infop, format!("{} entries for {} trees", tree_info.len(), trees.len())));
     }
 
     let mut builder = ForestBuilder::new(features, base);
@@ -145,59 +123,39 @@ pub fn import_xgboost(text: &str) -> Result<Imported, ImportError> {
         let path = format!("{treesp}[{t}]");
         let class = tree_info[t];
         if class < 0 || class >= i64::from(outputs) {
-            return Err(error(
-                &format!("{infop}[{t}]"),
-                format!("class {class} (outputs: {outputs})"),
-            ));
+            return Err(error(&format!("{infop}[{t}]"), format!("class {class} (outputs: {outputs})")));
         }
         let nodes = read_tree(raw, &path, features)?;
-        builder
-            .add_tree(class as u32, &nodes)
-            .map_err(|m| error(&path, m))?;
+        builder.add_tree(class as u32, &nodes).map_err(|m| error(&path, m))?;
     }
     let forest = builder.finish().map_err(ImportError::Invalid)?;
-    Ok(Imported {
-        forest,
-        objective,
-        feature_names,
-    })
+    Ok(Imported { forest, objective, feature_names })
 }
 
 /// `"5E-1"`, `"[5E-1]"` or `"[1E-1,2E-1]"` as f32 values.
 fn base_scores(text: &str, path: &str) -> Result<Vec<f32>, ImportError> {
     let t = text.trim();
     let inner = match t.strip_prefix('[') {
-        Some(rest) => rest
-            .strip_suffix(']')
-            .ok_or_else(|| error(path, format!("`{text}` opens a list it does not close")))?,
+        Some(rest) => {
+            rest.strip_suffix(']').ok_or_else(|| error(path, format!("`{text}` opens a list it does not close")))?
+        }
         None => t,
     };
     let values: Result<Vec<f32>, _> = inner.split(',').map(|s| s.trim().parse::<f32>()).collect();
     match values {
         Ok(v) if !v.is_empty() && v.iter().all(|x| x.is_finite()) => Ok(v),
-        _ => Err(error(
-            path,
-            format!("`{text}` is not a number or a list of numbers"),
-        )),
+        _ => Err(error(path, format!("`{text}` is not a number or a list of numbers"))),
     }
 }
 
-fn base_margins(
-    objective: Objective,
-    scores: &[f32],
-    outputs: u32,
-    path: &str,
-) -> Result<Vec<f32>, ImportError> {
+fn base_margins(objective: Objective, scores: &[f32], outputs: u32, path: &str) -> Result<Vec<f32>, ImportError> {
     let n = outputs as usize;
     let per_output: Vec<f32> = if scores.len() == n {
         scores.to_vec()
     } else if scores.len() == 1 {
         vec![scores[0]; n]
     } else {
-        return Err(error(
-            path,
-            format!("{} values for {outputs} outputs", scores.len()),
-        ));
+        return Err(error(path, format!("{} values for {outputs} outputs", scores.len())));
     };
     per_output
         .into_iter()
@@ -207,10 +165,7 @@ fn base_margins(
                     // XGBoost's ProbToMargin for logistic regression, in f32.
                     Ok(-(1.0f32 / p - 1.0f32).ln())
                 } else {
-                    Err(error(
-                        path,
-                        format!("{p} is not a probability strictly between 0 and 1"),
-                    ))
+                    Err(error(path, format!("{p} is not a probability strictly between 0 and 1")))
                 }
             }
             _ => Ok(p),
@@ -218,11 +173,7 @@ fn base_margins(
         .collect()
 }
 
-fn read_tree(
-    raw: &serde_json::value::RawValue,
-    path: &str,
-    features: u32,
-) -> Result<Vec<TreeNode>, ImportError> {
+fn read_tree(raw: &serde_json::value::RawValue, path: &str, features: u32) -> Result<Vec<TreeNode>, ImportError> {
     let tree = json::object(raw, path)?;
     let f = |key: &str| json::field(&tree, path, key);
     let p = |key: &str| join(path, key);
@@ -232,9 +183,7 @@ fn read_tree(
         if let Some(v) = param.get("size_leaf_vector") {
             let size = json::string_u32(v, &join(&pp, "size_leaf_vector"))?;
             if size > 1 {
-                return Err(ImportError::Unsupported(format!(
-                    "{path}: vector leaves (size_leaf_vector {size})"
-                )));
+                return Err(ImportError::Unsupported(format!("{path}: vector leaves (size_leaf_vector {size})")));
             }
         }
     }
@@ -266,10 +215,7 @@ fn read_tree(
     }
     for (name, len) in lengths {
         if len != n {
-            return Err(error(
-                path,
-                format!("`left_children` has {n} entries, `{name}` {len}"),
-            ));
+            return Err(error(path, format!("`left_children` has {n} entries, `{name}` {len}")));
         }
     }
     if n == 0 {
@@ -280,16 +226,10 @@ fn read_tree(
         let (l, r) = (left[i], right[i]);
         if l == -1 {
             if r != -1 {
-                return Err(error(
-                    path,
-                    format!("node {i}: `left_children` is -1 but `right_children` is {r}"),
-                ));
+                return Err(error(path, format!("node {i}: `left_children` is -1 but `right_children` is {r}")));
             }
             if !cond[i].is_finite() {
-                return Err(error(
-                    &format!("{path}.split_conditions[{i}]"),
-                    format!("leaf value {}", cond[i]),
-                ));
+                return Err(error(&format!("{path}.split_conditions[{i}]"), format!("leaf value {}", cond[i])));
             }
             nodes.push(TreeNode::Leaf { value: cond[i] });
             continue;

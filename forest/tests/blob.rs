@@ -24,9 +24,7 @@ fn sample() -> Forest {
                 left: 3,
                 right: 4,
             },
-            TreeNode::Leaf {
-                value: -f32::from_bits(1),
-            },
+            TreeNode::Leaf { value: -f32::from_bits(1) },
             TreeNode::Leaf { value: f32::MAX },
         ],
     )
@@ -60,10 +58,7 @@ fn round_trip_is_exact() {
     let f = sample();
     let blob = f.encode();
     assert_eq!(blob[0].to_bits(), BLOB_MAGIC);
-    assert_eq!(
-        blob.len(),
-        8 + 2 + 2 * 3 + 8 * f.kind.len() + f.cat_bits.len()
-    );
+    assert_eq!(blob.len(), 8 + 2 + 2 * 3 + 8 * f.kind.len() + f.cat_bits.len());
     let back = Forest::decode(&blob).unwrap();
     assert_eq!(bits(&back.encode()), bits(&blob));
     assert_eq!(back.cat_bits, vec![0xFFFF_FFFF, 0x7F80_0001]); // a signalling-NaN pattern survives
@@ -84,13 +79,7 @@ fn the_sample_evaluates_as_written() {
     // Tree 0: NaN threshold sends f0 = 5 right; category 3 is in the first word: left.
     // Tree 2: 1.0 <= -0.0 is false: right (the source's node 1, 2.0).
     f.predict_margins(&[5.0, 1.0, 3.0], &mut m);
-    assert_eq!(
-        m,
-        [
-            (0.25f64 - f64::from(f32::from_bits(1))) as f32,
-            -1.5 + 3.5 + 2.0
-        ]
-    );
+    assert_eq!(m, [(0.25f64 - f64::from(f32::from_bits(1))) as f32, -1.5 + 3.5 + 2.0]);
     // Zero rule: f0 = 0 goes default (left) despite the NaN threshold; -0.0 <= -0.0: left.
     f.predict_margins(&[0.0, -0.0, 3.0], &mut m);
     assert_eq!(m, [1.25, -1.5 + 3.5 - 2.0]);
@@ -112,20 +101,10 @@ fn garbage_is_an_error() {
     assert!(Forest::decode(&longer).is_err());
     let mut wrong = blob.clone();
     wrong[0] = 1.0;
-    assert!(
-        Forest::decode(&wrong)
-            .unwrap_err()
-            .to_string()
-            .contains("magic")
-    );
+    assert!(Forest::decode(&wrong).unwrap_err().to_string().contains("magic"));
     let mut wrong = blob.clone();
     wrong[1] = f32::from_bits(2);
-    assert!(
-        Forest::decode(&wrong)
-            .unwrap_err()
-            .to_string()
-            .contains("version")
-    );
+    assert!(Forest::decode(&wrong).unwrap_err().to_string().contains("version"));
     // Header counts claiming huge tables.
     for i in 3..8 {
         let mut wrong = blob.clone();
@@ -137,18 +116,7 @@ fn garbage_is_an_error() {
     let mut state = 0x1234_5678u32;
     let mut accepted = 0;
     for i in 0..blob.len() {
-        for v in [
-            0u32,
-            1,
-            2,
-            3,
-            7,
-            31,
-            0xFFFF_FFFF,
-            0x8000_0000,
-            0x7FC0_0000,
-            0x3F80_0000,
-        ] {
+        for v in [0u32, 1, 2, 3, 7, 31, 0xFFFF_FFFF, 0x8000_0000, 0x7FC0_0000, 0x3F80_0000] {
             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             let mut g = blob.clone();
             g[i] = f32::from_bits(v ^ (state & 1));
@@ -166,9 +134,7 @@ fn garbage_is_an_error() {
     assert!(accepted > 0);
     // Pure noise.
     for n in 0..200u32 {
-        let noise: Vec<f32> = (0..n)
-            .map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761) ^ n))
-            .collect();
+        let noise: Vec<f32> = (0..n).map(|i| f32::from_bits(i.wrapping_mul(2_654_435_761) ^ n)).collect();
         assert!(Forest::decode(&noise).is_err());
     }
 }

@@ -6,9 +6,7 @@
 
 use std::path::PathBuf;
 
-use pipec_forest::{
-    CompiledForest, Forest, ForestBuilder, Missing, TreeNode, import_lightgbm, import_xgboost,
-};
+use pipec_forest::{CompiledForest, Forest, ForestBuilder, Missing, TreeNode, import_lightgbm, import_xgboost};
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -87,24 +85,16 @@ fn edge_rows(base: &[Vec<f32>], features: usize, rng: &mut Rng) -> Vec<Vec<f32>>
 
 fn assert_same_bits(name: &str, forest: &Forest, rows: &[Vec<f32>]) {
     let compiled = CompiledForest::new(forest.clone());
-    assert!(
-        compiled.is_compiled(),
-        "{name}: the compact walk was not built"
-    );
+    assert!(compiled.is_compiled(), "{name}: the compact walk was not built");
     let outputs = forest.outputs as usize;
     let (mut want, mut got) = (vec![0.0f32; outputs], vec![0.0f32; outputs]);
     for (r, x) in rows.iter().enumerate() {
         forest.predict_margins(x, &mut want);
         got.iter_mut().for_each(|g| *g = f32::NAN);
         compiled.predict_margins(x, &mut got);
-        let (w, g): (Vec<u32>, Vec<u32>) = (
-            want.iter().map(|v| v.to_bits()).collect(),
-            got.iter().map(|v| v.to_bits()).collect(),
-        );
-        assert_eq!(
-            w, g,
-            "{name} row {r} {x:?}: reference {want:?}, compact {got:?}"
-        );
+        let (w, g): (Vec<u32>, Vec<u32>) =
+            (want.iter().map(|v| v.to_bits()).collect(), got.iter().map(|v| v.to_bits()).collect());
+        assert_eq!(w, g, "{name} row {r} {x:?}: reference {want:?}, compact {got:?}");
     }
     // The several-rows call agrees too.
     let flat: Vec<f32> = rows.iter().flatten().copied().collect();
@@ -113,20 +103,16 @@ fn assert_same_bits(name: &str, forest: &Forest, rows: &[Vec<f32>]) {
     for (r, x) in rows.iter().enumerate() {
         forest.predict_margins(x, &mut want);
         let w: Vec<u32> = want.iter().map(|v| v.to_bits()).collect();
-        let g: Vec<u32> = many[r * outputs..(r + 1) * outputs]
-            .iter()
-            .map(|v| v.to_bits())
-            .collect();
+        let g: Vec<u32> = many[r * outputs..(r + 1) * outputs].iter().map(|v| v.to_bits()).collect();
         assert_eq!(w, g, "{name} row {r} (several rows)");
     }
 }
 
 #[test]
 fn fixture_models_give_the_reference_bits() {
-    let reference: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir().join("reference.json")).expect("reference.json"),
-    )
-    .expect("JSON");
+    let reference: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("reference.json")).expect("reference.json"))
+            .expect("JSON");
     let models = reference["models"].as_object().expect("models");
     assert!(models.len() >= 8, "expected the 8 fixture models");
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -144,11 +130,7 @@ fn fixture_models_give_the_reference_bits() {
             .as_array()
             .expect("inputs")
             .iter()
-            .map(|r| {
-                (0..features)
-                    .map(|f| r[f].as_f64().map_or(f32::NAN, |v| v as f32))
-                    .collect()
-            })
+            .map(|r| (0..features).map(|f| r[f].as_f64().map_or(f32::NAN, |v| v as f32)).collect())
             .collect();
         let rows = edge_rows(&base, features, &mut rng);
         assert_same_bits(name, &forest, &rows);
@@ -189,14 +171,7 @@ fn grow(rng: &mut Rng, features: u32, depth: u32, scale: f32, nodes: &mut Vec<Tr
     let default_left = rng.below(2) == 0;
     nodes[at] = if rng.below(4) == 0 {
         let bits = (0..rng.below(3)).map(|_| rng.next() as u32).collect();
-        TreeNode::Categorical {
-            feature,
-            bits,
-            default_left,
-            missing,
-            left,
-            right,
-        }
+        TreeNode::Categorical { feature, bits, default_left, missing, left, right }
     } else {
         let threshold = match rng.below(12) {
             0 => f32::NAN,
@@ -208,14 +183,7 @@ fn grow(rng: &mut Rng, features: u32, depth: u32, scale: f32, nodes: &mut Vec<Tr
             6 => 31.0,
             _ => (rng.unit() - 0.5) * 4.0,
         };
-        TreeNode::Numeric {
-            feature,
-            threshold,
-            default_left,
-            missing,
-            left,
-            right,
-        }
+        TreeNode::Numeric { feature, threshold, default_left, missing, left, right }
     };
     at
 }
@@ -262,19 +230,13 @@ fn random_forests_with_every_rule_give_the_reference_bits() {
         let mut forest = random_forest(seed, trees, outputs, depth, scale);
         if seed % 3 == 2 {
             // Force rounding: a tiny leaf in the first tree that is a leaf.
-            if let Some(i) = forest
-                .kind
-                .iter()
-                .position(|k| *k == pipec_forest::NodeKind::Leaf)
-            {
+            if let Some(i) = forest.kind.iter().position(|k| *k == pipec_forest::NodeKind::Leaf) {
                 forest.leaf_value[i] = 2f32.powi(-60);
             }
         }
         let rows = random_rows(seed ^ 0xABCD, forest.features as usize, 200);
         assert_same_bits(&format!("random forest {seed}"), &forest, &rows);
-        let layout = CompiledForest::new(forest.clone())
-            .layout()
-            .expect("compiled");
+        let layout = CompiledForest::new(forest.clone()).layout().expect("compiled");
         assert!(layout.near_nodes, "seed {seed}: {layout:?}");
         let several = forest.outputs > 1;
         seen[0] += usize::from(several && layout.direct_sums);
@@ -288,10 +250,7 @@ fn random_forests_with_every_rule_give_the_reference_bits() {
             );
         }
     }
-    assert!(
-        seen.iter().all(|&n| n > 0),
-        "every walk and sum is exercised: {seen:?}"
-    );
+    assert!(seen.iter().all(|&n| n > 0), "every walk and sum is exercised: {seen:?}");
 }
 
 /// A multiclass forest sums its outputs directly when each output has enough trees to fill
@@ -304,9 +263,7 @@ fn multiclass_sums_direct_or_buffered_by_padding() {
     for (outputs, per_output, direct) in [(3usize, 100usize, true), (12, 2, false)] {
         let mut rng = Rng(outputs as u64 * 7919 + per_output as u64);
         let features = 6;
-        let base = (0..outputs)
-            .map(|o| [-0.0, 0.0, 0.75][o % 3] - (o / 3) as f32)
-            .collect();
+        let base = (0..outputs).map(|o| [-0.0, 0.0, 0.75][o % 3] - (o / 3) as f32).collect();
         let mut b = ForestBuilder::new(features, base);
         for t in 0..outputs * per_output {
             let o = t % outputs;
@@ -314,17 +271,13 @@ fn multiclass_sums_direct_or_buffered_by_padding() {
                 // Output 0 is only single leaves, all -0.0 (its margin is +0.0 + base
                 // -0.0: +0.0); output 1 has none.
                 (0, _) => vec![TreeNode::Leaf { value: -0.0 }],
-                (o, 1) if o > 1 => vec![TreeNode::Leaf {
-                    value: [0.0, -0.0, 0.5][t % 3],
-                }],
+                (o, 1) if o > 1 => vec![TreeNode::Leaf { value: [0.0, -0.0, 0.5][t % 3] }],
                 _ => random_tree(&mut rng, features, 1 + (t % 5) as u32, 1.0),
             };
             b.add_tree(o as u32, &tree).expect("tree");
         }
         let forest = b.finish().expect("forest");
-        let layout = CompiledForest::new(forest.clone())
-            .layout()
-            .expect("compiled");
+        let layout = CompiledForest::new(forest.clone()).layout().expect("compiled");
         assert!(layout.exact_sums, "{layout:?}");
         assert_eq!(layout.direct_sums, direct, "{outputs} outputs: {layout:?}");
         let rows = random_rows(outputs as u64, features as usize, 300);
@@ -346,7 +299,7 @@ fn complete_tree(depth: u32, feature: u32, nodes: &mut Vec<TreeNode>, at: f32) -
     nodes[index] = TreeNode::Numeric {
         feature,
         threshold: at,
-        default_left: depth % 2 == 0,
+        default_left: depth.is_multiple_of(2),
         missing: Missing::Nan,
         left,
         right,
@@ -378,9 +331,7 @@ fn forests_too_wide_for_near_nodes_walk_the_wide_ones() {
     b.add_tree(0, &small).expect("tree");
     let deep = b.finish().expect("forest");
     for (name, forest) in [("140,001 slots", wide_rows), ("a depth-17 tree", deep)] {
-        let layout = CompiledForest::new(forest.clone())
-            .layout()
-            .expect("compiled");
+        let layout = CompiledForest::new(forest.clone()).layout().expect("compiled");
         assert!(!layout.near_nodes, "{name}: {layout:?}");
         let mut rows = random_rows(3, forest.features as usize, 40);
         for r in &mut rows {
@@ -442,17 +393,13 @@ fn categorical_tests_per_row_and_in_the_walk() {
                     left: nodes.len() + 2,
                     right: nodes.len() + 1,
                 });
-                nodes.push(TreeNode::Leaf {
-                    value: (k as f32 - 50.0) / 64.0,
-                });
+                nodes.push(TreeNode::Leaf { value: (k as f32 - 50.0) / 64.0 });
             }
             nodes.push(TreeNode::Leaf { value: 1.5 });
             b.add_tree(0, &nodes).expect("tree");
         }
         let forest = b.finish().expect("forest");
-        let layout = CompiledForest::new(forest.clone())
-            .layout()
-            .expect("compiled");
+        let layout = CompiledForest::new(forest.clone()).layout().expect("compiled");
         assert_eq!(layout.decisions > 0, per_row, "{layout:?}");
         assert_eq!(layout.general_groups > 0, !per_row, "{layout:?}");
         let mut rows = random_rows(distinct as u64, 3, 300);

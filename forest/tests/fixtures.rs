@@ -15,13 +15,7 @@ fn rows(v: &Value) -> Vec<Vec<f64>> {
     v.as_array()
         .expect("rows")
         .iter()
-        .map(|r| {
-            r.as_array()
-                .expect("row")
-                .iter()
-                .map(|c| c.as_f64().unwrap_or(f64::NAN))
-                .collect()
-        })
+        .map(|r| r.as_array().expect("row").iter().map(|c| c.as_f64().unwrap_or(f64::NAN)).collect())
         .collect()
 }
 
@@ -37,27 +31,15 @@ fn check(name: &str, model: &Value) -> (f64, f64) {
     let forest = &imported.forest;
     let outputs = model["outputs"].as_u64().expect("outputs") as usize;
     assert_eq!(forest.outputs as usize, outputs, "{name}");
-    assert_eq!(
-        forest.features as u64,
-        model["features"].as_u64().expect("features"),
-        "{name}"
-    );
+    assert_eq!(forest.features as u64, model["features"].as_u64().expect("features"), "{name}");
     let expected_objective = match outputs {
-        1 if model["objective"]
-            .as_str()
-            .is_some_and(|o| o.contains("reg")) =>
-        {
-            Objective::Identity
-        }
+        1 if model["objective"].as_str().is_some_and(|o| o.contains("reg")) => Objective::Identity,
         1 => Objective::Sigmoid,
         _ => Objective::Softmax,
     };
     assert_eq!(imported.objective, expected_objective, "{name}");
     if let Some(names) = model.get("feature_names").and_then(Value::as_array) {
-        let names: Vec<String> = names
-            .iter()
-            .map(|n| n.as_str().unwrap_or_default().to_string())
-            .collect();
+        let names: Vec<String> = names.iter().map(|n| n.as_str().unwrap_or_default().to_string()).collect();
         assert_eq!(imported.feature_names.as_ref(), Some(&names), "{name}");
     }
     let inputs = rows(&model["inputs"]);
@@ -70,9 +52,7 @@ fn check(name: &str, model: &Value) -> (f64, f64) {
         // (serde_json's default float parsing may miss the f64 by an ulp; the values are
         // f32s, so rounding to f32 recovers them exactly.)
         assert!(
-            x.iter()
-                .zip(&inputs[r])
-                .all(|(a, b)| (f64::from(*a) - b).abs() <= b.abs() * 1e-15 || b.is_nan()),
+            x.iter().zip(&inputs[r]).all(|(a, b)| (f64::from(*a) - b).abs() <= b.abs() * 1e-15 || b.is_nan()),
             "{name}: inputs are f32"
         );
         let mut m = vec![0.0f32; outputs];
@@ -90,15 +70,11 @@ fn check(name: &str, model: &Value) -> (f64, f64) {
             let (want, got) = (margin[r][k], f64::from(m[k]));
             let err = (got - want).abs() / want.abs().max(1.0);
             worst_m = worst_m.max(err);
-            assert!(
-                err <= 1e-5,
-                "{name} row {r} output {k}: margin {got} vs {want}"
-            );
+            assert!(err <= 1e-5, "{name} row {r} output {k}: margin {got} vs {want}");
         }
     }
     // The blob carries the model exactly.
-    let back =
-        pipec_forest::Forest::decode(&forest.encode()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let back = pipec_forest::Forest::decode(&forest.encode()).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(back.roots, forest.roots);
     (worst_p, worst_m)
 }
@@ -107,14 +83,9 @@ fn check(name: &str, model: &Value) -> (f64, f64) {
 fn real_models_match_their_libraries() {
     let path = dir().join("reference.json");
     let reference: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("reference.json"))
-            .expect("JSON");
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("reference.json")).expect("JSON");
     let models = reference["models"].as_object().expect("models");
-    assert!(
-        models.len() >= 8,
-        "expected the 8 fixture models, found {}",
-        models.len()
-    );
+    assert!(models.len() >= 8, "expected the 8 fixture models, found {}", models.len());
     for (name, model) in models {
         let (p, m) = check(name, model);
         eprintln!("{name}: worst predict error {p:.2e}, worst margin error {m:.2e}");

@@ -7,9 +7,8 @@ use pipec_forest::{Forest, Objective, import_xgboost};
 
 /// Full depth-6 trees (63 splits, 64 leaves) over 20 features, as XGBoost JSON.
 fn large_model(trees: usize) -> String {
-    let mut out = String::from(
-        r#"{"learner":{"feature_names":[],"gradient_booster":{"name":"gbtree","model":{"tree_info":["#,
-    );
+    let mut out =
+        String::from(r#"{"learner":{"feature_names":[],"gradient_booster":{"name":"gbtree","model":{"tree_info":["#);
     out.push_str(&vec!["0"; trees].join(","));
     out.push_str(r#"],"trees":["#);
     for t in 0..trees {
@@ -19,10 +18,7 @@ fn large_model(trees: usize) -> String {
                 l.push(format!("{}", 2 * i + 1));
                 r.push(format!("{}", 2 * i + 2));
                 idx.push(format!("{}", (i * 7 + t) % 20));
-                cond.push(format!(
-                    "{:E}",
-                    ((i * 31 + t * 17) % 100) as f32 / 50.0 - 1.0
-                ));
+                cond.push(format!("{:E}", ((i * 31 + t * 17) % 100) as f32 / 50.0 - 1.0));
                 dflt.push(format!("{}", (i + t) % 2));
             } else {
                 l.push("-1".into());
@@ -64,10 +60,7 @@ fn thousand_trees_import_encode_and_evaluate() {
     let back = Forest::decode(&blob).unwrap();
     let blob_time = start.elapsed();
     assert_eq!(
-        back.encode()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect::<Vec<_>>(),
+        back.encode().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
         blob.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
     );
 
@@ -75,13 +68,7 @@ fn thousand_trees_import_encode_and_evaluate() {
     let mut sum = 0.0f64;
     for row in 0..1000u32 {
         let x: Vec<f32> = (0..20u32)
-            .map(|j| {
-                if (row + j) % 11 == 0 {
-                    f32::NAN
-                } else {
-                    ((row * 37 + j * 101) % 200) as f32 / 100.0 - 1.0
-                }
-            })
+            .map(|j| if (row + j) % 11 == 0 { f32::NAN } else { ((row * 37 + j * 101) % 200) as f32 / 100.0 - 1.0 })
             .collect();
         let (mut a, mut b) = ([0.0f32], [0.0f32]);
         f.predict(Objective::Sigmoid, &x, &mut a);

@@ -8,9 +8,8 @@
 use std::collections::BTreeMap;
 
 use pipec_forest::{
-    ImportError, NodeKind, OnnxEnsembleKind, OnnxForest, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble,
-    ScoreRule, ScoreTransform, import_onnx_tree_ensemble, import_onnx_unified_tree_ensemble,
-    onnx_probit,
+    ImportError, NodeKind, OnnxEnsembleKind, OnnxForest, OnnxTreeEnsemble, OnnxUnifiedTreeEnsemble, ScoreRule,
+    ScoreTransform, import_onnx_tree_ensemble, import_onnx_unified_tree_ensemble, onnx_probit,
 };
 use serde_json::value::RawValue;
 
@@ -39,10 +38,7 @@ fn assert_rows(imported: &OnnxForest, rows: &[(Vec<f32>, Vec<f32>)], name: &str)
         let got = scores(imported, x);
         assert_eq!(got.len(), want.len(), "{name}: row {x:?}");
         for (g, w) in got.iter().zip(want) {
-            assert!(
-                close(*g, *w),
-                "{name}: row {x:?}: got {got:?}, onnxruntime {want:?}"
-            );
+            assert!(close(*g, *w), "{name}: row {x:?}: got {got:?}, onnxruntime {want:?}");
         }
     }
 }
@@ -93,10 +89,7 @@ fn flag(raw: Raw) -> bool {
 }
 
 fn rows(raw: Raw) -> Vec<Vec<f32>> {
-    array(raw)
-        .into_iter()
-        .map(|r| floats(r).into_iter().map(|v| v as f32).collect())
-        .collect()
+    array(raw).into_iter().map(|r| floats(r).into_iter().map(|v| v as f32).collect()).collect()
 }
 
 fn v3(a: &Object) -> OnnxTreeEnsemble {
@@ -169,17 +162,8 @@ fn reference() -> (String, Vec<Case>) {
                 _ => import_onnx_tree_ensemble(&v3(&attrs), features),
             };
             let x = rows(c["x"]);
-            let y = if c["y"].get() == "null" {
-                Vec::new()
-            } else {
-                rows(c["y"])
-            };
-            Case {
-                name: text(c["name"]),
-                expect: text(c["expect"]),
-                result,
-                rows: x.into_iter().zip(y).collect(),
-            }
+            let y = if c["y"].get() == "null" { Vec::new() } else { rows(c["y"]) };
+            Case { name: text(c["name"]), expect: text(c["expect"]), result, rows: x.into_iter().zip(y).collect() }
         })
         .collect();
     (text(doc["onnxruntime"]), cases)
@@ -195,14 +179,8 @@ fn every_reference_case_matches_onnxruntime_or_is_refused() {
         let name = &case.name;
         match case.expect.as_str() {
             "ok" => {
-                let imported = case
-                    .result
-                    .as_ref()
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
-                imported
-                    .forest
-                    .validate()
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let imported = case.result.as_ref().unwrap_or_else(|e| panic!("{name}: {e}"));
+                imported.forest.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
                 assert_rows(imported, &case.rows, name);
                 compared += case.rows.len();
                 real_models += usize::from(name.starts_with("sk_"));
@@ -251,19 +229,14 @@ type Weights<'a> = &'a [(i64, f64)];
 
 /// Stumps `x[feature] MODE t ? on_true : on_false`, three nodes per tree (the same helper as
 /// `stumps` in `onnx_reference.py`): `(tree, feature, mode, t, on_true, on_false)`.
-fn stumps(
-    kind: OnnxEnsembleKind,
-    n: i64,
-    trees: &[(i64, i64, &str, f64, Weights, Weights)],
-) -> OnnxTreeEnsemble {
+fn stumps(kind: OnnxEnsembleKind, n: i64, trees: &[(i64, i64, &str, f64, Weights, Weights)]) -> OnnxTreeEnsemble {
     let mut e = OnnxTreeEnsemble::new(kind);
     e.n_targets_or_classes = n;
     for &(t, f, mode, thr, on_true, on_false) in trees {
         e.nodes_treeids.extend([t, t, t]);
         e.nodes_nodeids.extend([0, 1, 2]);
         e.nodes_featureids.extend([f, 0, 0]);
-        e.nodes_modes
-            .extend([mode.to_string(), "LEAF".into(), "LEAF".into()]);
+        e.nodes_modes.extend([mode.to_string(), "LEAF".into(), "LEAF".into()]);
         e.nodes_values.extend([thr, 0.0, 0.0]);
         e.nodes_truenodeids.extend([1, 0, 0]);
         e.nodes_falsenodeids.extend([2, 0, 0]);
@@ -295,8 +268,7 @@ fn import(e: &OnnxTreeEnsemble, features: u32) -> OnnxForest {
 fn check(e: &OnnxTreeEnsemble, rows: &[(&[f32], &[f32])]) {
     let features = rows[0].0.len() as u32;
     let imported = import(e, features);
-    let rows: Vec<(Vec<f32>, Vec<f32>)> =
-        rows.iter().map(|(x, y)| (x.to_vec(), y.to_vec())).collect();
+    let rows: Vec<(Vec<f32>, Vec<f32>)> = rows.iter().map(|(x, y)| (x.to_vec(), y.to_vec())).collect();
     assert_rows(&imported, &rows, "inline");
 }
 
@@ -318,11 +290,7 @@ fn each_split_mode_and_nan_direction_matches_onnxruntime() {
         e.nodes_missing_value_tracks_true = vec![tracks, 0, 0];
         let imported = import(&e, 1);
         for (x, w) in xs.iter().zip(want) {
-            assert_eq!(
-                scores(&imported, &[*x]),
-                [w],
-                "{mode} tracks {tracks}, x = {x}"
-            );
+            assert_eq!(scores(&imported, &[*x]), [w], "{mode} tracks {tracks}, x = {x}");
         }
         // x <= u with the true branch left (LEQ, LT) or right (GTE, GT).
         let f = &imported.forest;
@@ -347,10 +315,7 @@ fn double_thresholds_compare_the_f32_input_as_f64() {
     let below = pipec_forest::next_down(0.1f32);
     let above = -pipec_forest::next_down(-0.1f32);
     let rows = [below, 0.1f32, above, NAN];
-    for (mode, want) in [
-        ("BRANCH_LEQ", [1.0, 2.0, 2.0, 2.0]),
-        ("BRANCH_GT", [2.0, 1.0, 1.0, 2.0]),
-    ] {
+    for (mode, want) in [("BRANCH_LEQ", [1.0, 2.0, 2.0, 2.0]), ("BRANCH_GT", [2.0, 1.0, 1.0, 2.0])] {
         let mut e = regressor(1, &[(0, 0, mode, 0.1, &[(0, 1.0)], &[(0, 2.0)])]);
         e.nodes_values_are_double = true;
         let imported = import(&e, 1);
@@ -371,22 +336,8 @@ fn two_targets() -> OnnxTreeEnsemble {
     regressor(
         2,
         &[
-            (
-                0,
-                0,
-                "BRANCH_LEQ",
-                0.5,
-                &[(0, 1.0), (1, 10.0)],
-                &[(0, 2.0), (1, 20.0)],
-            ),
-            (
-                1,
-                1,
-                "BRANCH_LT",
-                -0.5,
-                &[(0, 0.25), (1, -4.0)],
-                &[(1, 3.0), (0, 0.5)],
-            ),
+            (0, 0, "BRANCH_LEQ", 0.5, &[(0, 1.0), (1, 10.0)], &[(0, 2.0), (1, 20.0)]),
+            (1, 1, "BRANCH_LT", -0.5, &[(0, 0.25), (1, -4.0)], &[(1, 3.0), (0, 0.5)]),
         ],
     )
 }
@@ -424,26 +375,14 @@ fn a_target_no_leaf_reaches_is_zero_whatever_its_base() {
     let mut e = two_targets();
     e.n_targets_or_classes = 3;
     e.base_values = vec![1.0, 2.0, 3.0];
-    check(
-        &e,
-        &[
-            (&[0.0, 0.0], &[2.5, 15.0, 0.0]),
-            (&[1.0, -1.0], &[3.25, 18.0, 0.0]),
-        ],
-    );
+    check(&e, &[(&[0.0, 0.0], &[2.5, 15.0, 0.0]), (&[1.0, -1.0], &[3.25, 18.0, 0.0])]);
     // `target_sometimes_no_base`: target 1 only on the false leaf, no base: fine.
     let e = regressor(2, &[(0, 0, "BRANCH_LEQ", 0.5, &[(0, 1.0)], &[(1, 2.0)])]);
-    check(
-        &e,
-        &[(&[0.0, 0.0], &[1.0, 0.0]), (&[1.0, -1.0], &[0.0, 2.0])],
-    );
+    check(&e, &[(&[0.0, 0.0], &[1.0, 0.0]), (&[1.0, -1.0], &[0.0, 2.0])]);
     // With a base value, whether it is added depends on the row: refused.
     let mut e = e;
     e.base_values = vec![5.0, 7.0];
-    assert!(matches!(
-        import_onnx_tree_ensemble(&e, 2),
-        Err(ImportError::Unsupported(_))
-    ));
+    assert!(matches!(import_onnx_tree_ensemble(&e, 2), Err(ImportError::Unsupported(_))));
 }
 
 /// `one` in onnx_reference.py; tree 1's false leaf has two weights, onnxruntime reads the
@@ -465,32 +404,16 @@ fn one_target(post: &str) -> OnnxTreeEnsemble {
 #[test]
 fn one_target_applies_probit_only_and_reads_the_first_weight() {
     // `one_target_LOGISTIC` (the same for NONE, SOFTMAX, SOFTMAX_ZERO).
-    let rows: [(&[f32], &[f32]); 3] = [
-        (&[0.0, 0.0], &[-0.025000006]),
-        (&[1.0, -1.0], &[0.875]),
-        (&[NAN, -0.5], &[0.475]),
-    ];
+    let rows: [(&[f32], &[f32]); 3] =
+        [(&[0.0, 0.0], &[-0.025000006]), (&[1.0, -1.0], &[0.875]), (&[NAN, -0.5], &[0.475])];
     for post in ["NONE", "LOGISTIC", "SOFTMAX", "SOFTMAX_ZERO"] {
-        assert_eq!(
-            import(&one_target(post), 2).scores,
-            ScoreRule::Margins(ScoreTransform::None)
-        );
+        assert_eq!(import(&one_target(post), 2).scores, ScoreRule::Margins(ScoreTransform::None));
         check(&one_target(post), &rows);
     }
     // `one_target_PROBIT`.
     let e = one_target("PROBIT");
-    assert_eq!(
-        import(&e, 2).scores,
-        ScoreRule::Margins(ScoreTransform::Probit)
-    );
-    check(
-        &e,
-        &[
-            (&[0.0, 0.0], &[NAN]),
-            (&[1.0, -1.0], &[1.1505355]),
-            (&[NAN, -0.5], &[-0.06270565]),
-        ],
-    );
+    assert_eq!(import(&e, 2).scores, ScoreRule::Margins(ScoreTransform::Probit));
+    check(&e, &[(&[0.0, 0.0], &[NAN]), (&[1.0, -1.0], &[1.1505355]), (&[NAN, -0.5], &[-0.06270565])]);
 }
 
 #[test]
@@ -503,9 +426,7 @@ fn average_counts_the_runs_of_tree_ids() {
     e.nodes_treeids = vec![0, 0, 1, 1, 1, 0];
     e.nodes_nodeids = vec![0, 1, 0, 1, 2, 2];
     e.nodes_featureids = vec![0; 6];
-    e.nodes_modes = ["BRANCH_LEQ", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF", "LEAF"]
-        .map(String::from)
-        .to_vec();
+    e.nodes_modes = ["BRANCH_LEQ", "LEAF", "BRANCH_LEQ", "LEAF", "LEAF", "LEAF"].map(String::from).to_vec();
     e.nodes_values = vec![0.5; 6];
     e.nodes_truenodeids = vec![1, 0, 1, 0, 0, 0];
     e.nodes_falsenodeids = vec![2, 0, 2, 0, 0, 0];
@@ -520,92 +441,40 @@ fn average_counts_the_runs_of_tree_ids() {
 #[test]
 fn binary_classifier_rules() {
     use ScoreRule::*;
-    let class0_positive: [(i64, i64, &str, f64, Weights, Weights); 2] = [
-        (0, 0, "BRANCH_LEQ", 0.5, &[(0, 0.2)], &[(0, 0.7)]),
-        (1, 1, "BRANCH_LEQ", 0.0, &[(0, 0.1)], &[(0, 0.05)]),
-    ];
-    let class0_mixed: [(i64, i64, &str, f64, Weights, Weights); 2] = [
-        (0, 0, "BRANCH_LEQ", 0.5, &[(0, -0.2)], &[(0, 0.7)]),
-        (1, 1, "BRANCH_LEQ", 0.0, &[(0, 0.1)], &[(0, 0.05)]),
-    ];
-    let class1: [(i64, i64, &str, f64, Weights, Weights); 2] = [
-        (0, 0, "BRANCH_LEQ", 0.5, &[(1, 0.2)], &[(1, 0.7)]),
-        (1, 1, "BRANCH_LEQ", 0.0, &[(1, 0.1)], &[(1, 0.05)]),
-    ];
+    let class0_positive: [(i64, i64, &str, f64, Weights, Weights); 2] =
+        [(0, 0, "BRANCH_LEQ", 0.5, &[(0, 0.2)], &[(0, 0.7)]), (1, 1, "BRANCH_LEQ", 0.0, &[(0, 0.1)], &[(0, 0.05)])];
+    let class0_mixed: [(i64, i64, &str, f64, Weights, Weights); 2] =
+        [(0, 0, "BRANCH_LEQ", 0.5, &[(0, -0.2)], &[(0, 0.7)]), (1, 1, "BRANCH_LEQ", 0.0, &[(0, 0.1)], &[(0, 0.05)])];
+    let class1: [(i64, i64, &str, f64, Weights, Weights); 2] =
+        [(0, 0, "BRANCH_LEQ", 0.5, &[(1, 0.2)], &[(1, 0.7)]), (1, 1, "BRANCH_LEQ", 0.0, &[(1, 0.1)], &[(1, 0.05)])];
     let both: [(i64, i64, &str, f64, Weights, Weights); 2] = [
-        (
-            0,
-            0,
-            "BRANCH_LEQ",
-            0.5,
-            &[(0, 0.8), (1, 0.2)],
-            &[(0, 0.3), (1, 0.7)],
-        ),
-        (
-            1,
-            1,
-            "BRANCH_LEQ",
-            0.0,
-            &[(0, -0.1), (1, 0.1)],
-            &[(1, 0.05), (0, 0.4)],
-        ),
+        (0, 0, "BRANCH_LEQ", 0.5, &[(0, 0.8), (1, 0.2)], &[(0, 0.3), (1, 0.7)]),
+        (1, 1, "BRANCH_LEQ", 0.0, &[(0, -0.1), (1, 0.1)], &[(1, 0.05), (0, 0.4)]),
     ];
-    let some: [(i64, i64, &str, f64, Weights, Weights); 1] =
-        [(0, 0, "BRANCH_LEQ", 0.5, &[(0, -0.2)], &[(1, 0.7)])];
+    let some: [(i64, i64, &str, f64, Weights, Weights); 1] = [(0, 0, "BRANCH_LEQ", 0.5, &[(0, -0.2)], &[(1, 0.7)])];
     let rule = |trees: &[(i64, i64, &str, f64, Weights, Weights)], base: &[f64], post: &str| {
         let mut e = classifier(2, trees);
         e.base_values = base.to_vec();
         e.post_transform = post.into();
         import_onnx_tree_ensemble(&e, 2).map(|i| i.scores)
     };
-    let unsupported =
-        |r: Result<ScoreRule, ImportError>| matches!(r, Err(ImportError::Unsupported(_)));
+    let unsupported = |r: Result<ScoreRule, ImportError>| matches!(r, Err(ImportError::Unsupported(_)));
     // One score (class 0 only), all positive: [1 - s, s], logistic first for LOGISTIC.
-    assert_eq!(
-        rule(&class0_positive, &[], "NONE"),
-        Ok(ComplementPair { logistic: false })
-    );
-    assert_eq!(
-        rule(&class0_positive, &[0.3], "LOGISTIC"),
-        Ok(ComplementPair { logistic: true })
-    );
-    assert_eq!(
-        rule(&class0_positive, &[], "SOFTMAX"),
-        Ok(ComplementPair { logistic: false })
-    );
+    assert_eq!(rule(&class0_positive, &[], "NONE"), Ok(ComplementPair { logistic: false }));
+    assert_eq!(rule(&class0_positive, &[0.3], "LOGISTIC"), Ok(ComplementPair { logistic: true }));
+    assert_eq!(rule(&class0_positive, &[], "SOFTMAX"), Ok(ComplementPair { logistic: false }));
     assert!(unsupported(rule(&class0_positive, &[], "PROBIT")));
     // Mixed signs: [-s, s] or [logistic(-s), logistic(s)].
-    assert_eq!(
-        rule(&class0_mixed, &[0.3], "NONE"),
-        Ok(NegatedPair(ScoreTransform::None))
-    );
-    assert_eq!(
-        rule(&class0_mixed, &[], "LOGISTIC"),
-        Ok(NegatedPair(ScoreTransform::Logistic))
-    );
-    assert_eq!(
-        rule(&class0_mixed, &[], "SOFTMAX_ZERO"),
-        Ok(NegatedPair(ScoreTransform::None))
-    );
+    assert_eq!(rule(&class0_mixed, &[0.3], "NONE"), Ok(NegatedPair(ScoreTransform::None)));
+    assert_eq!(rule(&class0_mixed, &[], "LOGISTIC"), Ok(NegatedPair(ScoreTransform::Logistic)));
+    assert_eq!(rule(&class0_mixed, &[], "SOFTMAX_ZERO"), Ok(NegatedPair(ScoreTransform::None)));
     // Two base values, class 1 never scored: [s + B0, 0], then the transform.
-    assert_eq!(
-        rule(&class0_mixed, &[0.3, 0.4], "LOGISTIC"),
-        Ok(Margins(ScoreTransform::Logistic))
-    );
+    assert_eq!(rule(&class0_mixed, &[0.3, 0.4], "LOGISTIC"), Ok(Margins(ScoreTransform::Logistic)));
     // Class 1 scored on every row: two scores.
-    assert_eq!(
-        rule(&class1, &[], "NONE"),
-        Ok(Margins(ScoreTransform::None))
-    );
-    assert_eq!(
-        rule(&both, &[0.3], "SOFTMAX"),
-        Ok(Margins(ScoreTransform::Softmax))
-    );
+    assert_eq!(rule(&class1, &[], "NONE"), Ok(Margins(ScoreTransform::None)));
+    assert_eq!(rule(&both, &[0.3], "SOFTMAX"), Ok(Margins(ScoreTransform::Softmax)));
     // ... with two base values: [-(S0 + B1), S0 + B1], the class-1 weights ignored.
-    assert_eq!(
-        rule(&both, &[0.3, 0.4], "SOFTMAX"),
-        Ok(NegatedPair(ScoreTransform::Softmax))
-    );
+    assert_eq!(rule(&both, &[0.3, 0.4], "SOFTMAX"), Ok(NegatedPair(ScoreTransform::Softmax)));
     assert!(unsupported(rule(&class1, &[0.3, 0.4], "NONE")));
     assert!(unsupported(rule(&both, &[], "SOFTMAX_ZERO")));
     assert!(unsupported(rule(&some, &[], "NONE")));
@@ -624,52 +493,21 @@ fn binary_classifier_rules() {
     };
     expect(
         with(&class0_positive, &[], "LOGISTIC"),
-        [
-            [0.4255575, 0.5744425],
-            [0.3100255, 0.6899745],
-            [0.3100255, 0.6899745],
-            [0.43782347, 0.5621765],
-        ],
+        [[0.4255575, 0.5744425], [0.3100255, 0.6899745], [0.3100255, 0.6899745], [0.43782347, 0.5621765]],
     );
-    expect(
-        with(&class0_positive, &[], "SOFTMAX"),
-        [
-            [0.7, 0.3],
-            [0.19999999, 0.8],
-            [0.19999999, 0.8],
-            [0.75, 0.25],
-        ],
-    );
+    expect(with(&class0_positive, &[], "SOFTMAX"), [[0.7, 0.3], [0.19999999, 0.8], [0.19999999, 0.8], [0.75, 0.25]]);
     expect(
         with(&class0_mixed, &[0.3], "LOGISTIC"),
-        [
-            [0.450166, 0.549834],
-            [0.24973989, 0.7502601],
-            [0.24973989, 0.7502601],
-            [0.4625702, 0.5374298],
-        ],
+        [[0.450166, 0.549834], [0.24973989, 0.7502601], [0.24973989, 0.7502601], [0.4625702, 0.5374298]],
     );
     expect(
         with(&class0_mixed, &[0.3, 0.4], "LOGISTIC"),
-        [
-            [0.549834, 0.5],
-            [0.7502601, 0.5],
-            [0.7502601, 0.5],
-            [0.5374298, 0.5],
-        ],
+        [[0.549834, 0.5], [0.7502601, 0.5], [0.7502601, 0.5], [0.5374298, 0.5]],
     );
-    expect(
-        with(&class1, &[], "NONE"),
-        [[0.0, 0.3], [0.0, 0.8], [0.0, 0.8], [0.0, 0.25]],
-    );
+    expect(with(&class1, &[], "NONE"), [[0.0, 0.3], [0.0, 0.8], [0.0, 0.8], [0.0, 0.25]]);
     expect(
         with(&both, &[0.3, 0.4], "SOFTMAX"),
-        [
-            [0.09975048, 0.90024954],
-            [0.2314752, 0.7685248],
-            [0.2314752, 0.7685248],
-            [0.03916572, 0.96083426],
-        ],
+        [[0.09975048, 0.90024954], [0.2314752, 0.7685248], [0.2314752, 0.7685248], [0.03916572, 0.96083426]],
     );
 }
 
@@ -687,10 +525,7 @@ fn unified(n_targets: i64, post: i64, aggregate: i64) -> OnnxUnifiedTreeEnsemble
         nodes_missing_value_tracks_true: vec![0, 1],
         tree_roots: vec![0, 1],
         leaf_targetids: vec![0, n_targets - 1, n_targets - 1, 0],
-        leaf_weights: vec![0.25, 0.5, 0.1, -0.3]
-            .into_iter()
-            .map(|w: f64| f64::from(w as f32))
-            .collect(),
+        leaf_weights: vec![0.25, 0.5, 0.1, -0.3].into_iter().map(|w: f64| f64::from(w as f32)).collect(),
         n_targets,
         aggregate_function: aggregate,
         post_transform: post,
@@ -700,8 +535,7 @@ fn unified(n_targets: i64, post: i64, aggregate: i64) -> OnnxUnifiedTreeEnsemble
 
 fn check_unified(e: &OnnxUnifiedTreeEnsemble, rows: &[(&[f32], &[f32])]) {
     let imported = import_onnx_unified_tree_ensemble(e, 2).unwrap_or_else(|err| panic!("{err}"));
-    let rows: Vec<(Vec<f32>, Vec<f32>)> =
-        rows.iter().map(|(x, y)| (x.to_vec(), y.to_vec())).collect();
+    let rows: Vec<(Vec<f32>, Vec<f32>)> = rows.iter().map(|(x, y)| (x.to_vec(), y.to_vec())).collect();
     assert_rows(&imported, &rows, "unified");
 }
 
@@ -710,10 +544,7 @@ fn unified_opset_5_reads_post_transform_as_onnxruntime_does() {
     // `v5_two_targets_post1`: onnxruntime 1.32 reads 1 as LOGISTIC (the specification: SOFTMAX).
     let e = unified(2, 1, 1);
     let imported = import_onnx_unified_tree_ensemble(&e, 2).unwrap();
-    assert_eq!(
-        imported.scores,
-        ScoreRule::Margins(ScoreTransform::Logistic)
-    );
+    assert_eq!(imported.scores, ScoreRule::Margins(ScoreTransform::Logistic));
     check_unified(
         &e,
         &[
@@ -725,17 +556,11 @@ fn unified_opset_5_reads_post_transform_as_onnxruntime_does() {
     // `v5_two_targets_post2`: 2 is SOFTMAX.
     check_unified(
         &unified(2, 2, 1),
-        &[
-            (&[0.0, 0.0], &[0.5374298, 0.46257016]),
-            (&[NAN, NAN], &[0.35434368, 0.6456563]),
-        ],
+        &[(&[0.0, 0.0], &[0.5374298, 0.46257016]), (&[NAN, NAN], &[0.35434368, 0.6456563])],
     );
     // One target: the transform is ignored, as for the regressor.
     let e = unified(1, 1, 1);
-    assert_eq!(
-        import_onnx_unified_tree_ensemble(&e, 2).unwrap().scores,
-        ScoreRule::Margins(ScoreTransform::None)
-    );
+    assert_eq!(import_onnx_unified_tree_ensemble(&e, 2).unwrap().scores, ScoreRule::Margins(ScoreTransform::None));
 }
 
 #[test]
@@ -789,9 +614,7 @@ fn shared_subtrees_are_copied_and_cycles_refused() {
     e.nodes_treeids = vec![0; 4];
     e.nodes_nodeids = vec![0, 1, 2, 3];
     e.nodes_featureids = vec![0; 4];
-    e.nodes_modes = ["BRANCH_LEQ", "BRANCH_LEQ", "LEAF", "LEAF"]
-        .map(String::from)
-        .to_vec();
+    e.nodes_modes = ["BRANCH_LEQ", "BRANCH_LEQ", "LEAF", "LEAF"].map(String::from).to_vec();
     e.nodes_values = vec![0.5, -0.5, 0.0, 0.0];
     e.nodes_truenodeids = vec![1, 2, 0, 0];
     e.nodes_falsenodeids = vec![2, 3, 0, 0];
@@ -847,81 +670,29 @@ fn inconsistent_tables_are_typed_errors() {
             2,
             "`target_treeids` has 8 entries, `target_ids` 7",
         ),
-        (
-            bad(&|e| e.nodes_missing_value_tracks_true = vec![0; 2]),
-            2,
-            "nodes_missing_value_tracks_true",
-        ),
+        (bad(&|e| e.nodes_missing_value_tracks_true = vec![0; 2]), 2, "nodes_missing_value_tracks_true"),
         (
             bad(&|e| e.nodes_missing_value_tracks_true = vec![2, 0, 0, 0, 0, 0]),
             2,
             "`nodes_missing_value_tracks_true[0]` is 2, not 0 or 1",
         ),
-        (
-            bad(&|e| e.nodes_featureids[3] = 2),
-            2,
-            "feature 2 (the input has 2 features)",
-        ),
+        (bad(&|e| e.nodes_featureids[3] = 2), 2, "feature 2 (the input has 2 features)"),
         (good.clone(), 1, "feature 1 (the input has 1 features)"),
         (bad(&|e| e.nodes_featureids[0] = -1), 2, "feature -1"),
-        (
-            bad(&|e| e.nodes_modes[0] = "BRANCH_LE".into()),
-            2,
-            "unknown mode `BRANCH_LE`",
-        ),
-        (
-            bad(&|e| e.nodes_truenodeids[0] = 7),
-            2,
-            "`nodes_truenodeids[0]`: node 7 of tree 0 does not exist",
-        ),
-        (
-            bad(&|e| e.nodes_nodeids[2] = 1),
-            2,
-            "node 1 of tree 0 appears twice",
-        ),
-        (
-            bad(&|e| e.weight_nodeids[0] = 9),
-            2,
-            "`target_nodeids[0]`: node 9 of tree 0 does not exist",
-        ),
-        (
-            bad(&|e| e.weight_ids[0] = 2),
-            2,
-            "`target_ids[0]` is 2 (the ensemble has 2 targets)",
-        ),
+        (bad(&|e| e.nodes_modes[0] = "BRANCH_LE".into()), 2, "unknown mode `BRANCH_LE`"),
+        (bad(&|e| e.nodes_truenodeids[0] = 7), 2, "`nodes_truenodeids[0]`: node 7 of tree 0 does not exist"),
+        (bad(&|e| e.nodes_nodeids[2] = 1), 2, "node 1 of tree 0 appears twice"),
+        (bad(&|e| e.weight_nodeids[0] = 9), 2, "`target_nodeids[0]`: node 9 of tree 0 does not exist"),
+        (bad(&|e| e.weight_ids[0] = 2), 2, "`target_ids[0]` is 2 (the ensemble has 2 targets)"),
         (bad(&|e| e.weight_ids[0] = -1), 2, "`target_ids[0]` is -1"),
-        (
-            bad(&|e| e.weights[0] = f64::INFINITY),
-            2,
-            "`target_weights[0]` is inf",
-        ),
-        (
-            bad(&|e| e.base_values = vec![1.0]),
-            2,
-            "base_values has 1 entries for 2 targets",
-        ),
-        (
-            bad(&|e| e.base_values = vec![1.0, f64::NAN]),
-            2,
-            "base_values holds NaN",
-        ),
-        (
-            bad(&|e| e.base_values = vec![1.0, 1e300]),
-            2,
-            "not a finite f32",
-        ),
+        (bad(&|e| e.weights[0] = f64::INFINITY), 2, "`target_weights[0]` is inf"),
+        (bad(&|e| e.base_values = vec![1.0]), 2, "base_values has 1 entries for 2 targets"),
+        (bad(&|e| e.base_values = vec![1.0, f64::NAN]), 2, "base_values holds NaN"),
+        (bad(&|e| e.base_values = vec![1.0, 1e300]), 2, "not a finite f32"),
         (bad(&|e| e.weights[0] = 1e300), 2, "not a finite f32"),
         (bad(&|e| e.n_targets_or_classes = 0), 2, "n_targets is 0"),
-        (
-            bad(&|e| e.aggregate_function = "MEAN".into()),
-            2,
-            "aggregate_function is `MEAN`",
-        ),
-        (
-            bad(&|e| e.post_transform = "SIGMOID".into()),
-            2,
-            "post_transform is `SIGMOID`",
-        ),
+        (bad(&|e| e.aggregate_function = "MEAN".into()), 2, "aggregate_function is `MEAN`"),
+        (bad(&|e| e.post_transform = "SIGMOID".into()), 2, "post_transform is `SIGMOID`"),
         (
             bad(&|e| {
                 e.weight_treeids.clear();
@@ -933,10 +704,7 @@ fn inconsistent_tables_are_typed_errors() {
             "no leaf carries a weight",
         ),
         (
-            OnnxTreeEnsemble {
-                n_targets_or_classes: 1,
-                ..OnnxTreeEnsemble::new(OnnxEnsembleKind::Regressor)
-            },
+            OnnxTreeEnsemble { n_targets_or_classes: 1, ..OnnxTreeEnsemble::new(OnnxEnsembleKind::Regressor) },
             2,
             "no nodes",
         ),
@@ -973,26 +741,11 @@ fn unsupported_features_say_what_they_are() {
         e
     };
     for (e, want) in [
-        (
-            with(&|e| e.nodes_modes[3] = "BRANCH_EQ".into()),
-            "BRANCH_EQ",
-        ),
-        (
-            with(&|e| e.nodes_modes[0] = "BRANCH_NEQ".into()),
-            "BRANCH_NEQ",
-        ),
-        (
-            with(&|e| e.aggregate_function = "MIN".into()),
-            "aggregate_function MIN",
-        ),
-        (
-            with(&|e| e.aggregate_function = "MAX".into()),
-            "aggregate_function MAX",
-        ),
-        (
-            with(&|e| e.post_transform = "SOFTMAX_ZERO".into()),
-            "SOFTMAX_ZERO",
-        ),
+        (with(&|e| e.nodes_modes[3] = "BRANCH_EQ".into()), "BRANCH_EQ"),
+        (with(&|e| e.nodes_modes[0] = "BRANCH_NEQ".into()), "BRANCH_NEQ"),
+        (with(&|e| e.aggregate_function = "MIN".into()), "aggregate_function MIN"),
+        (with(&|e| e.aggregate_function = "MAX".into()), "aggregate_function MAX"),
+        (with(&|e| e.post_transform = "SOFTMAX_ZERO".into()), "SOFTMAX_ZERO"),
         (
             with(&|e| {
                 e.kind = OnnxEnsembleKind::Classifier;
@@ -1040,33 +793,15 @@ fn inconsistent_unified_tables_are_typed_errors() {
     );
     onnx(err(&|e| e.tree_roots = vec![]), "`tree_roots` is empty");
     onnx(err(&|e| e.tree_roots = vec![0, 2]), "`tree_roots[1]` is 2");
-    onnx(
-        err(&|e| e.nodes_truenodeids[0] = 4),
-        "`nodes_truenodeids[0]` is 4, not a leaf",
-    );
-    onnx(
-        err(&|e| e.nodes_trueleafs[0] = 0),
-        "node 0 is its own descendant (the tree has a cycle)",
-    );
-    onnx(
-        err(&|e| e.nodes_trueleafs[1] = 0),
-        "`nodes_truenodeids[1]` is 2, not a node (there are 2)",
-    );
-    onnx(
-        err(&|e| e.nodes_falseleafs[0] = 2),
-        "`nodes_falseleafs[0]` is 2",
-    );
-    onnx(
-        err(&|e| e.leaf_targetids[1] = 2),
-        "`leaf_targetids[1]` is 2 (n_targets is 2)",
-    );
+    onnx(err(&|e| e.nodes_truenodeids[0] = 4), "`nodes_truenodeids[0]` is 4, not a leaf");
+    onnx(err(&|e| e.nodes_trueleafs[0] = 0), "node 0 is its own descendant (the tree has a cycle)");
+    onnx(err(&|e| e.nodes_trueleafs[1] = 0), "`nodes_truenodeids[1]` is 2, not a node (there are 2)");
+    onnx(err(&|e| e.nodes_falseleafs[0] = 2), "`nodes_falseleafs[0]` is 2");
+    onnx(err(&|e| e.leaf_targetids[1] = 2), "`leaf_targetids[1]` is 2 (n_targets is 2)");
     onnx(err(&|e| e.nodes_featureids[1] = 5), "feature 5");
     onnx(err(&|e| e.nodes_modes[0] = 7), "`nodes_modes[0]` is 7");
     onnx(err(&|e| e.nodes_splits[0] = 0.1), "not an f32");
-    onnx(
-        err(&|e| e.aggregate_function = 4),
-        "aggregate_function is 4",
-    );
+    onnx(err(&|e| e.aggregate_function = 4), "aggregate_function is 4");
     onnx(err(&|e| e.post_transform = 5), "post_transform is 5");
     onnx(err(&|e| e.n_targets = 0), "n_targets is 0");
     unsupported(err(&|e| e.nodes_modes[0] = 4), "BRANCH_EQ");
@@ -1109,8 +844,7 @@ fn a_wide_classifier_becomes_one_tree_per_class() {
                     e.weight_treeids.push(t);
                     e.weight_nodeids.push(i);
                     e.weight_ids.push(k);
-                    e.weights
-                        .push(f64::from(((i * k + t) % 11) as f32 * 0.125 - 0.5));
+                    e.weights.push(f64::from(((i * k + t) % 11) as f32 * 0.125 - 0.5));
                 }
             }
         }

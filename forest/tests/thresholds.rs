@@ -84,13 +84,7 @@ fn less_than_is_at_most_the_next_lower_f32() {
     for &t in &ts {
         let u = f32_less_than(t);
         for x in around(t) {
-            assert_eq!(
-                x < t,
-                x <= u,
-                "x = {x:e} ({:#x}), t = {t:e} ({:#x}), u = {u:e}",
-                x.to_bits(),
-                t.to_bits()
-            );
+            assert_eq!(x < t, x <= u, "x = {x:e} ({:#x}), t = {t:e} ({:#x}), u = {u:e}", x.to_bits(), t.to_bits());
             checked += 1;
         }
     }
@@ -146,8 +140,5 @@ fn at_most_matches_the_double_comparison() {
     assert!(f32_at_most(f64::NAN).is_nan());
     assert_eq!(f32_at_most(-1e300), f32::NEG_INFINITY);
     assert_eq!(f32_at_most(1e300), f32::MAX);
-    assert_eq!(
-        f32_at_most(-1e-50).to_bits(),
-        (-f32::from_bits(1)).to_bits()
-    );
+    assert_eq!(f32_at_most(-1e-50).to_bits(), (-f32::from_bits(1)).to_bits());
 }

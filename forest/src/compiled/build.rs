@@ -6,10 +6,7 @@
 use std::collections::HashMap;
 
 use super::variant::{VARIANTS, Variant};
-use super::{
-    CATEGORICAL, CHUNK, Chunk, Group, MIN_DECISIONS, Near, Node, Plan, REFERENCE, SLOT, Segment,
-    WALK_LANES,
-};
+use super::{CATEGORICAL, CHUNK, Chunk, Group, MIN_DECISIONS, Near, Node, Plan, REFERENCE, SLOT, Segment, WALK_LANES};
 use crate::forest::{Forest, NodeKind};
 
 impl Plan {
@@ -56,9 +53,7 @@ impl Plan {
         let mut decisions: Vec<(u32, u32)> = Vec::new();
         let mut decision_of: HashMap<(u32, &[u32]), u32> = HashMap::new();
         let mut node_decision: HashMap<usize, u32> = HashMap::new();
-        let categorical = (0..n)
-            .filter(|&i| f.kind[i] == NodeKind::Categorical && !reference[i])
-            .collect::<Vec<_>>();
+        let categorical = (0..n).filter(|&i| f.kind[i] == NodeKind::Categorical && !reference[i]).collect::<Vec<_>>();
         let decision_base = slots;
         for &i in &categorical {
             let v = Variant::of(f.missing[i], f.default_left[i]);
@@ -93,14 +88,7 @@ impl Plan {
         }
 
         // Nodes, breadth first per tree, children adjacent.
-        let mut nodes = vec![
-            Node {
-                threshold: 0.0,
-                slot: 0,
-                left: 0
-            };
-            n
-        ];
+        let mut nodes = vec![Node { threshold: 0.0, slot: 0, left: 0 }; n];
         let mut tree_depth = vec![0u32; trees];
         let mut tree_general = vec![false; trees];
         let mut queue: Vec<(usize, u32, u32)> = Vec::new();
@@ -115,11 +103,7 @@ impl Plan {
                 head += 1;
                 tree_depth[t] = tree_depth[t].max(depth);
                 let node = match f.kind[orig] {
-                    NodeKind::Leaf => Node {
-                        threshold: f.leaf_value[orig],
-                        slot: neg_inf_slot,
-                        left: at,
-                    },
+                    NodeKind::Leaf => Node { threshold: f.leaf_value[orig], slot: neg_inf_slot, left: at },
                     _ => {
                         let left = next;
                         next += 2;
@@ -127,17 +111,9 @@ impl Plan {
                         queue.push((f.right[orig] as usize, left + 1, depth + 1));
                         if reference[orig] {
                             tree_general[t] = true;
-                            Node {
-                                threshold: f32::from_bits(orig as u32),
-                                slot: REFERENCE | f.feature[orig],
-                                left,
-                            }
+                            Node { threshold: f32::from_bits(orig as u32), slot: REFERENCE | f.feature[orig], left }
                         } else if let Some(&d) = node_decision.get(&orig) {
-                            Node {
-                                threshold: 0.5,
-                                slot: decision_base as u32 + d,
-                                left,
-                            }
+                            Node { threshold: 0.5, slot: decision_base as u32 + d, left }
                         } else if f.kind[orig] == NodeKind::Categorical {
                             tree_general[t] = true;
                             let v = Variant::of(f.missing[orig], f.default_left[orig]);
@@ -147,19 +123,11 @@ impl Plan {
                             bits.push(len);
                             bits.extend_from_slice(f.cat_bits.get(start..start + len as usize)?);
                             bits.push(0);
-                            Node {
-                                threshold: f32::from_bits(at),
-                                slot: CATEGORICAL | (offset + f.feature[orig]),
-                                left,
-                            }
+                            Node { threshold: f32::from_bits(at), slot: CATEGORICAL | (offset + f.feature[orig]), left }
                         } else {
                             let v = Variant::of(f.missing[orig], f.default_left[orig]);
                             let offset = variant_offset[v.index()]?;
-                            Node {
-                                threshold: f.threshold[orig],
-                                slot: offset + f.feature[orig],
-                                left,
-                            }
+                            Node { threshold: f.threshold[orig], slot: offset + f.feature[orig], left }
                         }
                     }
                 };
@@ -174,11 +142,7 @@ impl Plan {
 
         // The spare leaf padding lanes start on.
         let spare = u32::try_from(nodes.len()).ok()?;
-        nodes.push(Node {
-            threshold: 0.0,
-            slot: neg_inf_slot,
-            left: spare,
-        });
+        nodes.push(Node { threshold: 0.0, slot: neg_inf_slot, left: spare });
 
         // Walk order. With exact sums and few padding lanes, the order is free: each
         // output's trees on their own, sorted by (walker, depth), cut into groups of
@@ -195,17 +159,8 @@ impl Plan {
             general.div_ceil(WALK_LANES) + (members.len() - general).div_ceil(WALK_LANES)
         };
         let is_leaf = |t: usize| f.kind[f.roots[t] as usize] == NodeKind::Leaf;
-        let direct_groups: usize = by_output
-            .iter()
-            .map(|m| {
-                padded(
-                    &m.iter()
-                        .copied()
-                        .filter(|&t| !is_leaf(t))
-                        .collect::<Vec<_>>(),
-                )
-            })
-            .sum();
+        let direct_groups: usize =
+            by_output.iter().map(|m| padded(&m.iter().copied().filter(|&t| !is_leaf(t)).collect::<Vec<_>>())).sum();
         let chunked_groups: usize = (0..trees)
             .step_by(CHUNK)
             .map(|first| padded(&(first..(first + CHUNK).min(trees)).collect::<Vec<_>>()))
@@ -241,8 +196,7 @@ impl Plan {
         if direct {
             for members in by_output {
                 // A tree that is one leaf adds a constant: summed here, exactly.
-                let (leaves, mut walked): (Vec<usize>, Vec<usize>) =
-                    members.into_iter().partition(|&t| is_leaf(t));
+                let (leaves, mut walked): (Vec<usize>, Vec<usize>) = members.into_iter().partition(|&t| is_leaf(t));
                 let leaf_values = leaves.iter().map(|&t| f.leaf_value[f.roots[t] as usize]);
                 // From +0.0, as the reference's sums start (`Sum` for f64 starts at -0.0).
                 constants.push(leaf_values.fold(0.0f64, |s, v| s + f64::from(v)));
@@ -268,17 +222,11 @@ impl Plan {
                     Some(Segment { output, end, .. }) if in_chunk && *output == o => {
                         *end = p as u32 + 1;
                     }
-                    _ => segments.push(Segment {
-                        output: o,
-                        start: p as u32,
-                        end: p as u32 + 1,
-                    }),
+                    _ => segments.push(Segment { output: o, start: p as u32, end: p as u32 + 1 }),
                 }
             }
             let groups_start = groups.len() as u32;
-            groups.extend(group_of(&mut (first..last).collect(), &|t| {
-                position[t - first]
-            }));
+            groups.extend(group_of(&mut (first..last).collect(), &|t| position[t - first]));
             chunks.push(Chunk {
                 first: first as u32,
                 trees: (last - first) as u32,
@@ -300,11 +248,7 @@ impl Plan {
                 if n.slot & (REFERENCE | CATEGORICAL) != 0 {
                     return Some(Near::new(0.0, 0, 0));
                 }
-                Some(Near::new(
-                    n.threshold,
-                    fits(u64::from(n.slot))?,
-                    fits(u64::from(n.left).checked_sub(i as u64)?)?,
-                ))
+                Some(Near::new(n.threshold, fits(u64::from(n.slot))?, fits(u64::from(n.left).checked_sub(i as u64)?)?))
             })
             .collect::<Option<Vec<Near>>>()
             .unwrap_or_default();
@@ -352,15 +296,11 @@ impl Plan {
                 (node.left as usize) + 1 < n
             };
             let target = if node.slot & REFERENCE != 0 {
-                ((node.threshold.to_bits() as usize) < f.kind.len())
-                    && (node.slot & SLOT) < f.features
+                ((node.threshold.to_bits() as usize) < f.kind.len()) && (node.slot & SLOT) < f.features
             } else if node.slot & CATEGORICAL != 0 {
                 let at = node.threshold.to_bits() as usize;
                 (node.slot & SLOT) < leaf_slot
-                    && self
-                        .bits
-                        .get(at)
-                        .is_some_and(|&len| at + 1 + len as usize <= bits_end)
+                    && self.bits.get(at).is_some_and(|&len| at + 1 + len as usize <= bits_end)
             } else {
                 (node.slot as usize) < self.slots
             };
@@ -373,9 +313,7 @@ impl Plan {
             by_output.map(|(&(s, e), o)| (s, e, None, o)).collect()
         } else {
             let by_chunk = self.chunks.iter();
-            by_chunk
-                .map(|c| (c.groups_start, c.groups_end, Some(c), 0))
-                .collect()
+            by_chunk.map(|c| (c.groups_start, c.groups_end, Some(c), 0)).collect()
         };
         let layout_ok = if self.direct {
             self.chunks.is_empty() && self.output_groups.len() == f.outputs as usize
@@ -402,19 +340,12 @@ impl Plan {
                     }
                     walked[t] = true;
                     let placed = match chunk {
-                        Some(c) => {
-                            at < c.trees
-                                && t >= c.first as usize
-                                && t < (c.first + c.trees) as usize
-                        }
+                        Some(c) => at < c.trees && t >= c.first as usize && t < (c.first + c.trees) as usize,
                         None => f.tree_output[t] == output,
                     };
                     let end = f.roots.get(t + 1).map_or(n - 1, |&r| r as usize);
-                    let numeric = || {
-                        self.nodes[root as usize..end]
-                            .iter()
-                            .all(|node| node.slot & (REFERENCE | CATEGORICAL) == 0)
-                    };
+                    let numeric =
+                        || self.nodes[root as usize..end].iter().all(|node| node.slot & (REFERENCE | CATEGORICAL) == 0);
                     if !placed || !(g.general || numeric()) {
                         return false;
                     }
@@ -441,25 +372,17 @@ impl Plan {
         let decisions_ok = self.decisions.iter().all(|&(src, at)| {
             let at = at as usize;
             (src as usize) < self.decision_base
-                && self
-                    .bits
-                    .get(at)
-                    .is_some_and(|&len| at + 1 + len as usize <= bits_end)
+                && self.bits.get(at).is_some_and(|&len| at + 1 + len as usize <= bits_end)
         }) && self.decision_base + self.decisions.len() < self.slots;
         let near_ok = self.near.is_empty()
             || (self.near.len() == n
-                && self
-                    .near
-                    .iter()
-                    .zip(&self.nodes)
-                    .enumerate()
-                    .all(|(i, (p, node))| {
-                        node.slot & (REFERENCE | CATEGORICAL) != 0
-                            || (p.slot() == node.slot as usize
-                                && i + p.delta() == node.left as usize
-                                && (p.delta() != 0 || node.slot == leaf_slot)
-                                && p.threshold.to_bits() == node.threshold.to_bits())
-                    }));
+                && self.near.iter().zip(&self.nodes).enumerate().all(|(i, (p, node))| {
+                    node.slot & (REFERENCE | CATEGORICAL) != 0
+                        || (p.slot() == node.slot as usize
+                            && i + p.delta() == node.left as usize
+                            && (p.delta() != 0 || node.slot == leaf_slot)
+                            && p.threshold.to_bits() == node.threshold.to_bits())
+                }));
         nodes_ok
             && near_ok
             && decisions_ok
@@ -487,9 +410,7 @@ impl Plan {
         for t in 0..trees {
             let start = f.roots[t] as usize;
             let end = f.roots.get(t + 1).map_or(f.kind.len(), |&r| r as usize);
-            let largest = f.leaf_value[start..end]
-                .iter()
-                .fold(0.0f64, |a, &v| a.max(f64::from(v).abs()));
+            let largest = f.leaf_value[start..end].iter().fold(0.0f64, |a, &v| a.max(f64::from(v).abs()));
             bound += largest;
         }
         // Relative rounding error of `bound` is below trees * 2^-53 <= 2^-23.
@@ -506,10 +427,6 @@ fn quantum(v: f32) -> Option<i32> {
     let bits = v.to_bits();
     let exponent = ((bits >> 23) & 0xff) as i32;
     let mantissa = bits & 0x7f_ffff;
-    let (m, e) = if exponent == 0 {
-        (mantissa, -149)
-    } else {
-        (mantissa | 0x80_0000, exponent - 150)
-    };
+    let (m, e) = if exponent == 0 { (mantissa, -149) } else { (mantissa | 0x80_0000, exponent - 150) };
     Some(e + m.trailing_zeros() as i32)
 }

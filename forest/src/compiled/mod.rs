@@ -110,10 +110,7 @@ struct Near {
 
 impl Near {
     fn new(threshold: f32, slot: u16, delta: u16) -> Near {
-        Near {
-            threshold,
-            link: u32::from(slot) | (u32::from(delta) << 16),
-        }
+        Near { threshold, link: u32::from(slot) | (u32::from(delta) << 16) }
     }
 
     #[inline(always)]
@@ -258,11 +255,7 @@ impl CompiledForest {
     /// Builds the compact walk of a forest that passes [`Forest::validate`] (on one that
     /// does not, the reference walk is kept, with its own panics).
     pub fn new(forest: Forest) -> CompiledForest {
-        let plan = if forest.validate().is_ok() {
-            Plan::build(&forest)
-        } else {
-            None
-        };
+        let plan = if forest.validate().is_ok() { Plan::build(&forest) } else { None };
         CompiledForest { forest, plan }
     }
 
@@ -321,16 +314,8 @@ impl CompiledForest {
         let Some(plan) = &self.plan else {
             return self.forest.predict_margins(x, out);
         };
-        assert_eq!(
-            x.len(),
-            self.forest.features as usize,
-            "row width differs from the forest's features"
-        );
-        assert_eq!(
-            out.len(),
-            self.forest.outputs as usize,
-            "output width differs from the forest's outputs"
-        );
+        assert_eq!(x.len(), self.forest.features as usize, "row width differs from the forest's features");
+        assert_eq!(out.len(), self.forest.outputs as usize, "output width differs from the forest's outputs");
         // The slot buffer: on the stack, no larger than needed to zero, for most models.
         if plan.slots <= 64 {
             plan.run_with::<64>(&self.forest, x, out);

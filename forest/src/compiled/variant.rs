@@ -15,13 +15,8 @@ pub(super) enum Variant {
     NoneZero,
 }
 
-pub(super) const VARIANTS: [Variant; 5] = [
-    Variant::NanRight,
-    Variant::NanLeft,
-    Variant::ZeroRight,
-    Variant::ZeroLeft,
-    Variant::NoneZero,
-];
+pub(super) const VARIANTS: [Variant; 5] =
+    [Variant::NanRight, Variant::NanLeft, Variant::ZeroRight, Variant::ZeroLeft, Variant::NoneZero];
 
 impl Variant {
     pub(super) fn index(self) -> usize {

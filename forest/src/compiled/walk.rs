@@ -4,10 +4,7 @@
 //! output, directly or through a chunk's value buffer.
 
 use super::variant::VARIANTS;
-use super::{
-    CATEGORICAL, CHUNK, EARLY_EXIT_DEPTH, Group, LANES, Near, Node, Plan, REFERENCE, SLOT,
-    WALK_LANES,
-};
+use super::{CATEGORICAL, CHUNK, EARLY_EXIT_DEPTH, Group, LANES, Near, Node, Plan, REFERENCE, SLOT, WALK_LANES};
 use crate::forest::Forest;
 
 /// One way of stepping through the nodes (see [`Plan::walk_group`]). Node indices are
@@ -143,16 +140,8 @@ impl Plan {
         let is_cat = n.slot & CATEGORICAL != 0;
         let v = unsafe { *slots.get_unchecked((n.slot & SLOT) as usize) };
         let numeric_left = v <= n.threshold;
-        let at = if is_cat {
-            n.threshold.to_bits() as usize
-        } else {
-            0
-        };
-        let left = if is_cat {
-            self.category_left(at, v)
-        } else {
-            numeric_left
-        };
+        let at = if is_cat { n.threshold.to_bits() as usize } else { 0 };
+        let left = if is_cat { self.category_left(at, v) } else { numeric_left };
         n.left as usize + usize::from(!left)
     }
 
@@ -160,11 +149,7 @@ impl Plan {
     /// `(-1, 2^31)` and bit `trunc(v)` set; a NaN or default-marked value goes right.
     #[inline(always)]
     fn category_left(&self, at: usize, v: f32) -> bool {
-        let c = if v > -1.0 && v < 2_147_483_648.0 {
-            v as u32
-        } else {
-            u32::MAX
-        };
+        let c = if v > -1.0 && v < 2_147_483_648.0 { v as u32 } else { u32::MAX };
         // SAFETY: `at` is a bitset offset checked by `indices_in_range` (0 or a categorical
         // node's or decision's), whose `len` words and a zero word follow it.
         let len = unsafe { *self.bits.get_unchecked(at) };
@@ -210,11 +195,7 @@ impl Plan {
                 // SAFETY: every range is inside `groups` (`indices_in_range`).
                 let groups = unsafe { self.groups.get_unchecked(start as usize..end as usize) };
                 for g in groups {
-                    let lane = if g.general {
-                        Self::walk_group(g, general)
-                    } else {
-                        Self::walk_group(g, w)
-                    };
+                    let lane = if g.general { Self::walk_group(g, general) } else { Self::walk_group(g, w) };
                     for (a, &i) in acc.iter_mut().zip(&lane) {
                         *a += f64::from(w.value(i));
                     }
@@ -231,11 +212,7 @@ impl Plan {
             return;
         }
         self.sum_chunks(f, out, |g, values| {
-            let lane = if g.general {
-                Self::walk_group(g, general)
-            } else {
-                Self::walk_group(g, w)
-            };
+            let lane = if g.general { Self::walk_group(g, general) } else { Self::walk_group(g, w) };
             for (&i, &at) in lane.iter().zip(&g.at) {
                 // SAFETY: `at <= CHUNK` (`indices_in_range`).
                 unsafe { *values.get_unchecked_mut(at as usize) = w.value(i) };
@@ -244,23 +221,12 @@ impl Plan {
     }
 
     pub(super) fn margins(&self, f: &Forest, x: &[f32], slots: &[f32], out: &mut [f32]) {
-        let general = General {
-            plan: self,
-            forest: f,
-            x,
-            slots,
-        };
+        let general = General { plan: self, forest: f, x, slots };
         if self.near.is_empty() {
-            let w = Wide {
-                nodes: &self.nodes,
-                slots,
-            };
+            let w = Wide { nodes: &self.nodes, slots };
             self.walk_all(&w, &general, out, f);
         } else {
-            let w = Relative {
-                near: &self.near,
-                slots,
-            };
+            let w = Relative { near: &self.near, slots };
             self.walk_all(&w, &general, out, f);
         }
     }
@@ -269,12 +235,7 @@ impl Plan {
     /// buffer), then adds the buffer to the margins: in table order, or with exact sums by
     /// output segments into four running sums each.
     #[inline(always)]
-    fn sum_chunks(
-        &self,
-        f: &Forest,
-        out: &mut [f32],
-        walk: impl Fn(&Group, &mut [f32; CHUNK + 1]),
-    ) {
+    fn sum_chunks(&self, f: &Forest, out: &mut [f32], walk: impl Fn(&Group, &mut [f32; CHUNK + 1])) {
         let outputs = out.len();
         let lanes = if self.exact { LANES } else { 1 };
         let mut small = [0.0f64; 16 * LANES];
@@ -299,12 +260,10 @@ impl Plan {
                 }
                 continue;
             }
-            let segments =
-                &self.segments[chunk.segments_start as usize..chunk.segments_end as usize];
+            let segments = &self.segments[chunk.segments_start as usize..chunk.segments_end as usize];
             for seg in segments {
                 let o = seg.output as usize * LANES;
-                let (mut s0, mut s1, mut s2, mut s3) =
-                    (sums[o], sums[o + 1], sums[o + 2], sums[o + 3]);
+                let (mut s0, mut s1, mut s2, mut s3) = (sums[o], sums[o + 1], sums[o + 2], sums[o + 3]);
                 let mut v4 = values[seg.start as usize..seg.end as usize].chunks_exact(LANES);
                 for v in &mut v4 {
                     s0 += f64::from(v[0]);

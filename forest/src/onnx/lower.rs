@@ -98,20 +98,14 @@ fn plan(spec: &Spec, has: &[Has]) -> Result<(Vec<Out>, ScoreRule), ImportError> 
         }
         let outs = (0..n)
             .map(|k| {
-                let base = if b.len() == n as usize {
-                    b[k as usize]
-                } else {
-                    0.0
-                };
+                let base = if b.len() == n as usize { b[k as usize] } else { 0.0 };
                 visible(k, base, has[k as usize], "target")
             })
             .collect::<Result<_, _>>()?;
         return Ok((outs, ScoreRule::Margins(margins(spec.post, n)?)));
     }
     if n > 2 {
-        let outs = (0..n)
-            .map(|k| (Some(k), b.get(k as usize).copied().unwrap_or(0.0)))
-            .collect();
+        let outs = (0..n).map(|k| (Some(k), b.get(k as usize).copied().unwrap_or(0.0))).collect();
         return Ok((outs, ScoreRule::Margins(margins(spec.post, n)?)));
     }
     let (h0, h1) = (has[0], has[1]);
@@ -144,10 +138,7 @@ fn plan(spec: &Spec, has: &[Has]) -> Result<(Vec<Out>, ScoreRule), ImportError> 
         }
         (_, Has::Always) => {
             let first = visible(0, b.first().copied().unwrap_or(0.0), h0, "class")?;
-            Ok((
-                vec![first, (Some(1), 0.0)],
-                ScoreRule::Margins(transform()?),
-            ))
+            Ok((vec![first, (Some(1), 0.0)], ScoreRule::Margins(transform()?)))
         }
         (_, _) => {
             // One score s (class 0's sum plus base_values[0]), written as two.
@@ -160,9 +151,7 @@ fn plan(spec: &Spec, has: &[Has]) -> Result<(Vec<Out>, ScoreRule), ImportError> 
                 ));
             }
             let rule = if spec.binary_case && spec.all_positive {
-                ScoreRule::ComplementPair {
-                    logistic: spec.post == Post::Logistic,
-                }
+                ScoreRule::ComplementPair { logistic: spec.post == Post::Logistic }
             } else if spec.binary_case || b.is_empty() {
                 ScoreRule::NegatedPair(match spec.post {
                     Post::Logistic => ScoreTransform::Logistic,
@@ -191,20 +180,13 @@ struct LeafValues {
 }
 
 fn leaf_values(tree: &Tree, outputs: usize, first_only: bool) -> LeafValues {
-    let mut v = LeafValues {
-        leaves: 0,
-        by_output: vec![Vec::new(); outputs],
-    };
+    let mut v = LeafValues { leaves: 0, by_output: vec![Vec::new(); outputs] };
     for (i, node) in tree.iter().enumerate() {
         let Node::Leaf { weights } = node else {
             continue;
         };
         v.leaves += 1;
-        let entries = if first_only {
-            &weights[..weights.len().min(1)]
-        } else {
-            &weights[..]
-        };
+        let entries = if first_only { &weights[..weights.len().min(1)] } else { &weights[..] };
         for &(k, w) in entries {
             let k = if first_only { 0 } else { k as usize };
             let list = &mut v.by_output[k];
@@ -222,11 +204,7 @@ fn split(cmp: Cmp, t: f64) -> (f32, bool) {
     // The largest f32 strictly below t (NaN when there is none or t is NaN).
     let below = |t: f64| {
         let a = f32_at_most(t);
-        if f64::from(a) == t {
-            f32_less_than(a)
-        } else {
-            a
-        }
+        if f64::from(a) == t { f32_less_than(a) } else { a }
     };
     match cmp {
         Cmp::Leq => (f32_at_most(t), true),
@@ -256,20 +234,9 @@ fn nodes_for(tree: &Tree, values: &[(usize, f64)], scale: f64) -> Result<Vec<Tre
                     Err(format!("a leaf value is {}, not a finite f32", v / scale))
                 }
             }
-            &Node::Split {
-                feature,
-                cmp,
-                threshold,
-                nan_true,
-                on_true,
-                on_false,
-            } => {
+            &Node::Split { feature, cmp, threshold, nan_true, on_true, on_false } => {
                 let (u, true_left) = split(cmp, threshold);
-                let (left, right) = if true_left {
-                    (on_true, on_false)
-                } else {
-                    (on_false, on_true)
-                };
+                let (left, right) = if true_left { (on_true, on_false) } else { (on_false, on_true) };
                 Ok(TreeNode::Numeric {
                     feature,
                     threshold: u,
@@ -286,10 +253,7 @@ fn nodes_for(tree: &Tree, values: &[(usize, f64)], scale: f64) -> Result<Vec<Tre
 pub(super) fn lower(trees: &[Tree], spec: &Spec, features: u32) -> Result<OnnxForest, ImportError> {
     let n = spec.outputs as usize;
     let first_only = !spec.classifier && spec.outputs == 1;
-    let values: Vec<LeafValues> = trees
-        .iter()
-        .map(|t| leaf_values(t, n, first_only))
-        .collect();
+    let values: Vec<LeafValues> = trees.iter().map(|t| leaf_values(t, n, first_only)).collect();
     let mut has = vec![Has::Never; n];
     for v in &values {
         for (k, list) in v.by_output.iter().enumerate() {
@@ -309,19 +273,13 @@ pub(super) fn lower(trees: &[Tree], spec: &Spec, features: u32) -> Result<OnnxFo
     for (o, &(_, b)) in outs.iter().enumerate() {
         let v = b as f32;
         if !v.is_finite() {
-            return Err(invalid(format!(
-                "the base value of output {o} is {b}, not a finite f32"
-            )));
+            return Err(invalid(format!("the base value of output {o} is {b}, not a finite f32")));
         }
         base.push(v);
     }
     // AVERAGE: onnxruntime divides each output's sum by the number of trees, then adds the
     // base value; the division is folded into the leaves.
-    let scale = if spec.average {
-        trees.len() as f64
-    } else {
-        1.0
-    };
+    let scale = if spec.average { trees.len() as f64 } else { 1.0 };
     let mut builder = ForestBuilder::new(features, base);
     for (t, (tree, v)) in trees.iter().zip(&values).enumerate() {
         for (o, &(source, _)) in outs.iter().enumerate() {
@@ -330,11 +288,8 @@ pub(super) fn lower(trees: &[Tree], spec: &Spec, features: u32) -> Result<OnnxFo
             if list.is_empty() {
                 continue;
             }
-            let nodes = nodes_for(tree, list, scale)
-                .map_err(|m| invalid(format!("tree {t}, output {k}: {m}")))?;
-            builder
-                .add_tree(o as u32, &nodes)
-                .map_err(|m| invalid(format!("tree {t}: {m}")))?;
+            let nodes = nodes_for(tree, list, scale).map_err(|m| invalid(format!("tree {t}, output {k}: {m}")))?;
+            builder.add_tree(o as u32, &nodes).map_err(|m| invalid(format!("tree {t}: {m}")))?;
         }
     }
     if builder.trees() == 0 {

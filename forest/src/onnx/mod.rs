@@ -265,12 +265,10 @@ fn aggregate(name: &str) -> Result<bool, ImportError> {
     match name {
         "SUM" => Ok(false),
         "AVERAGE" => Ok(true),
-        "MIN" | "MAX" => Err(ImportError::Unsupported(format!(
-            "aggregate_function {name}: only SUM and AVERAGE are supported"
-        ))),
-        other => Err(invalid(format!(
-            "aggregate_function is `{other}` (expected SUM, AVERAGE, MIN or MAX)"
-        ))),
+        "MIN" | "MAX" => {
+            Err(ImportError::Unsupported(format!("aggregate_function {name}: only SUM and AVERAGE are supported")))
+        }
+        other => Err(invalid(format!("aggregate_function is `{other}` (expected SUM, AVERAGE, MIN or MAX)"))),
     }
 }
 
@@ -299,18 +297,12 @@ fn from_onnx(e: ImportError) -> ImportError {
 }
 
 fn outputs(n: i64, what: &str) -> Result<u32, ImportError> {
-    u32::try_from(n)
-        .ok()
-        .filter(|&n| n >= 1)
-        .ok_or_else(|| invalid(format!("{what} is {n}")))
+    u32::try_from(n).ok().filter(|&n| n >= 1).ok_or_else(|| invalid(format!("{what} is {n}")))
 }
 
 /// Reads `TreeEnsembleRegressor` / `TreeEnsembleClassifier` attributes for an input of
 /// `features` columns.
-pub fn import_onnx_tree_ensemble(
-    e: &OnnxTreeEnsemble,
-    features: u32,
-) -> Result<OnnxForest, ImportError> {
+pub fn import_onnx_tree_ensemble(e: &OnnxTreeEnsemble, features: u32) -> Result<OnnxForest, ImportError> {
     read_tree_ensemble(e, features).map_err(from_onnx)
 }
 
@@ -319,9 +311,7 @@ fn read_tree_ensemble(e: &OnnxTreeEnsemble, features: u32) -> Result<OnnxForest,
     let n = if classifier {
         let n = outputs(e.n_targets_or_classes, "the number of class labels")?;
         if n < 2 {
-            return Err(ImportError::Unsupported(format!(
-                "a classifier with {n} class label (at least 2 are needed)"
-            )));
+            return Err(ImportError::Unsupported(format!("a classifier with {n} class label (at least 2 are needed)")));
         }
         n
     } else {
@@ -329,17 +319,12 @@ fn read_tree_ensemble(e: &OnnxTreeEnsemble, features: u32) -> Result<OnnxForest,
     };
     let average = aggregate(&e.aggregate_function)?;
     if classifier && average {
-        return Err(invalid(
-            "TreeEnsembleClassifier has no aggregate_function (it always sums)",
-        ));
+        return Err(invalid("TreeEnsembleClassifier has no aggregate_function (it always sums)"));
     }
     let b = e.base_values.len();
     let base_ok = b == 0 || b == n as usize || (classifier && n == 2 && b == 1);
     if !base_ok {
-        return Err(invalid(format!(
-            "base_values has {b} entries for {n} {}",
-            e.kind.outputs_name()
-        )));
+        return Err(invalid(format!("base_values has {b} entries for {n} {}", e.kind.outputs_name())));
     }
     if let Some(v) = e.base_values.iter().find(|v| !v.is_finite()) {
         return Err(invalid(format!("base_values holds {v}")));
@@ -377,9 +362,7 @@ fn read_unified(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<OnnxForest
         2 => aggregate("MIN")?,
         3 => aggregate("MAX")?,
         other => {
-            return Err(invalid(format!(
-                "aggregate_function is {other} (expected 0 AVERAGE, 1 SUM, 2 MIN or 3 MAX)"
-            )));
+            return Err(invalid(format!("aggregate_function is {other} (expected 0 AVERAGE, 1 SUM, 2 MIN or 3 MAX)")));
         }
     };
     let post = match e.post_transform {
@@ -389,9 +372,7 @@ fn read_unified(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<OnnxForest
         3 => Post::SoftmaxZero,
         4 => Post::Probit,
         other => {
-            return Err(invalid(format!(
-                "post_transform is {other} (expected 0 to 4)"
-            )));
+            return Err(invalid(format!("post_transform is {other} (expected 0 to 4)")));
         }
     };
     let spec = Spec {

@@ -69,24 +69,14 @@ impl ScoreRule {
                 transform(t, out);
             }
             ScoreRule::NegatedPair(t) => {
-                assert!(
-                    margins.len() == 1 && out.len() == 2,
-                    "one margin, two scores"
-                );
+                assert!(margins.len() == 1 && out.len() == 2, "one margin, two scores");
                 out[0] = -margins[0];
                 out[1] = margins[0];
                 transform(t, out);
             }
             ScoreRule::ComplementPair { logistic } => {
-                assert!(
-                    margins.len() == 1 && out.len() == 2,
-                    "one margin, two scores"
-                );
-                let p = if logistic {
-                    sigmoid(margins[0])
-                } else {
-                    margins[0]
-                };
+                assert!(margins.len() == 1 && out.len() == 2, "one margin, two scores");
+                let p = if logistic { sigmoid(margins[0]) } else { margins[0] };
                 out[0] = 1.0 - p;
                 out[1] = p;
             }
@@ -104,12 +94,9 @@ pub(crate) fn transform(t: ScoreTransform, row: &mut [f32]) {
         ScoreTransform::None => {}
         ScoreTransform::Logistic => row.iter_mut().for_each(|s| *s = sigmoid(*s)),
         ScoreTransform::Softmax => {
-            let max = row
-                .iter()
-                .fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
+            let max = row.iter().fold(f64::NEG_INFINITY, |a, &s| a.max(f64::from(s)));
             let sum: f64 = row.iter().map(|&s| (f64::from(s) - max).exp()).sum();
-            row.iter_mut()
-                .for_each(|s| *s = ((f64::from(*s) - max).exp() / sum) as f32);
+            row.iter_mut().for_each(|s| *s = ((f64::from(*s) - max).exp() / sum) as f32);
         }
         ScoreTransform::Probit => row.iter_mut().for_each(|s| *s = onnx_probit(*s)),
     }

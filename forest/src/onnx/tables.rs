@@ -42,45 +42,20 @@ pub(super) fn invalid(message: impl Into<String>) -> ImportError {
     ImportError::Onnx(message.into())
 }
 
-pub(super) fn check_len(
-    name: &str,
-    len: usize,
-    expected: usize,
-    what: &str,
-) -> Result<(), ImportError> {
-    if len == expected {
-        Ok(())
-    } else {
-        Err(invalid(format!(
-            "`{name}` has {len} entries, {what} {expected}"
-        )))
-    }
+pub(super) fn check_len(name: &str, len: usize, expected: usize, what: &str) -> Result<(), ImportError> {
+    if len == expected { Ok(()) } else { Err(invalid(format!("`{name}` has {len} entries, {what} {expected}"))) }
 }
 
-pub(super) fn feature(
-    value: i64,
-    features: u32,
-    at: impl Fn() -> String,
-) -> Result<u32, ImportError> {
+pub(super) fn feature(value: i64, features: u32, at: impl Fn() -> String) -> Result<u32, ImportError> {
     match u32::try_from(value) {
         Ok(f) if f < features => Ok(f),
-        _ => Err(invalid(format!(
-            "{}: feature {value} (the input has {features} features)",
-            at()
-        ))),
+        _ => Err(invalid(format!("{}: feature {value} (the input has {features} features)", at()))),
     }
 }
 
-pub(super) fn threshold(
-    value: f64,
-    double: bool,
-    at: impl Fn() -> String,
-) -> Result<f64, ImportError> {
+pub(super) fn threshold(value: f64, double: bool, at: impl Fn() -> String) -> Result<f64, ImportError> {
     if !double && !value.is_nan() && f64::from(value as f32) != value {
-        return Err(invalid(format!(
-            "{}: {value} is not an f32, but the thresholds were read as floats",
-            at()
-        )));
+        return Err(invalid(format!("{}: {value} is not an f32, but the thresholds were read as floats", at())));
     }
     Ok(value)
 }
@@ -127,10 +102,7 @@ pub(super) fn expand(
         if on_path[src] {
             // Leave the shared scratch clean for the caller's next tree.
             on_path.iter_mut().for_each(|b| *b = false);
-            return Err(invalid(format!(
-                "{} is its own descendant (the tree has a cycle)",
-                name(src)
-            )));
+            return Err(invalid(format!("{} is its own descendant (the tree has a cycle)", name(src))));
         }
         if *budget == 0 {
             on_path.iter_mut().for_each(|b| *b = false);
@@ -142,21 +114,12 @@ pub(super) fn expand(
         *budget -= 1;
         let dst = tree.len();
         if let Some((p, is_true)) = parent
-            && let Some(Node::Split {
-                on_true, on_false, ..
-            }) = tree.get_mut(p)
+            && let Some(Node::Split { on_true, on_false, .. }) = tree.get_mut(p)
         {
-            if is_true {
-                *on_true = dst
-            } else {
-                *on_false = dst
-            }
+            if is_true { *on_true = dst } else { *on_false = dst }
         }
         let n = node(src);
-        if let Node::Split {
-            on_true, on_false, ..
-        } = n
-        {
+        if let Node::Split { on_true, on_false, .. } = n {
             on_path[src] = true;
             stack.push(Step::Exit(src));
             stack.push(Step::Enter(on_false, Some((dst, false))));
@@ -176,18 +139,8 @@ pub(super) fn read_v3(e: &OnnxTreeEnsemble, features: u32) -> Result<Vec<Tree>, 
     check_len("nodes_featureids", e.nodes_featureids.len(), n, of_treeids)?;
     check_len("nodes_modes", e.nodes_modes.len(), n, of_treeids)?;
     check_len("nodes_values", e.nodes_values.len(), n, of_treeids)?;
-    check_len(
-        "nodes_truenodeids",
-        e.nodes_truenodeids.len(),
-        n,
-        of_treeids,
-    )?;
-    check_len(
-        "nodes_falsenodeids",
-        e.nodes_falsenodeids.len(),
-        n,
-        of_treeids,
-    )?;
+    check_len("nodes_truenodeids", e.nodes_truenodeids.len(), n, of_treeids)?;
+    check_len("nodes_falsenodeids", e.nodes_falsenodeids.len(), n, of_treeids)?;
     if !e.nodes_missing_value_tracks_true.is_empty() {
         let len = e.nodes_missing_value_tracks_true.len();
         check_len("nodes_missing_value_tracks_true", len, n, of_treeids)?;
@@ -195,18 +148,8 @@ pub(super) fn read_v3(e: &OnnxTreeEnsemble, features: u32) -> Result<Vec<Tree>, 
     let w = e.weight_ids.len();
     let prefix = e.kind.weight_prefix();
     let of_ids = format!("`{prefix}_ids`");
-    check_len(
-        &format!("{prefix}_treeids"),
-        e.weight_treeids.len(),
-        w,
-        &of_ids,
-    )?;
-    check_len(
-        &format!("{prefix}_nodeids"),
-        e.weight_nodeids.len(),
-        w,
-        &of_ids,
-    )?;
+    check_len(&format!("{prefix}_treeids"), e.weight_treeids.len(), w, &of_ids)?;
+    check_len(&format!("{prefix}_nodeids"), e.weight_nodeids.len(), w, &of_ids)?;
     check_len(&format!("{prefix}_weights"), e.weights.len(), w, &of_ids)?;
     if n == 0 {
         return Err(invalid("the ensemble has no nodes"));
@@ -216,10 +159,7 @@ pub(super) fn read_v3(e: &OnnxTreeEnsemble, features: u32) -> Result<Vec<Tree>, 
     for i in 0..n {
         let key = (e.nodes_treeids[i], e.nodes_nodeids[i]);
         if index.insert(key, i).is_some() {
-            return Err(invalid(format!(
-                "node {} of tree {} appears twice (`nodes_nodeids[{i}]`)",
-                key.1, key.0
-            )));
+            return Err(invalid(format!("node {} of tree {} appears twice (`nodes_nodeids[{i}]`)", key.1, key.0)));
         }
     }
 
@@ -228,10 +168,7 @@ pub(super) fn read_v3(e: &OnnxTreeEnsemble, features: u32) -> Result<Vec<Tree>, 
     for j in 0..w {
         let key = (e.weight_treeids[j], e.weight_nodeids[j]);
         let Some(&i) = index.get(&key) else {
-            return Err(invalid(format!(
-                "`{prefix}_nodeids[{j}]`: node {} of tree {} does not exist",
-                key.1, key.0
-            )));
+            return Err(invalid(format!("`{prefix}_nodeids[{j}]`: node {} of tree {} does not exist", key.1, key.0)));
         };
         let id = e.weight_ids[j];
         let target = match u32::try_from(id) {
@@ -256,12 +193,7 @@ pub(super) fn read_v3(e: &OnnxTreeEnsemble, features: u32) -> Result<Vec<Tree>, 
     let mut nodes: Vec<Node> = Vec::with_capacity(n);
     for (i, weights) in leaf_weights.into_iter().enumerate() {
         let tree = e.nodes_treeids[i];
-        let at = || {
-            format!(
-                "`nodes_*[{i}]` (node {} of tree {tree})",
-                e.nodes_nodeids[i]
-            )
-        };
+        let at = || format!("`nodes_*[{i}]` (node {} of tree {tree})", e.nodes_nodeids[i]);
         let cmp = match e.nodes_modes[i].as_str() {
             "LEAF" => {
                 nodes.push(Node::Leaf { weights });
@@ -281,21 +213,16 @@ pub(super) fn read_v3(e: &OnnxTreeEnsemble, features: u32) -> Result<Vec<Tree>, 
             }
         };
         let child = |name: &str, id: i64| -> Result<usize, ImportError> {
-            index.get(&(tree, id)).copied().ok_or_else(|| {
-                invalid(format!(
-                    "`{name}[{i}]`: node {id} of tree {tree} does not exist"
-                ))
-            })
+            index
+                .get(&(tree, id))
+                .copied()
+                .ok_or_else(|| invalid(format!("`{name}[{i}]`: node {id} of tree {tree} does not exist")))
         };
         nodes.push(Node::Split {
             feature: feature(e.nodes_featureids[i], features, at)?,
             cmp,
             threshold: threshold(e.nodes_values[i], e.nodes_values_are_double, at)?,
-            nan_true: flag(
-                &e.nodes_missing_value_tracks_true,
-                i,
-                "nodes_missing_value_tracks_true",
-            )?,
+            nan_true: flag(&e.nodes_missing_value_tracks_true, i, "nodes_missing_value_tracks_true")?,
             on_true: child("nodes_truenodeids", e.nodes_truenodeids[i])?,
             on_false: child("nodes_falsenodeids", e.nodes_falsenodeids[i])?,
         });

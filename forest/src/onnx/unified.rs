@@ -2,8 +2,7 @@
 
 use super::OnnxUnifiedTreeEnsemble;
 use super::tables::{
-    Cmp, MAX_NODES, Node, Tree, check_len, expand, feature, flag, invalid, threshold,
-    unsupported_mode,
+    Cmp, MAX_NODES, Node, Tree, check_len, expand, feature, flag, invalid, threshold, unsupported_mode,
 };
 use crate::error::ImportError;
 
@@ -14,31 +13,16 @@ pub(super) fn read(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<Vec<Tre
     let of_features = "`nodes_featureids`";
     check_len("nodes_splits", e.nodes_splits.len(), n, of_features)?;
     check_len("nodes_modes", e.nodes_modes.len(), n, of_features)?;
-    check_len(
-        "nodes_truenodeids",
-        e.nodes_truenodeids.len(),
-        n,
-        of_features,
-    )?;
+    check_len("nodes_truenodeids", e.nodes_truenodeids.len(), n, of_features)?;
     check_len("nodes_trueleafs", e.nodes_trueleafs.len(), n, of_features)?;
-    check_len(
-        "nodes_falsenodeids",
-        e.nodes_falsenodeids.len(),
-        n,
-        of_features,
-    )?;
+    check_len("nodes_falsenodeids", e.nodes_falsenodeids.len(), n, of_features)?;
     check_len("nodes_falseleafs", e.nodes_falseleafs.len(), n, of_features)?;
     if !e.nodes_missing_value_tracks_true.is_empty() {
         let len = e.nodes_missing_value_tracks_true.len();
         check_len("nodes_missing_value_tracks_true", len, n, of_features)?;
     }
     let leaves = e.leaf_targetids.len();
-    check_len(
-        "leaf_weights",
-        e.leaf_weights.len(),
-        leaves,
-        "`leaf_targetids`",
-    )?;
+    check_len("leaf_weights", e.leaf_weights.len(), leaves, "`leaf_targetids`")?;
     if e.tree_roots.is_empty() {
         return Err(invalid("`tree_roots` is empty"));
     }
@@ -49,19 +33,14 @@ pub(super) fn read(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<Vec<Tre
         let target = match u32::try_from(id) {
             Ok(t) if i64::from(t) < e.n_targets => t,
             _ => {
-                return Err(invalid(format!(
-                    "`leaf_targetids[{j}]` is {id} (n_targets is {})",
-                    e.n_targets
-                )));
+                return Err(invalid(format!("`leaf_targetids[{j}]` is {id} (n_targets is {})", e.n_targets)));
             }
         };
         let weight = e.leaf_weights[j];
         if !weight.is_finite() {
             return Err(invalid(format!("`leaf_weights[{j}]` is {weight}")));
         }
-        leaf_nodes.push(Node::Leaf {
-            weights: vec![(target, weight)],
-        });
+        leaf_nodes.push(Node::Leaf { weights: vec![(target, weight)] });
     }
 
     let child = |i: usize, ids: &[i64], leaf_flags: &[i64], side: &str| {
@@ -70,9 +49,7 @@ pub(super) fn read(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<Vec<Tre
         let (bound, what) = if leaf { (leaves, "leaf") } else { (n, "node") };
         match usize::try_from(id) {
             Ok(c) if c < bound => Ok(if leaf { n + c } else { c }),
-            _ => Err(invalid(format!(
-                "`nodes_{side}nodeids[{i}]` is {id}, not a {what} (there are {bound})"
-            ))),
+            _ => Err(invalid(format!("`nodes_{side}nodeids[{i}]` is {id}, not a {what} (there are {bound})"))),
         }
     };
     let mut nodes: Vec<Node> = Vec::with_capacity(n + leaves);
@@ -87,20 +64,14 @@ pub(super) fn read(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<Vec<Tre
             5 => return Err(unsupported_mode("BRANCH_NEQ (5)")),
             6 => return Err(unsupported_mode("BRANCH_MEMBER (6)")),
             m => {
-                return Err(invalid(format!(
-                    "`nodes_modes[{i}]` is {m} (expected 0 to 6)"
-                )));
+                return Err(invalid(format!("`nodes_modes[{i}]` is {m} (expected 0 to 6)")));
             }
         };
         nodes.push(Node::Split {
             feature: feature(e.nodes_featureids[i], features, at)?,
             cmp,
             threshold: threshold(e.nodes_splits[i], e.nodes_splits_are_double, at)?,
-            nan_true: flag(
-                &e.nodes_missing_value_tracks_true,
-                i,
-                "nodes_missing_value_tracks_true",
-            )?,
+            nan_true: flag(&e.nodes_missing_value_tracks_true, i, "nodes_missing_value_tracks_true")?,
             on_true: child(i, &e.nodes_truenodeids, &e.nodes_trueleafs, "true")?,
             on_false: child(i, &e.nodes_falsenodeids, &e.nodes_falseleafs, "false")?,
         });
@@ -114,16 +85,12 @@ pub(super) fn read(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<Vec<Tre
         let root = match usize::try_from(r) {
             Ok(r) if r < n => r,
             _ => {
-                return Err(invalid(format!(
-                    "`tree_roots[{t}]` is {r}, not a node (there are {n})"
-                )));
+                return Err(invalid(format!("`tree_roots[{t}]` is {r}, not a node (there are {n})")));
             }
         };
         // A one-leaf tree: the root's true and false branches are the same leaf
         // (onnxruntime 1.32 then uses leaf `nodes_truenodeids[root]`).
-        if let Node::Split {
-            on_true, on_false, ..
-        } = nodes[root]
+        if let Node::Split { on_true, on_false, .. } = nodes[root]
             && on_true == on_false
             && on_true >= n
         {
@@ -137,11 +104,7 @@ pub(super) fn read(e: &OnnxUnifiedTreeEnsemble, features: u32) -> Result<Vec<Tre
             &mut budget,
             |i| nodes[i].clone(),
             |i| {
-                if i < n {
-                    format!("node {i}")
-                } else {
-                    format!("leaf {}", i - n)
-                }
+                if i < n { format!("node {i}") } else { format!("leaf {}", i - n) }
             },
         )?);
     }
