@@ -75,7 +75,8 @@ impl FusedEngine {
             )));
         }
         // A binding may not be empty: a pipeline without constants gets one zero word.
-        let mut words: Vec<f32> = weights.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let mut words: Vec<f32> =
+            weights.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         if words.is_empty() {
             words.push(0.0);
         }
@@ -98,7 +99,8 @@ impl FusedEngine {
         } else {
             self.pipelined(batch, &chunks)?
         };
-        let bytes = self.client.read(outputs).map_err(|e| RuntimeError::Fused(format!("reading the outputs back: {e:?}")))?;
+        let bytes =
+            self.client.read(outputs).map_err(|e| RuntimeError::Fused(format!("reading the outputs back: {e:?}")))?;
         let parts: Vec<&[f32]> = bytes.iter().map(|b| f32::from_bytes(b)).collect();
         self.unpack(rows, &parts)
     }
@@ -130,7 +132,8 @@ impl FusedEngine {
             let output = self.client.empty(out_len * 4);
             self.enqueue(input.clone(), *len, output, out_len, *rows);
         }
-        cubecl::future::block_on(self.client.sync()).map_err(|e| RuntimeError::Fused(format!("waiting for the kernel: {e:?}")))
+        cubecl::future::block_on(self.client.sync())
+            .map_err(|e| RuntimeError::Fused(format!("waiting for the kernel: {e:?}")))
     }
 
     /// Packs chunks on worker threads while this thread uploads and launches each as it
@@ -266,7 +269,12 @@ fn pack(kernel: &FusedKernel, batch: &Batch, start: usize, end: usize) -> Result
                         *d = encode(v.as_deref());
                     }
                 }
-                _ => return Err(RuntimeError::BadColumn { name: format!("#{input}"), expected: "a column of strings".into() }),
+                _ => {
+                    return Err(RuntimeError::BadColumn {
+                        name: format!("#{input}"),
+                        expected: "a column of strings".into(),
+                    });
+                }
             },
         }
     }

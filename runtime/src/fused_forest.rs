@@ -49,8 +49,7 @@ pub fn fused_forest_margins(weights: &[f32], blob: usize, x: &Array<f32>, margin
                 let v = select(is_missing, 0.0f32, raw);
                 // Missing::Nan (0): NaN takes the default; Missing::Zero (1): NaN becomes 0,
                 // then |v| <= 1e-35 takes the default; Missing::None (2): NaN becomes 0.
-                let take_default =
-                    (missing == 0u32 && is_missing) || (missing == 1u32 && v.abs() <= 1e-35f32);
+                let take_default = (missing == 0u32 && is_missing) || (missing == 1u32 && v.abs() <= 1e-35f32);
                 let mut go_left = false;
                 if kind == 1u32 {
                     go_left = v <= weights[threshold + node];

@@ -24,8 +24,6 @@ mod category;
 mod device;
 mod error;
 #[cfg(feature = "gpu")]
-mod tensor_forest;
-#[cfg(feature = "gpu")]
 mod fused;
 #[cfg(feature = "gpu")]
 mod fused_forest;
@@ -35,27 +33,29 @@ pub mod fuzzing;
 mod output;
 pub mod server;
 mod spec;
+#[cfg(feature = "gpu")]
+mod tensor_forest;
 mod weights;
 
 pub use batch::{Batch, Column};
-pub use category::{fnv1a64, CategoryTable};
+pub use category::{CategoryTable, fnv1a64};
 #[cfg(feature = "gpu")]
-pub use device::{open_wgpu, DeviceChoice, WgpuDevice};
+pub use device::{DeviceChoice, WgpuDevice, open_wgpu};
 pub use error::RuntimeError;
 #[cfg(feature = "gpu")]
-pub use tensor_forest::TensorForest;
-#[cfg(feature = "gpu")]
-pub use fused::{FusedEngine, FusedKernel, FusedLaunch, InputSlot, UploadedBatch, CHUNK_ROWS};
+pub use fused::{CHUNK_ROWS, FusedEngine, FusedKernel, FusedLaunch, InputSlot, UploadedBatch};
 #[cfg(feature = "gpu")]
 pub use fused_forest::fused_forest_margins;
+pub use output::OutputColumn;
+#[cfg(feature = "gpu")]
+pub use output::{bool_output, f32_output};
 /// The tree ensemble the generated native path holds: the node tables with their compact
 /// walk built at load (`pipec_forest::CompiledForest`, dereferencing to the tables;
 /// `Weights::forest` gives it, or the plain tables where `TensorForest::new` wants them).
 pub use pipec_forest::CompiledForest as Forest;
-#[cfg(feature = "gpu")]
-pub use output::{bool_output, f32_output};
-pub use output::OutputColumn;
 pub use spec::{InputKind, InputSpec, OutputKind, OutputRole, OutputSpec, PipelineSpec};
+#[cfg(feature = "gpu")]
+pub use tensor_forest::TensorForest;
 pub use weights::Weights;
 
 /// The pipeline as a Python extension module: what the `#[pymodule]` of a wheel that `pipec

@@ -115,7 +115,11 @@ impl TensorForest {
             base: Tensor::from_data(TensorData::new(forest.base.clone(), [1, outputs]), device),
             membership,
             max_categories: categories.max_size as f32,
-            zero_missing: forest.kind.iter().zip(&forest.missing).any(|(k, m)| *k != NodeKind::Leaf && *m == Missing::Zero),
+            zero_missing: forest
+                .kind
+                .iter()
+                .zip(&forest.missing)
+                .any(|(k, m)| *k != NodeKind::Leaf && *m == Missing::Zero),
             depth: forest.max_depth as usize,
             features: forest.features as usize,
             trees,
@@ -195,7 +199,13 @@ impl TensorForest {
     /// the bitset's size and its bit set (LightGBM's rule). False for every numeric node and
     /// leaf, whose set size is 0. Values are clamped to `[-1, max_categories]` first, so the
     /// integer cast never overflows and out-of-range values stay out of range.
-    fn in_category_set(&self, membership: &Tensor<1>, value: Tensor<2>, base: Tensor<2>, size: Tensor<2>) -> Tensor<2, Bool> {
+    fn in_category_set(
+        &self,
+        membership: &Tensor<1>,
+        value: Tensor<2>,
+        base: Tensor<2>,
+        size: Tensor<2>,
+    ) -> Tensor<2, Bool> {
         let category = value.clamp(-1.0, self.max_categories).trunc();
         let inside = category.clone().greater_equal_elem(0.0).bool_and(category.clone().lower(size));
         let position = (base + category).mask_fill(inside.bool_not(), 0.0).int();
@@ -209,7 +219,9 @@ fn check_f32_limits(forest: &Forest) -> Result<(), String> {
     let nodes = forest.kind.len();
     let categories: usize =
         (0..nodes).filter(|&n| forest.kind[n] == NodeKind::Categorical).map(|n| 32 * forest.cat_len[n] as usize).sum();
-    for (what, count) in [("nodes", nodes), ("features", forest.features as usize), ("categories in all splits", categories)] {
+    for (what, count) in
+        [("nodes", nodes), ("features", forest.features as usize), ("categories in all splits", categories)]
+    {
         if count >= EXACT_F32 {
             return Err(format!("{count} {what}: the tensor path holds at most {}", EXACT_F32 - 1));
         }
@@ -250,7 +262,12 @@ struct CategoryTable {
 
 impl CategoryTable {
     fn new(forest: &Forest) -> CategoryTable {
-        let mut table = CategoryTable { has_categorical: false, membership: vec![0.0], base: vec![0; forest.kind.len()], max_size: 0 };
+        let mut table = CategoryTable {
+            has_categorical: false,
+            membership: vec![0.0],
+            base: vec![0; forest.kind.len()],
+            max_size: 0,
+        };
         for node in (0..forest.kind.len()).filter(|&n| forest.kind[n] == NodeKind::Categorical) {
             let (offset, len) = (forest.cat_offset[node] as usize, forest.cat_len[node] as usize);
             table.has_categorical = true;
@@ -311,12 +328,27 @@ mod tests {
     }
 
     /// A numeric split whose children are nodes `left` and `right` of its tree.
-    fn numeric(feature: u32, threshold: f32, missing: Missing, default_left: bool, left: usize, right: usize) -> TreeNode {
+    fn numeric(
+        feature: u32,
+        threshold: f32,
+        missing: Missing,
+        default_left: bool,
+        left: usize,
+        right: usize,
+    ) -> TreeNode {
         TreeNode::Numeric { feature, threshold, default_left, missing, left, right }
     }
 
     /// A categorical split whose left categories are `categories`, in a bitset of `words`.
-    fn categorical(feature: u32, categories: &[u32], words: u32, missing: Missing, default_left: bool, left: usize, right: usize) -> TreeNode {
+    fn categorical(
+        feature: u32,
+        categories: &[u32],
+        words: u32,
+        missing: Missing,
+        default_left: bool,
+        left: usize,
+        right: usize,
+    ) -> TreeNode {
         let mut bits = vec![0u32; words as usize];
         for &c in categories {
             bits[(c / 32) as usize] |= 1 << (c % 32);
@@ -360,10 +392,9 @@ mod tests {
     fn hand_forest() -> Forest {
         let mut b = ForestBuilder::new(3, vec![0.5, -1.0]);
         let mut add = |output: u32, nodes: &[TreeNode]| b.add_tree(output, nodes).expect("a valid tree");
-        for (missing, default_left, output, leaves) in [
-            (Missing::Nan, true, 0, (1.0, 2.0)),
-            (Missing::Nan, false, 1, (10.0, 20.0)),
-        ] {
+        for (missing, default_left, output, leaves) in
+            [(Missing::Nan, true, 0, (1.0, 2.0)), (Missing::Nan, false, 1, (10.0, 20.0))]
+        {
             add(output, &stump(|l, r| numeric(0, 1.0, missing, default_left, l, r), leaves.0, leaves.1));
         }
         add(0, &stump(|l, r| numeric(1, -0.5, Missing::Zero, true, l, r), 100.0, 200.0));
@@ -428,7 +459,11 @@ mod tests {
         }
         let forest = b.finish().expect("a valid forest");
         let x = [NAN, 1.0, 2.0, 3.0];
-        assert_close(&evaluate(&forest, &x, &Device::flex(), CHUNK_ELEMENTS), &[9.5, 1.75, 7.0, 9.5, 1.75, 7.0], "leaves");
+        assert_close(
+            &evaluate(&forest, &x, &Device::flex(), CHUNK_ELEMENTS),
+            &[9.5, 1.75, 7.0, 9.5, 1.75, 7.0],
+            "leaves",
+        );
         assert_eq!(evaluate(&forest, &[], &Device::flex(), CHUNK_ELEMENTS), Vec::<f32>::new());
         let no_trees = ForestBuilder::new(2, vec![1.0, 2.0]).finish().expect("a valid forest");
         assert_close(&evaluate(&no_trees, &x, &Device::flex(), CHUNK_ELEMENTS), &[1.0, 2.0, 1.0, 2.0], "no trees");
@@ -507,7 +542,9 @@ mod tests {
                 0 | 1 => NAN,
                 2 => 0.0,
                 3 => -1e-36,
-                _ if i % FEATURES as usize >= CATEGORICAL_FROM as usize => rng.below(110) as f32 - 5.0 + rng.below(2) as f32 * 0.5,
+                _ if i % FEATURES as usize >= CATEGORICAL_FROM as usize => {
+                    rng.below(110) as f32 - 5.0 + rng.below(2) as f32 * 0.5
+                }
                 _ => rng.grid() + if rng.chance(0.5) { 0.0 } else { 0.1 },
             })
             .collect()
@@ -540,7 +577,8 @@ mod tests {
     #[test]
     fn forest_malformed_is_an_error() {
         let device = Device::flex();
-        let broken: [(&str, fn(&mut Forest)); 8] = [
+        type Break = (&'static str, fn(&mut Forest));
+        let broken: [Break; 8] = [
             ("child out of range", |f| f.left[0] = 99),
             ("cycle", |f| f.right[0] = 0),
             ("lengths", |f| {

@@ -17,10 +17,8 @@ impl<'a> Weights<'a> {
     fn values(&self, offset: usize, count: usize) -> Result<Vec<f32>, RuntimeError> {
         let start = offset * 4;
         let end = start + count * 4;
-        let bytes = self
-            .bytes
-            .get(start..end)
-            .ok_or(RuntimeError::WeightsTooShort { len: self.bytes.len(), needed: end })?;
+        let bytes =
+            self.bytes.get(start..end).ok_or(RuntimeError::WeightsTooShort { len: self.bytes.len(), needed: end })?;
         Ok(bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
     }
 
@@ -33,8 +31,10 @@ impl<'a> Weights<'a> {
     /// A row-major `R x C` matrix from f32 index `offset`, as boxed rows.
     pub fn matrix<const R: usize, const C: usize>(&self, offset: usize) -> Result<Box<[[f32; C]; R]>, RuntimeError> {
         let values = self.values(offset, R * C)?;
-        let rows: Vec<[f32; C]> =
-            values.chunks_exact(C.max(1)).map(|row| std::array::from_fn(|i| row.get(i).copied().unwrap_or(0.0))).collect();
+        let rows: Vec<[f32; C]> = values
+            .chunks_exact(C.max(1))
+            .map(|row| std::array::from_fn(|i| row.get(i).copied().unwrap_or(0.0)))
+            .collect();
         let needed = (offset + R * C) * 4;
         rows.into_boxed_slice().try_into().map_err(|_| RuntimeError::WeightsTooShort { len: self.bytes.len(), needed })
     }

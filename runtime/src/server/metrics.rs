@@ -4,7 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -128,7 +128,11 @@ impl Metrics {
         );
         registry.register("batch_rows", "Rows in each batch the pipeline ran, by device", batch_rows.clone());
         registry.register("scored_rows", "Rows scored", rows.clone());
-        registry.register("queue_full_rejections", "Requests answered 429 because the queue was full", rejected_full.clone());
+        registry.register(
+            "queue_full_rejections",
+            "Requests answered 429 because the queue was full",
+            rejected_full.clone(),
+        );
         registry.register(
             "auth_refusals",
             "Requests refused 401 or 403 by --auth-token-file, by API group and reason",
@@ -168,10 +172,22 @@ impl Metrics {
             "Kolmogorov-Smirnov distance (numeric) or chi-square (categorical) of a watched feature's window",
             d.drift_statistic.clone(),
         );
-        registry.register("drift_flag", "1 when a watched feature's PSI is past the drift threshold", d.drift_flag.clone());
-        registry.register("drift_window_rows", "Observations in a watched feature's window", d.drift_window_rows.clone());
+        registry.register(
+            "drift_flag",
+            "1 when a watched feature's PSI is past the drift threshold",
+            d.drift_flag.clone(),
+        );
+        registry.register(
+            "drift_window_rows",
+            "Observations in a watched feature's window",
+            d.drift_window_rows.clone(),
+        );
         registry.register("feedback_rows", "Rows whose ground truth was posted, by model", d.feedback_rows.clone());
-        registry.register("live_accuracy", "Live accuracy over the feedback window, by model and metric", d.accuracy.clone());
+        registry.register(
+            "live_accuracy",
+            "Live accuracy over the feedback window, by model and metric",
+            d.accuracy.clone(),
+        );
         registry.register("shadow_rows", "Rows the shadow challenger scored", d.shadow_rows.clone());
         registry.register(
             "shadow_disagreeing_rows",
@@ -187,7 +203,20 @@ impl Metrics {
         registry.register("audit_failures", "Audit log writes that failed", d.audit_failures.clone());
         let payload = super::duties::payload_log::PayloadMetrics::default();
         payload.register(&mut registry);
-        Metrics { registry, requests, errors, latency, batch_rows, rows, rejected_full, auth_refusals, queue_depth, queue_wait, duties, payload }
+        Metrics {
+            registry,
+            requests,
+            errors,
+            latency,
+            batch_rows,
+            rows,
+            rejected_full,
+            auth_refusals,
+            queue_depth,
+            queue_wait,
+            duties,
+            payload,
+        }
     }
 
     pub fn observe_request(&self, endpoint: &str, code: u16, seconds: f64) {

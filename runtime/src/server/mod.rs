@@ -38,12 +38,12 @@ pub use config::{AuditDurability, ChallengerMode, DeviceFlag, LogFormat, Payload
 #[cfg(feature = "gpu")]
 use crate::CompiledPipeline;
 use crate::RowPipeline;
+use clap::{CommandFactory, FromArgMatches};
 use protocol::{auth, grpc, http, listen, tls};
 use scheduling::{Opener, Specs};
-use clap::{CommandFactory, FromArgMatches};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Parses flags and environment, then serves `P` until SIGTERM or SIGINT. Exits 0 after a
@@ -109,12 +109,8 @@ fn main_with(specs: Specs, open: Opener) -> ExitCode {
         )
         .into_boxed_str(),
     );
-    let command = ServerConfig::command()
-        .name(name)
-        .bin_name(name)
-        .version(spec.version)
-        .about(about)
-        .after_help(format!(
+    let command =
+        ServerConfig::command().name(name).bin_name(name).version(spec.version).about(about).after_help(format!(
             "`{name} replay --help`: re-run an audit log through this binary's pipelines.\n\
              `{name} score --help`: score a Parquet, Arrow or CSV file on every core (a server built with \
              `pipec build --batch`)."
@@ -187,9 +183,8 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     };
     let (queue, workers, devices) = loading.await.map_err(|e| format!("loading failed: {e}"))??;
     let address = format!("{}:{}", config.host, config.http_port()?);
-    let listener = tokio::net::TcpListener::bind(&address)
-        .await
-        .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+    let listener =
+        tokio::net::TcpListener::bind(&address).await.map_err(|e| format!("cannot listen on {address}: {e}"))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     let grpc = grpc::Listener::bind(&config.host, config.grpc_port).await?;
     if let Some(log) = &duties.payload_log {
@@ -204,7 +199,11 @@ async fn run(config: ServerConfig, specs: Specs, open: Opener) -> Result<(), Str
     let state = http::AppState {
         auth: auth.clone(),
         spec,
-        alias: config.model_name.clone().filter(|alias| alias != spec.name).map(|alias| &*Box::leak(alias.into_boxed_str())),
+        alias: config
+            .model_name
+            .clone()
+            .filter(|alias| alias != spec.name)
+            .map(|alias| &*Box::leak(alias.into_boxed_str())),
         specs,
         duties: duties.clone(),
         ids: Arc::new(http::RequestIds::new()),

@@ -8,7 +8,7 @@
 
 use super::config::{DeviceFlag, ServerConfig};
 use super::duties::audit_sink::batch_of;
-use super::scheduling::{Opener, Role, Route, Specs, NATIVE_STACK_BYTES};
+use super::scheduling::{NATIVE_STACK_BYTES, Opener, Role, Route, Specs};
 use crate::output::OutputColumn;
 use crate::spec::PipelineSpec;
 use clap::{Parser, ValueEnum};
@@ -55,7 +55,8 @@ pub fn main(specs: Specs, open: Opener) -> ExitCode {
         RoleFlag::Champion => Role::Champion,
         RoleFlag::Challenger => Role::Challenger,
     };
-    let work = std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn(move || replay(&args, role, specs, open));
+    let work =
+        std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn(move || replay(&args, role, specs, open));
     let outcome = match work.map(|handle| handle.join()) {
         Ok(Ok(outcome)) => outcome,
         _ => Err("the replay thread failed".to_string()),
@@ -89,7 +90,12 @@ fn replay(args: &ReplayArgs, role: Role, specs: Specs, open: Opener) -> Result<b
     let config = ServerConfig::try_parse_from(["replay", "--device", device]).map_err(|e| e.to_string())?;
     let models = open(&config)?;
     let scorer = models.get(role).ok_or("this binary has no challenger")?;
-    let filter = Filter { since_unix_nanos: None, until_unix_nanos: None, request_id: args.id.clone(), model: Some(role.as_str().to_string()) };
+    let filter = Filter {
+        since_unix_nanos: None,
+        until_unix_nanos: None,
+        request_id: args.id.clone(),
+        model: Some(role.as_str().to_string()),
+    };
     let mut records = LoggedRecords::open(&args.log, filter)?;
     let (mut replayed, mut rows, mut other_builds, mut differing) = (0u64, 0u64, 0u64, 0u64);
     let mut first: Option<Difference> = None;
@@ -148,11 +154,15 @@ impl LoggedRecords {
         let place = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
         #[cfg(feature = "batch")]
         if pipec_audit_parquet::is_export(path) {
-            return pipec_audit_parquet::read_export(path, filter).map(LoggedRecords::Export).map_err(|e| e.to_string());
+            return pipec_audit_parquet::read_export(path, filter)
+                .map(LoggedRecords::Export)
+                .map_err(|e| e.to_string());
         }
         #[cfg(not(feature = "batch"))]
         if looks_like_export(path) {
-            return Err(place(&"a Parquet export is replayed by a binary built with `--batch` (`pipec replay` given the `.pipe` file builds one)"));
+            return Err(place(
+                &"a Parquet export is replayed by a binary built with `--batch` (`pipec replay` given the `.pipe` file builds one)",
+            ));
         }
         pipec_audit::read_records(path, filter).map(LoggedRecords::Log).map_err(|e| place(&e))
     }
@@ -168,7 +178,9 @@ impl LoggedRecords {
     /// Where a log ends in a torn record (an export has none).
     fn torn_tail(&self) -> Option<String> {
         match self {
-            LoggedRecords::Log(records) => records.torn_tail().map(|t| format!("{} at byte {}", t.segment.display(), t.offset)),
+            LoggedRecords::Log(records) => {
+                records.torn_tail().map(|t| format!("{} at byte {}", t.segment.display(), t.offset))
+            }
             #[cfg(feature = "batch")]
             LoggedRecords::Export(_) => None,
         }
@@ -180,8 +192,9 @@ impl LoggedRecords {
 #[cfg(not(feature = "batch"))]
 fn looks_like_export(path: &std::path::Path) -> bool {
     let partitioned = || {
-        std::fs::read_dir(path)
-            .is_ok_and(|entries| entries.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with("day=")))
+        std::fs::read_dir(path).is_ok_and(|entries| {
+            entries.filter_map(|e| e.ok()).any(|e| e.file_name().to_string_lossy().starts_with("day="))
+        })
     };
     path.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet")) || path.is_dir() && partitioned()
 }
@@ -198,9 +211,9 @@ fn report(
     torn: Option<&str>,
 ) {
     if args.json {
-        let first = first.map(|d| {
-            serde_json::json!({ "seq": d.seq, "request_id": d.request_id, "output": d.output, "detail": d.detail })
-        });
+        let first = first.map(
+            |d| serde_json::json!({ "seq": d.seq, "request_id": d.request_id, "output": d.output, "detail": d.detail }),
+        );
         let summary = serde_json::json!({
             "pipeline": spec.identity,
             "records": replayed,
@@ -227,10 +240,7 @@ fn report(
             spec.identity
         ),
         Some(d) => {
-            println!(
-                "different: {differing} of {replayed} records ({builds}) differ from build {}",
-                spec.identity
-            );
+            println!("different: {differing} of {replayed} records ({builds}) differ from build {}", spec.identity);
             println!("first: record {} (request `{}`): output `{}` {}", d.seq, d.request_id, d.output, d.detail);
         }
     }
@@ -257,15 +267,23 @@ fn compare(spec: &PipelineSpec, record: &AuditRecord, columns: &[OutputColumn], 
             return Some(difference(&logged.name, detail));
         }
         let mismatch = match (&logged.values, replayed) {
-            (Values::F32(old), OutputColumn::F32 { values: new, .. }) => first_mismatch(old, &new, |a, b| a.to_bits() == b.to_bits())
-                .map(|i| (i, format!("{:?} (bits {:#010x})", old[i], old[i].to_bits()), format!("{:?} (bits {:#010x})", new[i], new[i].to_bits()))),
+            (Values::F32(old), OutputColumn::F32 { values: new, .. }) => {
+                first_mismatch(old, &new, |a, b| a.to_bits() == b.to_bits()).map(|i| {
+                    (
+                        i,
+                        format!("{:?} (bits {:#010x})", old[i], old[i].to_bits()),
+                        format!("{:?} (bits {:#010x})", new[i], new[i].to_bits()),
+                    )
+                })
+            }
             (Values::Bool(old), OutputColumn::Bool { values: new, .. }) => {
                 first_mismatch(old, &new, |a, b| a == b).map(|i| (i, old[i].to_string(), new[i].to_string()))
             }
             _ => return Some(difference(&logged.name, "has another type in this build".into())),
         };
         if let Some((i, old, new)) = mismatch {
-            let place = if width == 1 { format!("row {}", i) } else { format!("row {} element {}", i / width, i % width) };
+            let place =
+                if width == 1 { format!("row {}", i) } else { format!("row {} element {}", i / width, i % width) };
             return Some(difference(&logged.name, format!("{place}: logged {old}, replayed {new}")));
         }
     }

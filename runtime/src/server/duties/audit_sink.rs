@@ -49,7 +49,10 @@ pub fn record(scored: &ScoredBatch, part: &Part, time_unix_nanos: u64) -> AuditR
         .failed_checks
         .rows(start, part.rows)
         .iter()
-        .map(|(check, rows)| FailedCheck { check: check.to_string(), rows: rows.iter().map(|&row| row as u32).collect() })
+        .map(|(check, rows)| FailedCheck {
+            check: check.to_string(),
+            rows: rows.iter().map(|&row| row as u32).collect(),
+        })
         .collect();
     AuditRecord {
         seq: 0,
@@ -78,9 +81,11 @@ pub fn batch_of(spec: &PipelineSpec, records: &[&AuditRecord]) -> Result<Batch, 
     for input in spec.inputs {
         let mut column: Option<Column> = None;
         for record in records {
-            let logged = record.inputs.iter().find(|v| v.name == input.name).ok_or_else(|| {
-                format!("record {} has no input `{}`", record.seq, input.name)
-            })?;
+            let logged = record
+                .inputs
+                .iter()
+                .find(|v| v.name == input.name)
+                .ok_or_else(|| format!("record {} has no input `{}`", record.seq, input.name))?;
             match (&mut column, &logged.values) {
                 (None, Values::F32(v)) => column = Some(Column::F32(v.clone())),
                 (None, Values::Bool(v)) => column = Some(Column::Bool(v.clone())),

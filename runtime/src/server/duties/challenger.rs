@@ -54,13 +54,23 @@ pub struct OutputReport {
 impl Comparison {
     /// Compares the public outputs of one batch scored by both; returns the rows that
     /// disagreed.
-    pub fn add(&mut self, spec: &PipelineSpec, champion: &[OutputColumn], challenger: &[OutputColumn], rows: usize) -> u64 {
+    pub fn add(
+        &mut self,
+        spec: &PipelineSpec,
+        champion: &[OutputColumn],
+        challenger: &[OutputColumn],
+        rows: usize,
+    ) -> u64 {
         let mut disagree = vec![false; rows];
         for (index, output) in spec.public_outputs() {
             let stats = self.outputs.entry(output.name).or_default();
             let width = output.width.max(1);
             match (output.kind, champion.get(index), challenger.get(index)) {
-                (OutputKind::F32, Some(OutputColumn::F32 { values: a, .. }), Some(OutputColumn::F32 { values: b, .. })) => {
+                (
+                    OutputKind::F32,
+                    Some(OutputColumn::F32 { values: a, .. }),
+                    Some(OutputColumn::F32 { values: b, .. }),
+                ) => {
                     for (i, (x, y)) in a.iter().zip(b).enumerate() {
                         let (x, y) = (f64::from(*x), f64::from(*y));
                         let diff = (x - y).abs();
@@ -72,7 +82,11 @@ impl Comparison {
                         }
                     }
                 }
-                (OutputKind::Bool, Some(OutputColumn::Bool { values: a, .. }), Some(OutputColumn::Bool { values: b, .. })) => {
+                (
+                    OutputKind::Bool,
+                    Some(OutputColumn::Bool { values: a, .. }),
+                    Some(OutputColumn::Bool { values: b, .. }),
+                ) => {
                     for (i, (x, y)) in a.iter().zip(b).enumerate() {
                         stats.values += 1;
                         if x != y {
@@ -105,10 +119,13 @@ impl Comparison {
         let rate = |n: u64, of: u64| (of > 0).then(|| n as f64 / of as f64);
         let outputs = spec
             .public_outputs()
-            .filter_map(|(_, o)| {
+            .map(|(_, o)| {
                 let stats = self.outputs.get(o.name).copied().unwrap_or_default();
                 let mean = (o.kind == OutputKind::F32 && stats.values > 0).then(|| stats.sum_abs / stats.values as f64);
-                Some((o.name, OutputReport { disagreement_rate: rate(stats.differing, stats.values), mean_abs_difference: mean }))
+                (
+                    o.name,
+                    OutputReport { disagreement_rate: rate(stats.differing, stats.values), mean_abs_difference: mean },
+                )
             })
             .collect();
         ComparisonReport {

@@ -64,11 +64,15 @@ impl Drift {
                 }
             };
             match values {
-                Values::Numbers(v) => v.iter().for_each(|x| monitor.observe(feature, Observation::Number(f64::from(*x)))),
+                Values::Numbers(v) => {
+                    v.iter().for_each(|x| monitor.observe(feature, Observation::Number(f64::from(*x))))
+                }
                 Values::Booleans(v) => v.iter().for_each(|b| {
                     monitor.observe(feature, Observation::Category(Some(if *b { "true" } else { "false" })))
                 }),
-                Values::Strings(v) => v.iter().for_each(|s| monitor.observe(feature, Observation::Category(s.as_deref()))),
+                Values::Strings(v) => {
+                    v.iter().for_each(|s| monitor.observe(feature, Observation::Category(s.as_deref())))
+                }
             }
         }
     }

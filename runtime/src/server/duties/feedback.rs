@@ -2,8 +2,8 @@
 //! truth for them is posted (`POST /v2/models/{name}/feedback`); each labelled row then joins
 //! its model's accuracy window.
 
-use crate::server::scheduling::Role;
 use crate::output::OutputColumn;
+use crate::server::scheduling::Role;
 use crate::spec::PipelineSpec;
 use pipec_monitor::{AccuracyReport, AccuracySpec, AccuracyWindow};
 use serde_json::Value;
@@ -51,7 +51,15 @@ impl Feedback {
 
     /// Keeps the predictions of rows `start..start + rows` of a scored batch for request `id`.
     /// A second model's predictions for the same id (the shadow challenger) join the first's.
-    pub fn remember(&self, role: Role, spec: &PipelineSpec, columns: &[OutputColumn], id: &str, start: usize, rows: usize) {
+    pub fn remember(
+        &self,
+        role: Role,
+        spec: &PipelineSpec,
+        columns: &[OutputColumn],
+        id: &str,
+        start: usize,
+        rows: usize,
+    ) {
         let Some(predictions) = self.predictions(spec, columns, start, rows) else { return };
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(entry) = pending.by_id.get_mut(id) {
@@ -72,7 +80,13 @@ impl Feedback {
         pending.order.push_back(id.to_string());
     }
 
-    fn predictions(&self, spec: &PipelineSpec, columns: &[OutputColumn], start: usize, rows: usize) -> Option<Vec<Prediction>> {
+    fn predictions(
+        &self,
+        spec: &PipelineSpec,
+        columns: &[OutputColumn],
+        start: usize,
+        rows: usize,
+    ) -> Option<Vec<Prediction>> {
         let column = |name: &str| spec.outputs.iter().position(|o| o.name == name).and_then(|i| columns.get(i));
         let rows = start..start + rows;
         match &self.accuracy {
@@ -132,7 +146,9 @@ impl Feedback {
             let window = windows.entry(role).or_insert_with(|| AccuracyWindow::new(self.window));
             for (prediction, truth) in predictions.iter().zip(&parsed) {
                 match prediction {
-                    Prediction::Class { label, probability } => window.add_classified(*label, *probability, *truth != 0.0),
+                    Prediction::Class { label, probability } => {
+                        window.add_classified(*label, *probability, *truth != 0.0)
+                    }
                     Prediction::Value(value) => window.add_regressed(*value, *truth),
                 }
             }

@@ -15,13 +15,13 @@
 
 use crate::server::config::{ChallengerMode, PayloadLogMode, ServerConfig};
 use crate::server::protocol::decode::{Answer, RequestedOutput};
-use crate::server::protocol::encode::{encode, RawOutput};
+use crate::server::protocol::encode::{RawOutput, encode};
 use crate::server::protocol::oip::{InferRequest, InferResponse, ResponseOutput};
 use crate::server::scheduling::{BatchOutcome, Part, Role, Specs};
 use crate::spec::PipelineSpec;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 
 /// KServe's event types (`pkg/logger/worker.go`).
 pub const REQUEST_TYPE: &str = "org.kubeflow.serving.inference.request";
@@ -193,7 +193,11 @@ pub struct PayloadMetrics {
 
 impl PayloadMetrics {
     pub fn register(&self, registry: &mut Registry) {
-        registry.register("payload_events_sent", "Payload events the --log-url receiver accepted, by type", self.sent.clone());
+        registry.register(
+            "payload_events_sent",
+            "Payload events the --log-url receiver accepted, by type",
+            self.sent.clone(),
+        );
         registry.register(
             "payload_events_dropped",
             "Payload events not delivered, by type and reason (queue_full, send_failed, shutdown)",
@@ -383,7 +387,9 @@ impl PayloadLog {
                     content_type: HeaderValue::from_static("application/json"),
                     json_length: None,
                 }),
-                Err(e) => tracing::warn!(error = %e, id = part.request_id, "encoding the shadow challenger's answer failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, id = part.request_id, "encoding the shadow challenger's answer failed")
+                }
             }
         }
     }
@@ -532,11 +538,7 @@ async fn send(client: &Client<HttpConnector, Full<Bytes>>, shared: &Shared, even
         let status = response.status();
         // Read the answer to its end, so that the connection can be used again.
         let _ = response.into_body().collect().await;
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {status}"))
-        }
+        if status.is_success() { Ok(()) } else { Err(format!("the receiver answered {status}")) }
     };
     match tokio::time::timeout(shared.timeout, exchange).await {
         Ok(result) => result,
@@ -691,7 +693,10 @@ mod tests {
     #[test]
     fn rest_messages_with_binary_data_say_where_the_json_ends() {
         let plain = Payload::rest(b"{}", b"");
-        assert_eq!((&plain.body[..], plain.content_type.to_str().unwrap(), plain.json_length), (&b"{}"[..], "application/json", None));
+        assert_eq!(
+            (&plain.body[..], plain.content_type.to_str().unwrap(), plain.json_length),
+            (&b"{}"[..], "application/json", None)
+        );
         let binary = Payload::rest(b"{}", &[1, 2, 3]);
         assert_eq!(&binary.body[..], &[b'{', b'}', 1, 2, 3]);
         assert_eq!(binary.content_type, "application/octet-stream");

@@ -117,10 +117,7 @@ impl Refusal {
 
     pub fn message(self, group: ApiGroup) -> String {
         match self {
-            Refusal::Missing => format!(
-                "the {} API needs a token: send `Authorization: Bearer <token>`",
-                group.name()
-            ),
+            Refusal::Missing => format!("the {} API needs a token: send `Authorization: Bearer <token>`", group.name()),
             Refusal::Unknown => "the token is not valid".to_string(),
             Refusal::Forbidden => format!("the token does not grant the {} API", group.name()),
         }
@@ -258,7 +255,8 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 fn read_tokens(path: &Path) -> Result<Tokens, TokenFileError> {
     let stamp = file_stamp(path);
-    let text = std::fs::read_to_string(path).map_err(|source| TokenFileError::Read { path: path.to_path_buf(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| TokenFileError::Read { path: path.to_path_buf(), source })?;
     let mut tokens = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -320,7 +318,8 @@ mod tests {
 
     #[test]
     fn tokens_grant_their_groups_and_health_stays_open() {
-        let (_file, auth) = auth("# clients\nalpha\nlabeler feedback,monitor\n\n", "inference,feedback,monitor,metrics,metadata");
+        let (_file, auth) =
+            auth("# clients\nalpha\nlabeler feedback,monitor\n\n", "inference,feedback,monitor,metrics,metadata");
         let inference = Some(ApiGroup::Inference);
         assert_eq!(auth.check(inference, Some(b"Bearer alpha")), Ok(()));
         assert_eq!(auth.check(inference, Some(b"bearer   alpha ")), Ok(()));

@@ -100,11 +100,7 @@ const PREALLOCATED: usize = 1 << 16;
 /// vector.
 fn row_count(declared: &InputSpec, input: &RequestInput) -> Result<usize, ApiError> {
     let shape = &input.shape;
-    let expected = if declared.is_vector {
-        format!("[n, {}]", declared.width)
-    } else {
-        "[n] or [n, 1]".to_string()
-    };
+    let expected = if declared.is_vector { format!("[n, {}]", declared.width) } else { "[n] or [n, 1]".to_string() };
     let fits = match shape.as_slice() {
         [n] => !declared.is_vector && *n >= 0,
         [n, w] => *n >= 0 && *w == declared.width as i64,
@@ -146,10 +142,9 @@ fn decode_input(
     }
     // A shape like [2^60, 30] must not wrap around or be allocated for: the values are
     // counted against what the request really holds below.
-    let count = rows
-        .checked_mul(declared.width)
-        .filter(|&count| count <= MAX_VALUES)
-        .ok_or_else(|| bad(format!("shape {:?} holds more values than a request may send ({MAX_VALUES})", input.shape)))?;
+    let count = rows.checked_mul(declared.width).filter(|&count| count <= MAX_VALUES).ok_or_else(|| {
+        bad(format!("shape {:?} holds more values than a request may send ({MAX_VALUES})", input.shape))
+    })?;
     let source = match (binary_size(&input.parameters).map_err(&bad)?, &input.data) {
         (Some(_), Some(_)) => return Err(bad("has both `data` and a binary_data_size parameter".into())),
         (Some(size), None) => Source::Binary(cursor.take(size).map_err(&bad)?),
@@ -288,13 +283,11 @@ fn read_number(datatype: &str, b: &[u8]) -> f64 {
 
 fn booleans(source: Source, count: usize) -> Result<Vec<bool>, String> {
     match source {
-        Source::Json(elements) => {
-            elements
-                .iter()
-                .enumerate()
-                .map(|(i, e)| e.as_bool().ok_or_else(|| format!("element {i}: {e} is not true or false")))
-                .collect()
-        }
+        Source::Json(elements) => elements
+            .iter()
+            .enumerate()
+            .map(|(i, e)| e.as_bool().ok_or_else(|| format!("element {i}: {e} is not true or false")))
+            .collect(),
         Source::Binary(bytes) => {
             if bytes.len() != count {
                 return Err(format!("binary_data_size is {} bytes; {count} BOOL values take {count}", bytes.len()));
@@ -306,18 +299,16 @@ fn booleans(source: Source, count: usize) -> Result<Vec<bool>, String> {
 
 fn strings(declared: &InputSpec, source: Source, count: usize) -> Result<Vec<Option<Arc<str>>>, String> {
     match source {
-        Source::Json(elements) => {
-            elements
-                .iter()
-                .enumerate()
-                .map(|(row, e)| match e {
-                    Value::String(s) => Ok(Some(Arc::from(s.as_str()))),
-                    Value::Null if declared.nullable => Ok(None),
-                    Value::Null => Err(format!("row {row}: null, but the input is not nullable")),
-                    other => Err(format!("row {row}: {other} is not a string")),
-                })
-                .collect()
-        }
+        Source::Json(elements) => elements
+            .iter()
+            .enumerate()
+            .map(|(row, e)| match e {
+                Value::String(s) => Ok(Some(Arc::from(s.as_str()))),
+                Value::Null if declared.nullable => Ok(None),
+                Value::Null => Err(format!("row {row}: null, but the input is not nullable")),
+                other => Err(format!("row {row}: {other} is not a string")),
+            })
+            .collect(),
         Source::Binary(mut bytes) => {
             // Each element: its length as a little-endian u32, then its bytes.
             // Each element takes at least its 4-byte length.

@@ -12,8 +12,8 @@
 
 use super::decode::decode;
 use super::oip::InferRequest;
-use crate::fuzzing::{decode_request, SPEC};
-use serde_json::{json, Value};
+use crate::fuzzing::{SPEC, decode_request};
+use serde_json::{Value, json};
 
 /// xorshift64*: enough for choosing mutations, and reproducible from the seed.
 struct Rng(u64);
@@ -152,7 +152,8 @@ fn mutate_bytes(bytes: &mut Vec<u8>, rng: &mut Rng) {
 fn exercise(head: &[u8], binary: &[u8], what: &str) {
     let outcome = std::panic::catch_unwind(|| decode_request(head, binary));
     if let Err(panic) = outcome {
-        let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+        let message =
+            panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
         panic!(
             "{what}: decoding panicked ({}) on head {:?} with {} binary bytes {:?}",
             message.unwrap_or_default(),

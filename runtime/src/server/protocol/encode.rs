@@ -2,7 +2,7 @@
 //! data for the outputs the client asked to receive that way. The `failed_checks` output is
 //! written from the failed checks the worker found when it scored the batch.
 
-use super::decode::{Answer, RequestedOutput, FAILED_CHECKS};
+use super::decode::{Answer, FAILED_CHECKS, RequestedOutput};
 use super::oip::{InferResponse, ResponseOutput};
 use super::tensors::output_datatype;
 use crate::output::OutputColumn;

@@ -9,21 +9,21 @@ use super::infer;
 use super::oip::{InferRequest, ModelMetadata, ServerMetadata, TensorMetadata};
 use super::tensors::{input_datatype, input_shape, output_datatype, output_shape};
 use crate::server::config::ChallengerMode;
-use crate::server::duties::feedback::FeedbackError;
 use crate::server::duties::Duties;
+use crate::server::duties::feedback::FeedbackError;
 use crate::server::metrics::{AuthLabels, Metrics, ModelLabels};
 use crate::server::scheduling::{Queue, Specs};
 use crate::spec::PipelineSpec;
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Map, Value};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Ids for requests that do not bring their own: unique within this process run and across
@@ -117,7 +117,11 @@ async fn authorize(State(state): State<AppState>, path: MatchedPath, request: Re
     let header = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
     match (auth.check(group, header), group) {
         (Err(refusal), Some(group)) => {
-            state.metrics.auth_refusals.get_or_create(&AuthLabels { group: group.name(), reason: refusal.reason() }).inc();
+            state
+                .metrics
+                .auth_refusals
+                .get_or_create(&AuthLabels { group: group.name(), reason: refusal.reason() })
+                .inc();
             let status = match refusal {
                 Refusal::Forbidden => StatusCode::FORBIDDEN,
                 Refusal::Missing | Refusal::Unknown => StatusCode::UNAUTHORIZED,
@@ -248,7 +252,10 @@ async fn model_metadata(State(state): State<AppState>, Path(name): Path<String>)
     }
 }
 
-async fn model_metadata_version(State(state): State<AppState>, Path((name, version)): Path<(String, String)>) -> Response {
+async fn model_metadata_version(
+    State(state): State<AppState>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
     match check_model(&state, &name, Some(&version)) {
         Ok(served) => Json(metadata(state.specs, served)).into_response(),
         Err(e) => failure(e),
@@ -290,8 +297,8 @@ async fn feedback_checked(state: &AppState, name: &str, headers: &HeaderMap, bod
         ));
     };
     let bytes = read_body(state, headers, body).await?;
-    let message: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
+    let message: Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")))?;
     let id = message.get("id").and_then(Value::as_str).ok_or_else(|| {
         ApiError::bad_request("expected {\"id\": \"<request id>\", \"truth\": [...]}: `id` is missing or not a string")
     })?;
@@ -361,7 +368,10 @@ async fn infer_checked(
             let mut body = encoded.json;
             body.extend_from_slice(&binary);
             let content_type = HeaderValue::from_static("application/octet-stream");
-            ([(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static(HEADER_LENGTH), json_length)], body)
+            (
+                [(header::CONTENT_TYPE, content_type), (header::HeaderName::from_static(HEADER_LENGTH), json_length)],
+                body,
+            )
                 .into_response()
         }
     })

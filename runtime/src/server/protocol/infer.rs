@@ -9,7 +9,7 @@
 //! and the same error messages.
 
 use super::decode::decode;
-use super::encode::{encode, encode_raw, Encoded, RawOutput};
+use super::encode::{Encoded, RawOutput, encode, encode_raw};
 use super::error::ApiError;
 use super::http::AppState;
 use super::oip::{InferRequest, InferResponse};
@@ -46,7 +46,12 @@ pub enum Answer {
 
 /// Scores `request`, addressed to the model by the name `served` (the pipeline's name or
 /// `--model-name`, already checked), and answers in the form asked for.
-pub async fn infer(state: &AppState, served: &'static str, request: Request<'_>, form: Form) -> Result<Answer, ApiError> {
+pub async fn infer(
+    state: &AppState,
+    served: &'static str,
+    request: Request<'_>,
+    form: Form,
+) -> Result<Answer, ApiError> {
     let received = std::time::SystemTime::now();
     let decoded = decode(state.spec, &request.head, request.binary)?;
     let rows = decoded.batch.rows();
@@ -72,7 +77,8 @@ pub async fn infer(state: &AppState, served: &'static str, request: Request<'_>,
     if outcome.spec.checks().next().is_some() {
         parameters.insert("failed_check_rows".into(), Value::from(outcome.failed_checks.failing_rows(rows)));
     }
-    let head = InferResponse { model_name: served, model_version: state.spec.version, id: request_id.clone(), parameters };
+    let head =
+        InferResponse { model_name: served, model_version: state.spec.version, id: request_id.clone(), parameters };
     let answer = match form {
         Form::Rest => Answer::Rest(encode(head, rows, &decoded.outputs, &outcome).map_err(|e| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the answer failed: {e}"))

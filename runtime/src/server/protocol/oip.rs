@@ -117,9 +117,9 @@ fn non_json_number(json: &[u8], error: &serde_json::Error) -> Option<&'static st
     let line_start: usize = json.split(|&b| b == b'\n').take(error.line() - 1).map(|l| l.len() + 1).sum();
     let at = line_start + error.column().saturating_sub(1);
     let window = json.get(at.saturating_sub(1)..)?;
-    ["-Infinity", "Infinity", "NaN", "-inf", "inf", "-nan", "nan"]
-        .into_iter()
-        .find(|word| window.starts_with(word.as_bytes()) || window.get(1..).is_some_and(|w| w.starts_with(word.as_bytes())))
+    ["-Infinity", "Infinity", "NaN", "-inf", "inf", "-nan", "nan"].into_iter().find(|word| {
+        window.starts_with(word.as_bytes()) || window.get(1..).is_some_and(|w| w.starts_with(word.as_bytes()))
+    })
 }
 
 #[cfg(test)]

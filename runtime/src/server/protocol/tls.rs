@@ -83,7 +83,11 @@ fn certificates(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'s
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| file_error(flag, path, e))?;
     if chain.is_empty() {
-        return Err(TlsError::File { flag, path: path.to_path_buf(), message: "no PEM certificate in the file".into() });
+        return Err(TlsError::File {
+            flag,
+            path: path.to_path_buf(),
+            message: "no PEM certificate in the file".into(),
+        });
     }
     Ok(chain)
 }
@@ -103,8 +107,15 @@ mod tests {
         let ca_alone = TlsFiles { cert: None, key: None, client_ca: Some(Path::new("ca.pem")) };
         assert!(matches!(ca_alone.acceptors(), Err(TlsError::ClientCaAlone)));
         let half = TlsFiles { cert: Some(Path::new("c.pem")), key: None, client_ca: None };
-        assert_eq!(half.acceptors().err().map(|e| e.to_string()).as_deref(), Some("--tls-cert and --tls-key go together: --tls-key is missing"));
-        let missing = TlsFiles { cert: Some(Path::new("/nonexistent/c.pem")), key: Some(Path::new("/nonexistent/k.pem")), client_ca: None };
+        assert_eq!(
+            half.acceptors().err().map(|e| e.to_string()).as_deref(),
+            Some("--tls-cert and --tls-key go together: --tls-key is missing")
+        );
+        let missing = TlsFiles {
+            cert: Some(Path::new("/nonexistent/c.pem")),
+            key: Some(Path::new("/nonexistent/k.pem")),
+            client_ca: None,
+        };
         let message = missing.acceptors().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.starts_with("--tls-cert /nonexistent/c.pem: "), "{message}");
     }

@@ -4,11 +4,11 @@
 //! `gpu_engines.rs` instead, which adds burn's CPU backend, wgpu and the fused kernel.
 
 use super::route::Route;
-use crate::server::config::{DeviceFlag, ServerConfig};
+use crate::RowPipeline;
 use crate::batch::{Batch, Column};
 use crate::output::OutputColumn;
+use crate::server::config::{DeviceFlag, ServerConfig};
 use crate::spec::{InputKind, PipelineSpec};
-use crate::RowPipeline;
 
 /// One pipeline on its devices, as a worker sees it: a trait object, so that a worker can hold
 /// a champion and a challenger of different generated types.
@@ -22,7 +22,9 @@ pub trait Scorer {
     fn describe(&self) -> String;
 }
 
-pub(super) fn guarded(forward: impl FnOnce() -> Result<Vec<OutputColumn>, crate::RuntimeError>) -> Result<Vec<OutputColumn>, String> {
+pub(super) fn guarded(
+    forward: impl FnOnce() -> Result<Vec<OutputColumn>, crate::RuntimeError>,
+) -> Result<Vec<OutputColumn>, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(forward))
         .map_err(|_| "the pipeline panicked; see the server log".to_string())
         .and_then(|result| result.map_err(|e| e.to_string()))
@@ -50,7 +52,9 @@ impl<R: RowPipeline> NativeEngine<R> {
             }
         }
         if config.native_max_rows.is_some() {
-            tracing::warn!("--native-max-rows has no effect: this server was built for the CPU only and runs every batch on the native path");
+            tracing::warn!(
+                "--native-max-rows has no effect: this server was built for the CPU only and runs every batch on the native path"
+            );
         }
         let rows = R::load().map_err(|e| format!("loading the native pipeline: {e}"))?;
         rows.forward_rows(&zero_rows(R::spec(), 1).map_err(|e| e.to_string())?)
@@ -96,4 +100,3 @@ pub(super) fn zero_rows(spec: &PipelineSpec, rows: usize) -> Result<Batch, crate
         .collect();
     Batch::new(spec, rows, columns)
 }
-

@@ -10,14 +10,14 @@
 //! GPU's fixed cost per batch and its cost per row, so a heavy pipeline (a thousand trees)
 //! goes to the GPU at far fewer rows than a light one.
 
-use crate::server::config::{DeviceFlag, ServerConfig};
-use super::engines::{guarded, zero_rows, Scorer};
+use super::engines::{Scorer, guarded, zero_rows};
 use super::route::Route;
 use crate::batch::Batch;
 use crate::device::open_wgpu;
-use crate::output::OutputColumn;
-use crate::spec::PipelineSpec;
 use crate::fused::FusedEngine;
+use crate::output::OutputColumn;
+use crate::server::config::{DeviceFlag, ServerConfig};
+use crate::spec::PipelineSpec;
 use crate::{CompiledPipeline, RowPipeline};
 use burn::tensor::Device;
 use std::time::{Duration, Instant};
@@ -120,7 +120,9 @@ fn open_gpu<P: CompiledPipeline>(min_rows: Option<usize>, native: &P::Rows) -> R
         Some((kernel, weights)) => {
             let engine = FusedEngine::new(kernel, P::spec(), weights, &device.device)
                 .map_err(|e| format!("loading the fused kernel on wgpu: {e}"))?;
-            engine.forward(&zero_rows(P::spec(), 1).map_err(|e| e.to_string())?).map_err(|e| format!("a first row of the fused kernel failed: {e}"))?;
+            engine
+                .forward(&zero_rows(P::spec(), 1).map_err(|e| e.to_string())?)
+                .map_err(|e| format!("a first row of the fused kernel failed: {e}"))?;
             Some(engine)
         }
         None => None,

@@ -19,6 +19,6 @@ mod worker;
 pub use engines::NATIVE_STACK_BYTES;
 pub use models::{Opener, Role, Specs};
 pub use outcome::BatchOutcome;
-pub use queue::{Queue, Part, SubmitError};
+pub use queue::{Part, Queue, SubmitError};
 pub use route::Route;
 pub use worker::start;

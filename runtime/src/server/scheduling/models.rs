@@ -1,14 +1,14 @@
 //! The pipelines one server holds: a champion and, when the binary was built with one, a
 //! challenger of the same inputs and outputs.
 
-use crate::server::config::ServerConfig;
 use super::engines::{NativeEngine, Scorer};
 #[cfg(feature = "gpu")]
 use super::gpu_engines::Engines;
-use crate::spec::{OutputRole, PipelineSpec};
-use crate::RowPipeline;
 #[cfg(feature = "gpu")]
 use crate::CompiledPipeline;
+use crate::RowPipeline;
+use crate::server::config::ServerConfig;
+use crate::spec::{OutputRole, PipelineSpec};
 use std::sync::Arc;
 
 /// Which of the two pipelines.
@@ -90,7 +90,8 @@ pub fn single<P: CompiledPipeline + 'static>() -> (Specs, Opener) {
 }
 
 #[cfg(feature = "gpu")]
-pub fn with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> Result<(Specs, Opener), String> {
+pub fn with_challenger<P: CompiledPipeline + 'static, C: CompiledPipeline + 'static>() -> Result<(Specs, Opener), String>
+{
     pair_with(P::spec(), C::spec(), Engines::<P>::open, Engines::<C>::open)
 }
 
@@ -111,9 +112,8 @@ pub fn same_interface(champion: &PipelineSpec, challenger: &PipelineSpec) -> Res
     if champion.inputs != challenger.inputs {
         return Err("the challenger's inputs differ from the champion's".into());
     }
-    let public = |spec: &PipelineSpec| {
-        spec.outputs.iter().filter(|o| o.role == OutputRole::Output).copied().collect::<Vec<_>>()
-    };
+    let public =
+        |spec: &PipelineSpec| spec.outputs.iter().filter(|o| o.role == OutputRole::Output).copied().collect::<Vec<_>>();
     if public(champion) != public(challenger) {
         return Err("the challenger's outputs differ from the champion's".into());
     }

@@ -7,7 +7,7 @@ use super::models::Role;
 use super::outcome::BatchOutcome;
 use crate::batch::Batch;
 use crate::server::metrics::Metrics;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
@@ -116,14 +116,7 @@ pub fn collect(
     let mut jobs = vec![first];
     while rows < limits.max_rows {
         let now = Instant::now();
-        let next = if now >= deadline {
-            receiver.try_recv().ok()
-        } else {
-            match receiver.recv_timeout(deadline - now) {
-                Ok(job) => Some(job),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-            }
-        };
+        let next = if now >= deadline { receiver.try_recv().ok() } else { receiver.recv_timeout(deadline - now).ok() };
         let Some(job) = next.map(take) else { break };
         if rows + job.batch.rows() > limits.max_rows {
             *carried = Some(job);

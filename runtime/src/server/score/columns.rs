@@ -8,8 +8,8 @@ use crate::batch::{Batch, Column};
 use crate::spec::{InputKind, InputSpec, PipelineSpec};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowPrimitiveType, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type,
-    UInt32Type, UInt64Type, UInt8Type,
+    ArrowPrimitiveType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type, UInt16Type,
+    UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, PrimitiveArray, RecordBatch};
 use arrow_schema::{DataType, Schema};
@@ -67,7 +67,12 @@ impl InputColumns {
                 InputKind::Bool => Column::Bool(booleans(array, input.width).map_err(at)?),
                 InputKind::F32 | InputKind::F64 | InputKind::I64 => {
                     let mut values = Vec::with_capacity(rows * input.width);
-                    if input.width == 1 && !matches!(array.data_type(), DataType::FixedSizeList(..) | DataType::List(_) | DataType::LargeList(_)) {
+                    if input.width == 1
+                        && !matches!(
+                            array.data_type(),
+                            DataType::FixedSizeList(..) | DataType::List(_) | DataType::LargeList(_)
+                        )
+                    {
                         numbers(array, input.nullable, &mut values).map_err(at)?;
                     } else {
                         vectors(array, input.width, input.nullable, &mut values).map_err(at)?;

@@ -34,8 +34,14 @@ pub struct CsvSource {
 pub type KindOf<'a> = &'a dyn Fn(&str) -> CsvKind;
 
 impl CsvSource {
-    pub fn open(path: &Path, batch_rows: usize, select: super::source::Select, kind: KindOf) -> Result<CsvSource, ScoreError> {
-        let file = File::open(path).map_err(|e| ScoreError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
+    pub fn open(
+        path: &Path,
+        batch_rows: usize,
+        select: super::source::Select,
+        kind: KindOf,
+    ) -> Result<CsvSource, ScoreError> {
+        let file =
+            File::open(path).map_err(|e| ScoreError::Open { path: path.to_path_buf(), reason: e.to_string() })?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::new(file));
         let headers = reader
             .headers()
@@ -46,13 +52,19 @@ impl CsvSource {
             CsvKind::Bool => DataType::Boolean,
             CsvKind::Text => DataType::Utf8,
         };
-        let full = Schema::new(
-            headers.iter().map(|name| Field::new(name, data_type(kind(name)), true)).collect::<Vec<_>>(),
-        );
+        let full =
+            Schema::new(headers.iter().map(|name| Field::new(name, data_type(kind(name)), true)).collect::<Vec<_>>());
         let wanted = select(&full)?;
         let columns: Vec<(usize, CsvKind)> = wanted.iter().map(|&i| (i, kind(&headers[i]))).collect();
         let schema = Arc::new(full.project(&wanted).map_err(|e| ScoreError::Setup(e.to_string()))?);
-        Ok(CsvSource { path: path.to_path_buf(), reader, columns, schema, batch_rows, record: csv::StringRecord::new() })
+        Ok(CsvSource {
+            path: path.to_path_buf(),
+            reader,
+            columns,
+            schema,
+            batch_rows,
+            record: csv::StringRecord::new(),
+        })
     }
 
     pub fn schema(&self) -> SchemaRef {
@@ -128,8 +140,10 @@ impl CsvSource {
                 }
             })
             .collect();
-        RecordBatch::try_new(self.schema.clone(), arrays)
-            .map(Some)
-            .map_err(|e| ScoreError::Malformed { path: self.path.clone(), format: "CSV", reason: e.to_string() })
+        RecordBatch::try_new(self.schema.clone(), arrays).map(Some).map_err(|e| ScoreError::Malformed {
+            path: self.path.clone(),
+            format: "CSV",
+            reason: e.to_string(),
+        })
     }
 }

@@ -19,7 +19,9 @@ pub enum ScoreError {
     Csv { path: PathBuf, line: u64, reason: String },
     #[error("--key `{column}`: the input has no column of that name (columns: {columns})")]
     UnknownKey { column: String, columns: String },
-    #[error("the output column `{0}` would be written twice: an input column kept in the output has the name of an output of the pipeline; keep other columns with --key")]
+    #[error(
+        "the output column `{0}` would be written twice: an input column kept in the output has the name of an output of the pipeline; keep other columns with --key"
+    )]
     NameClash(String),
     #[error("rows {first}..{end}: the pipeline failed: {reason}")]
     Pipeline { first: u64, end: u64, reason: String },

@@ -104,7 +104,8 @@ fn score(args: &ScoreArgs, specs: Specs, open: Opener) -> Result<run::Summary, S
         RoleFlag::Champion => Role::Champion,
         RoleFlag::Challenger => Role::Challenger,
     };
-    let spec = specs.get(role).ok_or_else(|| ScoreError::Setup("--model challenger: this binary has no challenger".into()))?;
+    let spec =
+        specs.get(role).ok_or_else(|| ScoreError::Setup("--model challenger: this binary has no challenger".into()))?;
     let input_format = args.input_format.or_else(|| InputFormat::of(&args.input)).ok_or_else(|| {
         ScoreError::Setup(format!(
             "--input {}: the extension does not say the format (.parquet, .arrow, .feather or .csv); give --input-format",

@@ -45,10 +45,9 @@ impl OutputLayout {
         } else {
             keys.iter()
                 .map(|key| {
-                    input.index_of(key).map_err(|_| ScoreError::UnknownKey {
-                        column: key.clone(),
-                        columns: column_names(input),
-                    })
+                    input
+                        .index_of(key)
+                        .map_err(|_| ScoreError::UnknownKey { column: key.clone(), columns: column_names(input) })
                 })
                 .collect::<Result<Vec<_>, _>>()?
         };

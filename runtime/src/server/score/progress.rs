@@ -52,16 +52,16 @@ impl Progress {
         let mut line = format!("scored {done} rows, {}", per_second(rate));
         if let Some(total) = self.total.filter(|&t| t > 0) {
             let left = total.saturating_sub(done) as f64 / rate.max(1e-9);
-            line.push_str(&format!(", {:.1}% of {total}, about {:.0} s left", 100.0 * done as f64 / total as f64, left));
+            line.push_str(&format!(
+                ", {:.1}% of {total}, about {:.0} s left",
+                100.0 * done as f64 / total as f64,
+                left
+            ));
         }
         line
     }
 }
 
 pub fn per_second(rate: f64) -> String {
-    if rate >= 1e6 {
-        format!("{:.2} M rows/s", rate / 1e6)
-    } else {
-        format!("{:.0} rows/s", rate)
-    }
+    if rate >= 1e6 { format!("{:.2} M rows/s", rate / 1e6) } else { format!("{:.0} rows/s", rate) }
 }

@@ -3,16 +3,16 @@
 //! it and lay out its output columns; this thread puts the answers back in input order and
 //! writes them. The first error stops the run and the output file is not created.
 
+use super::ScoreArgs;
 use super::columns::InputColumns;
 use super::csv_source::CsvKind;
 use super::error::ScoreError;
 use super::outputs::OutputLayout;
-use super::progress::{per_second, Progress};
+use super::progress::{Progress, per_second};
 use super::sink::{CompressionFlag, Encoded, Encoder, OutputFormat, Sink};
 use super::source::{InputFormat, Source};
-use super::ScoreArgs;
 use crate::server::config::ServerConfig;
-use crate::server::scheduling::engines::{Scorer, NATIVE_STACK_BYTES};
+use crate::server::scheduling::engines::{NATIVE_STACK_BYTES, Scorer};
 use crate::server::scheduling::{Opener, Role};
 use crate::spec::{InputKind, PipelineSpec};
 use arrow_array::RecordBatch;
@@ -20,9 +20,9 @@ use arrow_schema::Schema;
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 /// What to score and how.
@@ -99,18 +99,21 @@ pub fn run(plan: &Plan, open: Opener) -> Result<Summary, ScoreError> {
     let inputs = InputColumns::new(spec, &schema, plan.input)?;
     let metadata = metadata(plan);
     let layout = OutputLayout::new(spec, &schema, plan.keys, metadata.iter().cloned().collect())?;
-    let (mut sink, encoder) = Sink::create(plan.output, plan.output_format, layout.schema(), &metadata, plan.compression)?;
+    let (mut sink, encoder) =
+        Sink::create(plan.output, plan.output_format, layout.schema(), &metadata, plan.compression)?;
     let mut progress = Progress::new(source.total_rows(), plan.quiet);
     let reader = Mutex::new(Reader { source, next_batch: 0, next_row: 0 });
     let stop = AtomicBool::new(false);
     let pipeline_nanos = AtomicU64::new(0);
-    let config = ServerConfig::try_parse_from(["score", "--device", "cpu"]).map_err(|e| ScoreError::Setup(e.to_string()))?;
+    let config =
+        ServerConfig::try_parse_from(["score", "--device", "cpu"]).map_err(|e| ScoreError::Setup(e.to_string()))?;
 
     let (sender, receiver) = sync_channel::<Scored>(plan.threads * 2);
     let written = std::thread::scope(|scope| -> Result<u64, ScoreError> {
         for _ in 0..plan.threads {
             let sender = sender.clone();
-            let shared = Shared { reader: &reader, stop: &stop, pipeline_nanos: &pipeline_nanos, open: &open, config: &config };
+            let shared =
+                Shared { reader: &reader, stop: &stop, pipeline_nanos: &pipeline_nanos, open: &open, config: &config };
             let output = Output { inputs: &inputs, layout: &layout, encoder: &encoder, path: plan.output };
             let role = plan.role;
             let spawned = std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn_scoped(scope, move || {
@@ -273,6 +276,10 @@ pub fn score_record(
     let (_, columns) = scorer.score(&batch);
     let in_pipeline = started.elapsed();
     let columns = columns.map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
-    let out = layout.record_batch(record, columns).map_err(|reason| ScoreError::Pipeline { first: first_row, end, reason })?;
+    let out = layout.record_batch(record, columns).map_err(|reason| ScoreError::Pipeline {
+        first: first_row,
+        end,
+        reason,
+    })?;
     Ok((out, in_pipeline))
 }

@@ -11,16 +11,16 @@ use arrow_array::RecordBatch;
 use arrow_ipc::writer::FileWriter;
 use arrow_schema::SchemaRef;
 use clap::ValueEnum;
-use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::ArrowWriter;
-use parquet::file::writer::SerializedFileWriter;
-use std::sync::Arc;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -173,7 +173,10 @@ impl Sink {
     }
 }
 
-fn append_row_group(file: &mut SerializedFileWriter<BufWriter<File>>, chunks: Vec<ArrowColumnChunk>) -> Result<(), String> {
+fn append_row_group(
+    file: &mut SerializedFileWriter<BufWriter<File>>,
+    chunks: Vec<ArrowColumnChunk>,
+) -> Result<(), String> {
     let mut row_group = file.next_row_group().map_err(|e| e.to_string())?;
     for chunk in chunks {
         chunk.append_to_row_group(&mut row_group).map_err(|e| e.to_string())?;

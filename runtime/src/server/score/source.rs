@@ -7,8 +7,8 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_ipc::reader::{FileReader, StreamReader};
 use arrow_schema::{Schema, SchemaRef};
 use clap::ValueEnum;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -54,8 +54,15 @@ enum Reader {
 }
 
 impl Source {
-    pub fn open(path: &Path, format: InputFormat, batch_rows: usize, select: Select, csv_kind: KindOf) -> Result<Source, ScoreError> {
-        let open = || File::open(path).map_err(|e| ScoreError::Open { path: path.to_path_buf(), reason: e.to_string() });
+    pub fn open(
+        path: &Path,
+        format: InputFormat,
+        batch_rows: usize,
+        select: Select,
+        csv_kind: KindOf,
+    ) -> Result<Source, ScoreError> {
+        let open =
+            || File::open(path).map_err(|e| ScoreError::Open { path: path.to_path_buf(), reason: e.to_string() });
         let malformed = |format: &'static str| {
             move |e: &dyn std::fmt::Display| ScoreError::Malformed {
                 path: path.to_path_buf(),

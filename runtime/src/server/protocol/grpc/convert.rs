@@ -141,7 +141,9 @@ fn typed(
         && got as u64 != holds
         && holds > 0
     {
-        return Err(ApiError::bad_request(format!("input `{name}`: the shape holds {holds} values, but {got} were sent")));
+        return Err(ApiError::bad_request(format!(
+            "input `{name}`: the shape holds {holds} values, but {got} were sent"
+        )));
     }
     let before = binary.len();
     let data = |values: Vec<Value>| Ok(Typed::Data(Value::Array(values)));
@@ -299,12 +301,14 @@ mod tests {
     #[test]
     fn contents_in_the_wrong_field_or_beside_raw_contents_are_rejected() {
         let ints = InferTensorContents { int_contents: vec![1], ..Default::default() };
-        let message = ModelInferRequest { inputs: vec![input("x", "FP32", vec![1], Some(ints.clone()))], ..Default::default() };
+        let message =
+            ModelInferRequest { inputs: vec![input("x", "FP32", vec![1], Some(ints.clone()))], ..Default::default() };
         let error = request(message).expect_err("wrong field");
         assert_eq!(error.message, "input `x`: datatype FP32 takes `fp32_contents`, but `int_contents` was sent");
 
         let floats = InferTensorContents { fp32_contents: vec![1.0], ..Default::default() };
-        let message = ModelInferRequest { inputs: vec![input("x", "FP32", vec![2, 1], Some(floats))], ..Default::default() };
+        let message =
+            ModelInferRequest { inputs: vec![input("x", "FP32", vec![2, 1], Some(floats))], ..Default::default() };
         let error = request(message).expect_err("too few");
         assert_eq!(error.message, "input `x`: the shape holds 2 values, but 1 were sent");
 
@@ -344,10 +348,11 @@ mod tests {
             OutputColumn::Bool { width: 1, values: vec![false, true] },
         ];
         let outcome = BatchOutcome::new(Role::Champion, &SPEC, Route::Native, columns);
-        let requested: Vec<RequestedOutput> = [decode::Answer::FailedChecks, decode::Answer::Column(0), decode::Answer::Column(1)]
-            .into_iter()
-            .map(|what| RequestedOutput { what, binary: true })
-            .collect();
+        let requested: Vec<RequestedOutput> =
+            [decode::Answer::FailedChecks, decode::Answer::Column(0), decode::Answer::Column(1)]
+                .into_iter()
+                .map(|what| RequestedOutput { what, binary: true })
+                .collect();
         let head = || InferResponse { model_name: "t", model_version: "1", id: "r".into(), parameters: Map::new() };
         let rest = encode(head(), 2, &requested, &outcome).expect("encodes");
         let raw = encode_raw(2, &requested, &outcome);
@@ -360,11 +365,18 @@ mod tests {
         assert_eq!(response.id, "r");
         assert_eq!(response.raw_output_contents[0], b"\x03\0\0\0big\0\0\0\0".to_vec());
         assert_eq!(response.raw_output_contents[2], vec![1, 0]);
-        let shapes: Vec<_> = response.outputs.iter().map(|o| (o.name.as_str(), o.datatype.as_str(), o.shape.clone())).collect();
-        assert_eq!(shapes, vec![("failed_checks", "BYTES", vec![2]), ("p", "FP32", vec![2, 2]), ("ok", "BOOL", vec![2])]);
+        let shapes: Vec<_> =
+            response.outputs.iter().map(|o| (o.name.as_str(), o.datatype.as_str(), o.shape.clone())).collect();
+        assert_eq!(
+            shapes,
+            vec![("failed_checks", "BYTES", vec![2]), ("p", "FP32", vec![2, 2]), ("ok", "BOOL", vec![2])]
+        );
         assert!(response.outputs.iter().all(|o| o.parameters.is_empty() && o.contents.is_none()));
         let rows = &response.parameters["failed_check_rows"];
         assert_eq!(rows.parameter_choice, Some(ParameterChoice::Int64Param(1)));
-        assert_eq!(response.parameters["model"].parameter_choice, Some(ParameterChoice::StringParam("champion".into())));
+        assert_eq!(
+            response.parameters["model"].parameter_choice,
+            Some(ParameterChoice::StringParam("champion".into()))
+        );
     }
 }

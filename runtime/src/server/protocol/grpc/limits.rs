@@ -8,15 +8,15 @@
 
 use super::proto::grpc_inference_service_server::GrpcInferenceServiceServer;
 use super::service;
-use crate::server::protocol::auth::{ApiGroup, Auth, Refusal};
 use crate::server::metrics::{AuthLabels, Metrics};
+use crate::server::protocol::auth::{ApiGroup, Auth, Refusal};
 use axum::http::{Request, Response};
 use hyper::body::Body;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tonic::Code;
@@ -86,7 +86,9 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let start = Instant::now();
         let endpoint = endpoint(request.uri().path());
-        if let Some(refused) = self.auth.as_ref().and_then(|auth| authorize(auth, &self.metrics, &endpoint, &request, start)) {
+        if let Some(refused) =
+            self.auth.as_ref().and_then(|auth| authorize(auth, &self.metrics, &endpoint, &request, start))
+        {
             return Box::pin(async move { Ok(refused) });
         }
         let reached = Reached::default();

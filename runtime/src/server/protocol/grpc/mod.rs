@@ -19,7 +19,6 @@ mod service;
 
 use super::http::AppState;
 use super::listen::handshake;
-use tokio_rustls::TlsAcceptor;
 use hyper::server::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -30,6 +29,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 /// How often an idle connection is pinged, and how long the answer may take before the
 /// connection is closed.
@@ -48,9 +48,8 @@ impl Listener {
     pub async fn bind(host: &str, port: Option<u16>) -> Result<Option<Listener>, String> {
         let Some(port) = port else { return Ok(None) };
         let address = format!("{host}:{port}");
-        let listener = TcpListener::bind(&address)
-            .await
-            .map_err(|e| format!("cannot listen for gRPC on {address}: {e}"))?;
+        let listener =
+            TcpListener::bind(&address).await.map_err(|e| format!("cannot listen for gRPC on {address}: {e}"))?;
         let address = listener.local_addr().map_err(|e| e.to_string())?;
         Ok(Some(Listener { listener, address }))
     }
@@ -62,7 +61,13 @@ impl Listener {
 
     /// Starts serving in a task of its own, until [`Running::stop`]; then open calls get up
     /// to `drain` to finish.
-    pub fn serve(self, state: AppState, drain: Duration, tls: Option<TlsAcceptor>, handshake_limit: Duration) -> Running {
+    pub fn serve(
+        self,
+        state: AppState,
+        drain: Duration,
+        tls: Option<TlsAcceptor>,
+        handshake_limit: Duration,
+    ) -> Running {
         let (stop, stopped) = watch::channel(false);
         let service = GrpcInferenceServiceServer::new(service::Service::new(state.clone()))
             .max_decoding_message_size(state.max_body_bytes);
@@ -104,9 +109,7 @@ async fn serve(
 ) {
     let mut http = http2::Builder::new(TokioExecutor::new());
     // Pings find connections whose peer went away without closing them.
-    http.timer(TokioTimer::new())
-        .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
-        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
+    http.timer(TokioTimer::new()).keep_alive_interval(Some(KEEP_ALIVE_INTERVAL)).keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {

@@ -110,19 +110,14 @@ pub struct ModelInferRequest {
     pub id: ::prost::alloc::string::String,
     /// Optional inference parameters.
     #[prost(map = "string, message", tag = "4")]
-    pub parameters: ::std::collections::HashMap<
-        ::prost::alloc::string::String,
-        InferParameter,
-    >,
+    pub parameters: ::std::collections::HashMap<::prost::alloc::string::String, InferParameter>,
     /// The input tensors for the inference.
     #[prost(message, repeated, tag = "5")]
     pub inputs: ::prost::alloc::vec::Vec<model_infer_request::InferInputTensor>,
     /// The requested output tensors for the inference. Optional, if not
     /// specified all outputs produced by the model will be returned.
     #[prost(message, repeated, tag = "6")]
-    pub outputs: ::prost::alloc::vec::Vec<
-        model_infer_request::InferRequestedOutputTensor,
-    >,
+    pub outputs: ::prost::alloc::vec::Vec<model_infer_request::InferRequestedOutputTensor>,
     /// The data contained in an input tensor can be represented in "raw"
     /// bytes form or in the repeated type that matches the tensor's data
     /// type. To use the raw representation 'raw_input_contents' must be
@@ -155,10 +150,7 @@ pub mod model_infer_request {
         pub shape: ::prost::alloc::vec::Vec<i64>,
         /// Optional inference input tensor parameters.
         #[prost(map = "string, message", tag = "4")]
-        pub parameters: ::std::collections::HashMap<
-            ::prost::alloc::string::String,
-            super::InferParameter,
-        >,
+        pub parameters: ::std::collections::HashMap<::prost::alloc::string::String, super::InferParameter>,
         /// The tensor contents using a data-type format. This field must
         /// not be specified if "raw" tensor contents are being used for
         /// the inference request.
@@ -173,10 +165,7 @@ pub mod model_infer_request {
         pub name: ::prost::alloc::string::String,
         /// Optional requested output tensor parameters.
         #[prost(map = "string, message", tag = "2")]
-        pub parameters: ::std::collections::HashMap<
-            ::prost::alloc::string::String,
-            super::InferParameter,
-        >,
+        pub parameters: ::std::collections::HashMap<::prost::alloc::string::String, super::InferParameter>,
     }
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
@@ -192,10 +181,7 @@ pub struct ModelInferResponse {
     pub id: ::prost::alloc::string::String,
     /// Optional inference response parameters.
     #[prost(map = "string, message", tag = "4")]
-    pub parameters: ::std::collections::HashMap<
-        ::prost::alloc::string::String,
-        InferParameter,
-    >,
+    pub parameters: ::std::collections::HashMap<::prost::alloc::string::String, InferParameter>,
     /// The output tensors holding inference results.
     #[prost(message, repeated, tag = "5")]
     pub outputs: ::prost::alloc::vec::Vec<model_infer_response::InferOutputTensor>,
@@ -231,10 +217,7 @@ pub mod model_infer_response {
         pub shape: ::prost::alloc::vec::Vec<i64>,
         /// Optional output tensor parameters.
         #[prost(map = "string, message", tag = "4")]
-        pub parameters: ::std::collections::HashMap<
-            ::prost::alloc::string::String,
-            super::InferParameter,
-        >,
+        pub parameters: ::std::collections::HashMap<::prost::alloc::string::String, super::InferParameter>,
         /// The tensor contents using a data-type format. This field must
         /// not be specified if "raw" tensor contents are being used for
         /// the inference response.
@@ -350,13 +333,7 @@ pub struct RepositoryModelUnloadResponse {
 }
 /// Generated server implementations.
 pub mod grpc_inference_service_server {
-    #![allow(
-        unused_variables,
-        dead_code,
-        missing_docs,
-        clippy::wildcard_imports,
-        clippy::let_unit_value,
-    )]
+    #![allow(unused_variables, dead_code, missing_docs, clippy::wildcard_imports, clippy::let_unit_value)]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with GrpcInferenceServiceServer.
     #[async_trait]
@@ -366,72 +343,48 @@ pub mod grpc_inference_service_server {
         async fn server_live(
             &self,
             request: tonic::Request<super::ServerLiveRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ServerLiveResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::ServerLiveResponse>, tonic::Status>;
         /// The ServerReady API indicates if the server is ready for inferencing.
         async fn server_ready(
             &self,
             request: tonic::Request<super::ServerReadyRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ServerReadyResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::ServerReadyResponse>, tonic::Status>;
         /// The ModelReady API indicates if a specific model is ready for inferencing.
         async fn model_ready(
             &self,
             request: tonic::Request<super::ModelReadyRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ModelReadyResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::ModelReadyResponse>, tonic::Status>;
         /// The ServerMetadata API provides information about the server. Errors are
         /// indicated by the google.rpc.Status returned for the request. The OK code
         /// indicates success and other codes indicate failure.
         async fn server_metadata(
             &self,
             request: tonic::Request<super::ServerMetadataRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ServerMetadataResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::ServerMetadataResponse>, tonic::Status>;
         /// The per-model metadata API provides information about a model. Errors are
         /// indicated by the google.rpc.Status returned for the request. The OK code
         /// indicates success and other codes indicate failure.
         async fn model_metadata(
             &self,
             request: tonic::Request<super::ModelMetadataRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ModelMetadataResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::ModelMetadataResponse>, tonic::Status>;
         /// The ModelInfer API performs inference using the specified model. Errors are
         /// indicated by the google.rpc.Status returned for the request. The OK code
         /// indicates success and other codes indicate failure.
         async fn model_infer(
             &self,
             request: tonic::Request<super::ModelInferRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::ModelInferResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::ModelInferResponse>, tonic::Status>;
         /// Load or reload a model from a repository.
         async fn repository_model_load(
             &self,
             request: tonic::Request<super::RepositoryModelLoadRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::RepositoryModelLoadResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::RepositoryModelLoadResponse>, tonic::Status>;
         /// Unload a model.
         async fn repository_model_unload(
             &self,
             request: tonic::Request<super::RepositoryModelUnloadRequest>,
-        ) -> std::result::Result<
-            tonic::Response<super::RepositoryModelUnloadResponse>,
-            tonic::Status,
-        >;
+        ) -> std::result::Result<tonic::Response<super::RepositoryModelUnloadResponse>, tonic::Status>;
     }
     /// Inference Server GRPC endpoints.
     #[derive(Debug)]
@@ -455,10 +408,7 @@ pub mod grpc_inference_service_server {
                 max_encoding_message_size: None,
             }
         }
-        pub fn with_interceptor<F>(
-            inner: T,
-            interceptor: F,
-        ) -> InterceptedService<Self, F>
+        pub fn with_interceptor<F>(inner: T, interceptor: F) -> InterceptedService<Self, F>
         where
             F: tonic::service::Interceptor,
         {
@@ -493,8 +443,7 @@ pub mod grpc_inference_service_server {
             self
         }
     }
-    impl<T, B> tonic::codegen::Service<http::Request<B>>
-    for GrpcInferenceServiceServer<T>
+    impl<T, B> tonic::codegen::Service<http::Request<B>> for GrpcInferenceServiceServer<T>
     where
         T: GrpcInferenceService,
         B: Body + std::marker::Send + 'static,
@@ -503,10 +452,7 @@ pub mod grpc_inference_service_server {
         type Response = http::Response<tonic::body::Body>;
         type Error = std::convert::Infallible;
         type Future = BoxFuture<Self::Response, Self::Error>;
-        fn poll_ready(
-            &mut self,
-            _cx: &mut Context<'_>,
-        ) -> Poll<std::result::Result<(), Self::Error>> {
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::result::Result<(), Self::Error>> {
             Poll::Ready(Ok(()))
         }
         fn call(&mut self, req: http::Request<B>) -> Self::Future {
@@ -514,24 +460,12 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/ServerLive" => {
                     #[allow(non_camel_case_types)]
                     struct ServerLiveSvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::ServerLiveRequest>
-                    for ServerLiveSvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::ServerLiveRequest> for ServerLiveSvc<T> {
                         type Response = super::ServerLiveResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::ServerLiveRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::ServerLiveRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as GrpcInferenceService>::server_live(&inner, request)
-                                    .await
-                            };
+                            let fut = async move { <T as GrpcInferenceService>::server_live(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -544,14 +478,8 @@ pub mod grpc_inference_service_server {
                         let method = ServerLiveSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -560,24 +488,12 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/ServerReady" => {
                     #[allow(non_camel_case_types)]
                     struct ServerReadySvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::ServerReadyRequest>
-                    for ServerReadySvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::ServerReadyRequest> for ServerReadySvc<T> {
                         type Response = super::ServerReadyResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::ServerReadyRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::ServerReadyRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as GrpcInferenceService>::server_ready(&inner, request)
-                                    .await
-                            };
+                            let fut = async move { <T as GrpcInferenceService>::server_ready(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -590,14 +506,8 @@ pub mod grpc_inference_service_server {
                         let method = ServerReadySvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -606,24 +516,12 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/ModelReady" => {
                     #[allow(non_camel_case_types)]
                     struct ModelReadySvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::ModelReadyRequest>
-                    for ModelReadySvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::ModelReadyRequest> for ModelReadySvc<T> {
                         type Response = super::ModelReadyResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::ModelReadyRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::ModelReadyRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as GrpcInferenceService>::model_ready(&inner, request)
-                                    .await
-                            };
+                            let fut = async move { <T as GrpcInferenceService>::model_ready(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -636,14 +534,8 @@ pub mod grpc_inference_service_server {
                         let method = ModelReadySvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -652,27 +544,13 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/ServerMetadata" => {
                     #[allow(non_camel_case_types)]
                     struct ServerMetadataSvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::ServerMetadataRequest>
-                    for ServerMetadataSvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::ServerMetadataRequest> for ServerMetadataSvc<T> {
                         type Response = super::ServerMetadataResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::ServerMetadataRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::ServerMetadataRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as GrpcInferenceService>::server_metadata(
-                                        &inner,
-                                        request,
-                                    )
-                                    .await
-                            };
+                            let fut =
+                                async move { <T as GrpcInferenceService>::server_metadata(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -685,14 +563,8 @@ pub mod grpc_inference_service_server {
                         let method = ServerMetadataSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -701,24 +573,12 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/ModelMetadata" => {
                     #[allow(non_camel_case_types)]
                     struct ModelMetadataSvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::ModelMetadataRequest>
-                    for ModelMetadataSvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::ModelMetadataRequest> for ModelMetadataSvc<T> {
                         type Response = super::ModelMetadataResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::ModelMetadataRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::ModelMetadataRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as GrpcInferenceService>::model_metadata(&inner, request)
-                                    .await
-                            };
+                            let fut = async move { <T as GrpcInferenceService>::model_metadata(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -731,14 +591,8 @@ pub mod grpc_inference_service_server {
                         let method = ModelMetadataSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -747,24 +601,12 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/ModelInfer" => {
                     #[allow(non_camel_case_types)]
                     struct ModelInferSvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::ModelInferRequest>
-                    for ModelInferSvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::ModelInferRequest> for ModelInferSvc<T> {
                         type Response = super::ModelInferResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::ModelInferRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::ModelInferRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as GrpcInferenceService>::model_infer(&inner, request)
-                                    .await
-                            };
+                            let fut = async move { <T as GrpcInferenceService>::model_infer(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -777,14 +619,8 @@ pub mod grpc_inference_service_server {
                         let method = ModelInferSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -793,26 +629,15 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/RepositoryModelLoad" => {
                     #[allow(non_camel_case_types)]
                     struct RepositoryModelLoadSvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::RepositoryModelLoadRequest>
-                    for RepositoryModelLoadSvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::RepositoryModelLoadRequest>
+                        for RepositoryModelLoadSvc<T>
+                    {
                         type Response = super::RepositoryModelLoadResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
-                        fn call(
-                            &mut self,
-                            request: tonic::Request<super::RepositoryModelLoadRequest>,
-                        ) -> Self::Future {
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(&mut self, request: tonic::Request<super::RepositoryModelLoadRequest>) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as GrpcInferenceService>::repository_model_load(
-                                        &inner,
-                                        request,
-                                    )
-                                    .await
+                                <T as GrpcInferenceService>::repository_model_load(&inner, request).await
                             };
                             Box::pin(fut)
                         }
@@ -826,14 +651,8 @@ pub mod grpc_inference_service_server {
                         let method = RepositoryModelLoadSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
@@ -842,26 +661,18 @@ pub mod grpc_inference_service_server {
                 "/inference.GRPCInferenceService/RepositoryModelUnload" => {
                     #[allow(non_camel_case_types)]
                     struct RepositoryModelUnloadSvc<T: GrpcInferenceService>(pub Arc<T>);
-                    impl<
-                        T: GrpcInferenceService,
-                    > tonic::server::UnaryService<super::RepositoryModelUnloadRequest>
-                    for RepositoryModelUnloadSvc<T> {
+                    impl<T: GrpcInferenceService> tonic::server::UnaryService<super::RepositoryModelUnloadRequest>
+                        for RepositoryModelUnloadSvc<T>
+                    {
                         type Response = super::RepositoryModelUnloadResponse;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RepositoryModelUnloadRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as GrpcInferenceService>::repository_model_unload(
-                                        &inner,
-                                        request,
-                                    )
-                                    .await
+                                <T as GrpcInferenceService>::repository_model_unload(&inner, request).await
                             };
                             Box::pin(fut)
                         }
@@ -875,38 +686,20 @@ pub mod grpc_inference_service_server {
                         let method = RepositoryModelUnloadSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
-                            .apply_compression_config(
-                                accept_compression_encodings,
-                                send_compression_encodings,
-                            )
-                            .apply_max_message_size_config(
-                                max_decoding_message_size,
-                                max_encoding_message_size,
-                            );
+                            .apply_compression_config(accept_compression_encodings, send_compression_encodings)
+                            .apply_max_message_size_config(max_decoding_message_size, max_encoding_message_size);
                         let res = grpc.unary(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)
                 }
-                _ => {
-                    Box::pin(async move {
-                        let mut response = http::Response::new(
-                            tonic::body::Body::default(),
-                        );
-                        let headers = response.headers_mut();
-                        headers
-                            .insert(
-                                tonic::Status::GRPC_STATUS,
-                                (tonic::Code::Unimplemented as i32).into(),
-                            );
-                        headers
-                            .insert(
-                                http::header::CONTENT_TYPE,
-                                tonic::metadata::GRPC_CONTENT_TYPE,
-                            );
-                        Ok(response)
-                    })
-                }
+                _ => Box::pin(async move {
+                    let mut response = http::Response::new(tonic::body::Body::default());
+                    let headers = response.headers_mut();
+                    headers.insert(tonic::Status::GRPC_STATUS, (tonic::Code::Unimplemented as i32).into());
+                    headers.insert(http::header::CONTENT_TYPE, tonic::metadata::GRPC_CONTENT_TYPE);
+                    Ok(response)
+                }),
             }
         }
     }

@@ -14,7 +14,7 @@ use super::proto::{
     ServerMetadataResponse, ServerReadyRequest, ServerReadyResponse,
 };
 use crate::server::protocol::error::ApiError;
-use crate::server::protocol::http::{check_model, metadata, server_info, AppState};
+use crate::server::protocol::http::{AppState, check_model, metadata, server_info};
 use crate::server::protocol::infer;
 use crate::server::protocol::oip;
 use axum::http::StatusCode;
@@ -32,7 +32,12 @@ impl Service {
     }
 
     /// Counts, times and logs a call, and turns its error into a gRPC status.
-    fn answer<T>(&self, endpoint: &str, start: Instant, result: Result<(T, StatusCode), ApiError>) -> Result<Response<T>, Status> {
+    fn answer<T>(
+        &self,
+        endpoint: &str,
+        start: Instant,
+        result: Result<(T, StatusCode), ApiError>,
+    ) -> Result<Response<T>, Status> {
         let seconds = start.elapsed().as_secs_f64();
         let micros = (seconds * 1e6) as u64;
         match result {
@@ -108,7 +113,10 @@ impl GrpcInferenceService for Service {
         self.answer("grpc:ServerLive", Instant::now(), Ok((ServerLiveResponse { live: true }, StatusCode::OK)))
     }
 
-    async fn server_ready(&self, request: Request<ServerReadyRequest>) -> Result<Response<ServerReadyResponse>, Status> {
+    async fn server_ready(
+        &self,
+        request: Request<ServerReadyRequest>,
+    ) -> Result<Response<ServerReadyResponse>, Status> {
         Reached::mark(&request);
         let (ready, code) = self.ready();
         self.answer("grpc:ServerReady", Instant::now(), Ok((ServerReadyResponse { ready }, code)))

@@ -2,15 +2,15 @@
 //! opens, loaded once per process, and `score`, which converts, scores and lays out the rows
 //! as a scoring run does, with the GIL released.
 
-use super::capsules::{import_batch, import_stream, ExportedBatch, ExportedStream};
+use super::capsules::{ExportedBatch, ExportedStream, import_batch, import_stream};
+use crate::RowPipeline;
 use crate::server::config::ServerConfig;
-use crate::server::scheduling::engines::{NativeEngine, Scorer, NATIVE_STACK_BYTES};
+use crate::server::scheduling::engines::{NATIVE_STACK_BYTES, NativeEngine, Scorer};
 use crate::server::score::columns::InputColumns;
 use crate::server::score::error::ScoreError;
 use crate::server::score::outputs::{self, OutputLayout};
 use crate::server::score::run::score_record;
 use crate::spec::{InputKind, OutputKind, OutputRole, PipelineSpec};
-use crate::RowPipeline;
 use arrow_array::RecordBatch;
 use arrow_schema::Schema;
 use clap::Parser;
@@ -32,8 +32,10 @@ pub struct Pipeline {
 impl Pipeline {
     /// Loads pipeline `R`'s native engine, as each `<server> score` worker does.
     pub fn open<R: RowPipeline + Send + Sync + 'static>() -> PyResult<Pipeline> {
-        let config = ServerConfig::try_parse_from(["score", "--device", "cpu"]).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let engine = NativeEngine::<R>::open(&config).map_err(|e| PyRuntimeError::new_err(format!("loading the pipeline: {e}")))?;
+        let config = ServerConfig::try_parse_from(["score", "--device", "cpu"])
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let engine = NativeEngine::<R>::open(&config)
+            .map_err(|e| PyRuntimeError::new_err(format!("loading the pipeline: {e}")))?;
         Ok(Pipeline { spec: R::spec(), scorer: Box::new(engine) })
     }
 
@@ -48,7 +50,13 @@ impl Pipeline {
     }
 
     /// Converts and scores `record`, whose first row is row `first_row` of the data.
-    fn score_batch(&self, inputs: &InputColumns, layout: &OutputLayout, record: &RecordBatch, first_row: u64) -> Result<RecordBatch, ScoreError> {
+    fn score_batch(
+        &self,
+        inputs: &InputColumns,
+        layout: &OutputLayout,
+        record: &RecordBatch,
+        first_row: u64,
+    ) -> Result<RecordBatch, ScoreError> {
         score_record(inputs, layout, self.scorer.as_ref(), record, first_row).map(|(out, _)| out)
     }
 }
@@ -182,7 +190,9 @@ fn on_big_stack<T: Send>(work: impl FnOnce() -> Result<T, ScoreError> + Send) ->
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new().stack_size(NATIVE_STACK_BYTES).spawn_scoped(scope, work);
         match spawned {
-            Ok(handle) => handle.join().unwrap_or_else(|_| Err(ScoreError::Setup("the scoring thread panicked".into()))),
+            Ok(handle) => {
+                handle.join().unwrap_or_else(|_| Err(ScoreError::Setup("the scoring thread panicked".into())))
+            }
             Err(e) => Err(ScoreError::Setup(format!("cannot start the scoring thread: {e}"))),
         }
     })
