@@ -52,7 +52,8 @@ pub fn decode_request(head: &[u8], binary: &[u8]) {
 
 /// One fuzzer input as a whole request body: the first two bytes (little-endian) give the
 /// length of the JSON head, as `Inference-Header-Content-Length` does, the rest follows;
-/// lengths past the end take everything as JSON, as a body without the header does.
+/// a length of 0 or past the end takes everything as JSON, as a body without the header does.
+/// `fuzz/seeds/make_decode_seeds.py` writes the seeds in this layout.
 pub fn decode_body(data: &[u8]) {
     let (head, binary) = match data {
         [lo, hi, rest @ ..] => {
@@ -62,13 +63,4 @@ pub fn decode_body(data: &[u8]) {
         _ => (data, &[][..]),
     };
     decode_request(head, binary);
-}
-
-/// The bytes [`decode_body`] reads as `head` followed by `binary`: how seeds are written.
-pub fn encode_body(head: &[u8], binary: &[u8]) -> Vec<u8> {
-    let length = if binary.is_empty() { 0 } else { u16::try_from(head.len()).unwrap_or(0) };
-    let mut out = length.to_le_bytes().to_vec();
-    out.extend_from_slice(head);
-    out.extend_from_slice(binary);
-    out
 }
